@@ -1,0 +1,73 @@
+//! Command-line arguments (clap). Validation only; building real objects is `main.rs`'s job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// dq-check: a data-quality gate for Delta tables.
+///
+/// Exit codes: 0 every expectation succeeded (warnings allowed); 1 a data-quality failure
+/// (rows or batches quarantined, or a `fail` expectation stopped the run); 2 an error (bad suite,
+/// unreadable input, I/O).
+#[derive(Debug, Parser)]
+#[command(name = "dq-check", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate inputs against a suite and report; writes no table.
+    Validate(ValidateArgs),
+    /// Check suite files and print their fingerprints.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A readable summary.
+    Text,
+    /// The JSON report.
+    Json,
+}
+
+/// Flags shared by `validate` and `run`.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The suite file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub suite: PathBuf,
+    /// Input files or directories (Parquet, CSV, NDJSON, Arrow IPC, by extension).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// The run's clock for not_in_future and freshness (RFC 3339, or a date for midnight UTC).
+    /// Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// Rows per batch (the unit of verdict and commit). Default: one batch per input file.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_rows: Option<u64>,
+    /// Print nothing on stdout (the exit code and --report still tell).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Suite files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}

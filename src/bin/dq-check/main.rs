@@ -1,0 +1,143 @@
+//! `dq-check`: wiring only. Parses arguments, calls the library, prints, and maps the outcome to
+//! an exit code. Errors print one message with its cause chain; never a panic or backtrace.
+
+mod args;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+
+use args::{Cli, Command, Common, OutputFormat};
+use dq_gate::{CompiledSuite, Error, Report, RunOptions, Suite};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            print_error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_error(e: &(dyn std::error::Error + 'static)) {
+    let mut msg = format!("error: {e}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(&format!("\n  caused by: {s}"));
+        source = s.source();
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Validate(a) => validate(a.common),
+        Command::Lint(a) => lint(&a.files),
+    }
+}
+
+fn parse_as_of(text: Option<&str>) -> Result<DateTime<Utc>, Error> {
+    let Some(t) = text else {
+        return Ok(Utc::now());
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(t) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    Err(Error::Usage(format!(
+        "--as-of `{t}` is not an RFC 3339 time (2026-01-31T12:00:00Z) or a date (2026-01-31)"
+    )))
+}
+
+fn options(c: &Common) -> Result<RunOptions, Error> {
+    Ok(RunOptions {
+        as_of: parse_as_of(c.as_of.as_deref())?,
+        batch_rows: c.batch_rows.map(|n| n as usize),
+        ..RunOptions::default()
+    })
+}
+
+fn validate(c: Common) -> Result<u8, Error> {
+    let suite = Suite::from_path(&c.suite)?;
+    let opts = options(&c)?;
+    let files = dq_gate::io::discover(&c.inputs)?;
+    let compiled = CompiledSuite::new(suite);
+    let report = dq_gate::validate(&compiled, &files, &opts)?;
+    emit(&c, &report)?;
+    Ok(report.status.exit_code())
+}
+
+/// Writes the report file (atomically) and prints the chosen format.
+fn emit(c: &Common, report: &Report) -> Result<(), Error> {
+    let json = serde_json::to_string_pretty(report).expect("a report always serializes");
+    if let Some(path) = &c.report {
+        write_atomically(path, json.as_bytes())?;
+    }
+    if !c.quiet {
+        let text = match c.format {
+            OutputFormat::Json => json + "\n",
+            OutputFormat::Text => dq_gate::report::text::render(report),
+        };
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(Error::Output {
+                path: "<stdout>".into(),
+                source: e,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let err = |e| Error::Output {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("report"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+fn lint(files: &[std::path::PathBuf]) -> Result<u8, Error> {
+    let mut failed = 0;
+    for f in files {
+        match Suite::from_path(f) {
+            Ok(s) => println!(
+                "ok {}: suite {} v{}, {} expectations, fingerprint {}",
+                f.display(),
+                s.name,
+                s.version,
+                s.expectations.len(),
+                s.fingerprint()
+            ),
+            Err(e) => {
+                failed += 1;
+                print_error(&e);
+            }
+        }
+    }
+    Ok(if failed > 0 { 2 } else { 0 })
+}

@@ -1,0 +1,143 @@
+//! The crate's one public error type.
+//!
+//! A failed expectation is never an error: it is a report entry. `Err` means something could not
+//! be done at all (a suite that does not parse, an input that cannot be read, a commit that did
+//! not happen). Every variant names what it was working on; the underlying cause is kept as
+//! `#[source]` and never repeated in the message, so `dq-check` can print the chain once.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::suite::SuiteProblems;
+
+/// `Result` with [`enum@Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop dq-gate from doing its work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The suite file has one or more problems; each carries its line, column and key path.
+    #[error("{0}")]
+    Suite(SuiteProblems),
+
+    /// An expectation cannot be bound to the columns of the data it is asked to check.
+    #[error("expectation `{expectation}`: {reason}")]
+    Bind {
+        /// The expectation id (or `schema.<column>` for the contract).
+        expectation: String,
+        /// What is wrong, in words a suite author understands.
+        reason: String,
+    },
+
+    /// An input file could not be opened or read.
+    #[error("cannot read {}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// An input file has content that cannot be read as the format its extension names.
+    #[error("{}: {detail}", path.display())]
+    InputFormat {
+        /// The file.
+        path: PathBuf,
+        /// Where and what, e.g. `line 7: expected 12 fields, found 11`.
+        detail: String,
+    },
+
+    /// A file could not be written (a report, for example).
+    #[error("cannot write {}", path.display())]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Evaluating an expectation failed inside Arrow or DataFusion (not a data-quality failure).
+    #[error("evaluating `{expectation}`")]
+    Eval {
+        /// The expectation id.
+        expectation: String,
+        /// The engine's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A Delta table could not be opened, created or committed to.
+    #[error("Delta table {table}: {action}")]
+    Table {
+        /// The table URI.
+        table: String,
+        /// What was being done (`create`, `commit batch 3`, ...).
+        action: String,
+        /// The delta-rs error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A table exists with a schema the contract cannot be written into.
+    #[error("Delta table {table} does not match the suite's schema: {reason}")]
+    TableSchema {
+        /// The table URI.
+        table: String,
+        /// The first difference found.
+        reason: String,
+    },
+
+    /// A re-run of a run id was asked to do something the first attempt did not.
+    #[error("run `{run_id}`: {reason}")]
+    Rerun {
+        /// The run id.
+        run_id: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// The caller asked for something that cannot be done (an invalid option value).
+    #[error("{0}")]
+    Usage(String),
+
+    /// An Arrow error outside any one expectation (splitting, casting for the write).
+    #[error("arrow")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl Error {
+    pub(crate) fn eval(
+        expectation: &str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Eval {
+            expectation: expectation.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn input(
+        path: impl Into<PathBuf>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Input {
+            path: path.into(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn table(
+        table: &str,
+        action: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Table {
+            table: table.to_string(),
+            action: action.to_string(),
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! SQL expressions (`sql`, `where`) and `compare`, compiled once per schema through DataFusion's
+//! expression machinery and evaluated per batch without building a query plan.
+//!
+//! Identifiers keep their case (`ClaimID` is the column `ClaimID`, not `claimid`). Three-valued
+//! logic is kept: a NULL result comes back as a null slot, and the null policy (default `fail`
+//! for `sql`, as Delta CHECK constraints treat NULL) or the `where` rule (only TRUE is in scope)
+//! decides.
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::eval::literal::{Typed, bind_literal};
+use crate::suite::{CmpOp, Literal};
+use crate::types::type_name;
+
+/// A compiled boolean expression over a batch's columns.
+#[derive(Debug, Clone)]
+pub(crate) struct BoolExpr {
+    phys: Arc<dyn PhysicalExpr>,
+    /// The columns it reads, for samples.
+    pub columns: Vec<String>,
+}
+
+fn context() -> SessionContext {
+    let mut config = SessionConfig::new();
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    SessionContext::new_with_config(config)
+}
+
+impl BoolExpr {
+    /// Parses and type-checks SQL against `schema`.
+    pub(crate) fn sql(sql: &str, schema: &SchemaRef) -> Result<Self, String> {
+        let ctx = context();
+        let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
+        let expr = ctx
+            .parse_sql_expr(sql, &df_schema)
+            .map_err(|e| format!("SQL `{sql}` cannot be bound: {}", root_message(&e)))?;
+        Self::from_expr(&ctx, expr, &df_schema, sql)
+    }
+
+    fn from_expr(
+        ctx: &SessionContext,
+        expr: Expr,
+        df_schema: &DFSchema,
+        what: &str,
+    ) -> Result<Self, String> {
+        let columns = expr
+            .column_refs()
+            .into_iter()
+            .map(|c| c.name.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let phys = ctx
+            .create_physical_expr(expr, df_schema)
+            .map_err(|e| format!("`{what}` cannot be bound: {}", root_message(&e)))?;
+        let dt = phys
+            .data_type(df_schema.as_arrow())
+            .map_err(|e| format!("`{what}`: {}", root_message(&e)))?;
+        if dt != DataType::Boolean {
+            return Err(format!(
+                "`{what}` is {}, not a boolean; write a condition such as `amount >= 0`",
+                type_name(&dt)
+            ));
+        }
+        Ok(BoolExpr { phys, columns })
+    }
+
+    /// `left op right`, where right is a column or a literal typed for the left column.
+    pub(crate) fn compare(
+        left: &str,
+        op: CmpOp,
+        right: Result<&str, &Literal>,
+        schema: &SchemaRef,
+    ) -> Result<Self, String> {
+        let ctx = context();
+        let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
+        let lfield = schema
+            .field_with_name(left)
+            .map_err(|_| format!("unknown column `{left}`"))?;
+        let rexpr = match right {
+            Ok(col) => {
+                let rf = schema
+                    .field_with_name(col)
+                    .map_err(|_| format!("unknown column `{col}`"))?;
+                check_comparable(lfield.data_type(), rf.data_type())?;
+                Expr::Column(Column::new_unqualified(col))
+            }
+            Err(lit) => Expr::Literal(scalar_for(lit, lfield.data_type())?, None),
+        };
+        let op = match op {
+            CmpOp::Lt => Operator::Lt,
+            CmpOp::LtEq => Operator::LtEq,
+            CmpOp::Eq => Operator::Eq,
+            CmpOp::NotEq => Operator::NotEq,
+            CmpOp::GtEq => Operator::GtEq,
+            CmpOp::Gt => Operator::Gt,
+        };
+        let expr = Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(Expr::Column(Column::new_unqualified(left))),
+            op,
+            Box::new(rexpr),
+        ));
+        Self::from_expr(&ctx, expr, &df_schema, "compare")
+    }
+
+    /// Evaluates over a batch whose schema equals the one it was bound to.
+    pub(crate) fn evaluate(&self, batch: &RecordBatch) -> datafusion::error::Result<BooleanArray> {
+        let v = self.phys.evaluate(batch)?.into_array(batch.num_rows())?;
+        Ok(v.as_boolean().clone())
+    }
+}
+
+fn root_message(e: &datafusion::error::DataFusionError) -> String {
+    let s = e.find_root().to_string();
+    // DataFusion prefixes messages with the phase ("Schema error: ..."); keep the sentence.
+    s.split_once(": ").map_or(s.clone(), |(_, m)| m.to_string())
+}
+
+fn numeric(dt: &DataType) -> bool {
+    dt.is_numeric()
+}
+
+fn check_comparable(l: &DataType, r: &DataType) -> Result<(), String> {
+    use crate::eval::literal::{Domain, domain_of};
+    let ok = match (domain_of(l), domain_of(r)) {
+        _ if numeric(l) && numeric(r) => true,
+        (Some(Domain::Bytes), Some(Domain::Bytes)) => true,
+        (Some(Domain::Bool), Some(Domain::Bool)) => true,
+        _ => {
+            let temporal = |d: &DataType| matches!(d, DataType::Date32 | DataType::Timestamp(_, _));
+            (temporal(l) && temporal(r)) || l == r
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot compare {} with {}",
+            type_name(l),
+            type_name(r)
+        ))
+    }
+}
+
+/// A DataFusion scalar of the column's type for a suite literal.
+fn scalar_for(lit: &Literal, dt: &DataType) -> Result<ScalarValue, String> {
+    let value_type = match dt {
+        DataType::Dictionary(_, v) => v.as_ref(),
+        other => other,
+    };
+    let typed = bind_literal(lit, value_type)?;
+    Ok(match (typed, value_type) {
+        (Typed::Int(v), DataType::Decimal128(p, s)) => ScalarValue::Decimal128(Some(v), *p, *s),
+        (Typed::Int(v), DataType::Date32) => ScalarValue::Date32(Some(v as i32)),
+        (Typed::Int(v), DataType::Timestamp(unit, tz)) => {
+            let v = Some(v as i64);
+            let tz = tz.clone();
+            match unit {
+                TimeUnit::Second => ScalarValue::TimestampSecond(v, tz),
+                TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(v, tz),
+                TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(v, tz),
+                TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(v, tz),
+            }
+        }
+        (Typed::Int(v), DataType::UInt64) => ScalarValue::UInt64(u64::try_from(v).ok()),
+        (Typed::Int(v), _) => match i64::try_from(v) {
+            Ok(v) => ScalarValue::Int64(Some(v)),
+            Err(_) => return Err(format!("`{lit}` is out of range")),
+        },
+        (Typed::Float(f), _) => ScalarValue::Float64(Some(f)),
+        (Typed::Bytes(b), DataType::Binary | DataType::LargeBinary | DataType::BinaryView) => {
+            ScalarValue::Binary(Some(b))
+        }
+        (Typed::Bytes(b), _) => ScalarValue::Utf8(Some(String::from_utf8_lossy(&b).into_owned())),
+        (Typed::Bool(b), _) => ScalarValue::Boolean(Some(b)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Float64Array, Int32Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    fn batch() -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            (
+                "Amount",
+                Arc::new(Float64Array::from(vec![Some(1.0), Some(-1.0), None])) as ArrayRef,
+            ),
+            (
+                "n",
+                Arc::new(Int32Array::from(vec![Some(1), Some(5), Some(2)])) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn sql_keeps_case_and_three_valued_logic() {
+        let b = batch();
+        let e = BoolExpr::sql("\"Amount\" >= 0", &b.schema()).unwrap();
+        let got: Vec<_> = e.evaluate(&b).unwrap().iter().collect();
+        assert_eq!(got, vec![Some(true), Some(false), None]);
+        assert_eq!(e.columns, vec!["Amount".to_string()]);
+        let e = BoolExpr::sql("Amount >= 0 AND n < 3", &b.schema()).unwrap();
+        let got: Vec<_> = e.evaluate(&b).unwrap().iter().collect();
+        assert_eq!(got, vec![Some(true), Some(false), None]);
+    }
+
+    #[test]
+    fn bad_sql_is_explained() {
+        let b = batch();
+        let e = BoolExpr::sql("nope > 1", &b.schema()).unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+        let e = BoolExpr::sql("n + 1", &b.schema()).unwrap_err();
+        assert!(e.contains("not a boolean"), "{e}");
+    }
+
+    #[test]
+    fn compare_columns_and_literals() {
+        let b = batch();
+        let e = BoolExpr::compare("n", CmpOp::Gt, Ok("Amount"), &b.schema()).unwrap();
+        let got: Vec<_> = e.evaluate(&b).unwrap().iter().collect();
+        assert_eq!(got, vec![Some(false), Some(true), None]);
+        let lit = Literal::Int(2, "2".into());
+        let e = BoolExpr::compare("n", CmpOp::LtEq, Err(&lit), &b.schema()).unwrap();
+        let got: Vec<_> = e.evaluate(&b).unwrap().iter().collect();
+        assert_eq!(got, vec![Some(true), Some(false), Some(true)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int32, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        assert!(BoolExpr::compare("a", CmpOp::Eq, Ok("s"), &schema).is_err());
+    }
+}

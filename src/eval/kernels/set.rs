@@ -1,0 +1,262 @@
+//! `in_set` / `not_in_set`: membership in a constant set, the strategy picked once per column type.
+//!
+//! Strings compare as bytes; small sets (up to [`LINEAR_MAX`] members) are scanned linearly with
+//! a length check first, larger ones use a hash set. `case_insensitive` compares lower-cased
+//! values (ASCII in place, Unicode through `str::to_lowercase`). Integers, decimals, dates and
+//! timestamps compare as `i128` in the column's representation; floats by value (`-0.0 == 0.0`,
+//! NaN equals NaN). A null value gives a null result (the null policy decides).
+
+use arrow::array::{Array, BooleanArray};
+use hashbrown::HashSet;
+
+use crate::eval::access::bytes_values;
+use crate::eval::literal::{Domain, Typed, bind_literal, domain_of, map_float, map_int_like};
+use crate::suite::Literal;
+use crate::types::type_name;
+
+/// Sets up to this size are scanned linearly; above it they are hashed.
+pub(crate) const LINEAR_MAX: usize = 8;
+
+#[derive(Debug)]
+pub(crate) enum SetFilter {
+    Bytes {
+        linear: Vec<Box<[u8]>>,
+        hashed: HashSet<Box<[u8]>>,
+        lower: bool,
+    },
+    Int(HashSet<i128>),
+    Float(HashSet<u64>),
+    Bool {
+        has_true: bool,
+        has_false: bool,
+    },
+}
+
+fn float_key(f: f64) -> u64 {
+    if f.is_nan() {
+        f64::NAN.to_bits()
+    } else if f == 0.0 {
+        0.0f64.to_bits()
+    } else {
+        f.to_bits()
+    }
+}
+
+impl SetFilter {
+    pub(crate) fn build(
+        values: &[Literal],
+        dt: &arrow::datatypes::DataType,
+        case_insensitive: bool,
+    ) -> Result<Self, String> {
+        let domain = domain_of(dt)
+            .ok_or_else(|| format!("`in_set` cannot check columns of type {}", type_name(dt)))?;
+        if case_insensitive && domain != Domain::Bytes {
+            return Err(format!(
+                "`case_insensitive` applies to string columns; this one is {}",
+                type_name(dt)
+            ));
+        }
+        let typed = values
+            .iter()
+            .map(|v| bind_literal(v, dt))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(match domain {
+            Domain::Bytes => {
+                let mut members: Vec<Box<[u8]>> = typed
+                    .into_iter()
+                    .map(|t| match t {
+                        Typed::Bytes(b) if case_insensitive => lower(&b).into_boxed_slice(),
+                        Typed::Bytes(b) => b.into_boxed_slice(),
+                        _ => unreachable!("bytes domain binds bytes"),
+                    })
+                    .collect();
+                members.sort();
+                members.dedup();
+                let (linear, hashed) = if members.len() <= LINEAR_MAX {
+                    (members, HashSet::new())
+                } else {
+                    (Vec::new(), members.into_iter().collect())
+                };
+                SetFilter::Bytes {
+                    linear,
+                    hashed,
+                    lower: case_insensitive,
+                }
+            }
+            Domain::Int => SetFilter::Int(
+                typed
+                    .into_iter()
+                    .map(|t| match t {
+                        Typed::Int(i) => i,
+                        _ => unreachable!(),
+                    })
+                    .collect(),
+            ),
+            Domain::Float => SetFilter::Float(
+                typed
+                    .into_iter()
+                    .map(|t| match t {
+                        Typed::Float(f) => float_key(f),
+                        _ => unreachable!(),
+                    })
+                    .collect(),
+            ),
+            Domain::Bool => {
+                let has = |b: bool| typed.iter().any(|t| *t == Typed::Bool(b));
+                SetFilter::Bool {
+                    has_true: has(true),
+                    has_false: has(false),
+                }
+            }
+        })
+    }
+
+    /// `true` where the value is a member; null where the value is null.
+    pub(crate) fn contains(&self, array: &dyn Array) -> Option<BooleanArray> {
+        match self {
+            SetFilter::Bytes {
+                linear,
+                hashed,
+                lower: false,
+            } => {
+                let values = if hashed.is_empty() {
+                    bytes_values(array, &mut |v: &[u8]| {
+                        linear.iter().any(|m| m.len() == v.len() && **m == *v)
+                    })?
+                } else {
+                    bytes_values(array, &mut |v: &[u8]| hashed.contains(v))?
+                };
+                Some(BooleanArray::new(values, array.logical_nulls()))
+            }
+            SetFilter::Bytes {
+                linear,
+                hashed,
+                lower: true,
+            } => {
+                let mut buf = Vec::new();
+                let values = bytes_values(array, &mut |v: &[u8]| {
+                    let v = lower_into(v, &mut buf);
+                    if hashed.is_empty() {
+                        linear.iter().any(|m| **m == *v)
+                    } else {
+                        hashed.contains(v)
+                    }
+                })?;
+                Some(BooleanArray::new(values, array.logical_nulls()))
+            }
+            SetFilter::Int(set) => map_int_like(array, |v| set.contains(&v)),
+            SetFilter::Float(set) => map_float(array, |v| set.contains(&float_key(v))),
+            SetFilter::Bool {
+                has_true,
+                has_false,
+            } => {
+                let b = array.as_any().downcast_ref::<BooleanArray>()?;
+                let values = match (has_true, has_false) {
+                    (true, true) => arrow::buffer::BooleanBuffer::new_set(b.len()),
+                    (false, false) => arrow::buffer::BooleanBuffer::new_unset(b.len()),
+                    (true, false) => b.values().clone(),
+                    (false, true) => !b.values(),
+                };
+                Some(BooleanArray::new(values, b.nulls().cloned()))
+            }
+        }
+    }
+}
+
+fn lower(b: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    lower_into(b, &mut buf).to_vec()
+}
+
+/// Lower-cases `v` into `buf` (ASCII fast path) and returns the lower-cased bytes.
+fn lower_into<'a>(v: &[u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
+    buf.clear();
+    if v.is_ascii() {
+        buf.extend(v.iter().map(u8::to_ascii_lowercase));
+    } else {
+        buf.extend_from_slice(String::from_utf8_lossy(v).to_lowercase().as_bytes());
+    }
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{DictionaryArray, Float64Array, Int32Array, StringArray};
+    use arrow::datatypes::{DataType, Int32Type};
+
+    fn strs(v: &[&str]) -> Vec<Literal> {
+        v.iter().map(|s| Literal::Str(s.to_string())).collect()
+    }
+
+    fn check(f: &SetFilter, a: &dyn Array) -> Vec<Option<bool>> {
+        f.contains(a).unwrap().iter().collect()
+    }
+
+    #[test]
+    fn strings_small_and_large_sets_agree() {
+        let small = SetFilter::build(&strs(&["HMO01", "PPO01"]), &DataType::Utf8, false).unwrap();
+        let many: Vec<String> = (0..50).map(|i| format!("X{i}")).collect();
+        let mut big_vals: Vec<&str> = many.iter().map(String::as_str).collect();
+        big_vals.extend(["HMO01", "PPO01"]);
+        let big = SetFilter::build(&strs(&big_vals), &DataType::Utf8, false).unwrap();
+        let a = StringArray::from(vec![
+            Some("HMO01"),
+            None,
+            Some("hmo01"),
+            Some(""),
+            Some("PPO01"),
+        ]);
+        let want = vec![Some(true), None, Some(false), Some(false), Some(true)];
+        assert_eq!(check(&small, &a), want);
+        assert_eq!(check(&big, &a), want);
+        let d: DictionaryArray<Int32Type> =
+            vec![Some("HMO01"), None, Some("hmo01"), Some(""), Some("PPO01")]
+                .into_iter()
+                .collect();
+        assert_eq!(check(&small, &d), want);
+        assert_eq!(check(&small, &a.slice(2, 3)), want[2..].to_vec());
+    }
+
+    #[test]
+    fn case_insensitive_lowers_both_sides() {
+        let f = SetFilter::build(&strs(&["Straße", "ABC"]), &DataType::Utf8, true).unwrap();
+        let a = StringArray::from(vec!["abc", "STRASSE", "straße", "ABD"]);
+        assert_eq!(
+            check(&f, &a),
+            vec![Some(true), Some(false), Some(true), Some(false)]
+        );
+        assert!(SetFilter::build(&strs(&["1"]), &DataType::Int32, true).is_err());
+    }
+
+    #[test]
+    fn numbers() {
+        let f = SetFilter::build(
+            &[Literal::Int(1, "1".into()), Literal::Int(3, "3".into())],
+            &DataType::Int32,
+            false,
+        )
+        .unwrap();
+        let a = Int32Array::from(vec![Some(1), Some(2), None, Some(3)]);
+        assert_eq!(
+            check(&f, &a),
+            vec![Some(true), Some(false), None, Some(true)]
+        );
+        let f = SetFilter::build(
+            &[Literal::Float(0.0, "0.0".into())],
+            &DataType::Float64,
+            false,
+        )
+        .unwrap();
+        let a = Float64Array::from(vec![-0.0, 0.0, f64::NAN, 1.0]);
+        assert_eq!(
+            check(&f, &a),
+            vec![Some(true), Some(true), Some(false), Some(false)]
+        );
+        assert!(
+            SetFilter::build(&strs(&["x"]), &DataType::Int32, false)
+                .unwrap_err()
+                .contains("not an integer")
+        );
+    }
+}

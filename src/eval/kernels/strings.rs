@@ -1,0 +1,252 @@
+//! The string kinds: `matches_regex` / `not_matches_regex`, `length_between`, `matches_format`.
+//!
+//! Each compiles its pattern once at bind time and runs over the bytes of every value
+//! ([`crate::eval::access`]), once per dictionary value for dictionary-encoded columns. A null
+//! value gives a null result (the null policy decides).
+
+use arrow::array::{Array, BooleanArray};
+use arrow::datatypes::DataType;
+use chrono::format::{Item, Parsed, StrftimeItems, parse};
+use regex::bytes::Regex;
+
+use crate::eval::access::map_bytes;
+use crate::suite::RegexMode;
+
+/// Compiles a suite regex. `full` anchors it at both ends of the value (`\A(?:re)\z`, so a
+/// trailing newline does not match); `search` leaves it unanchored. Look-around and
+/// backreferences, which the linear-time engine cannot run, are rejected with a message that
+/// says so.
+pub fn compile_regex(pattern: &str, mode: RegexMode) -> Result<Regex, String> {
+    use regex_syntax::ast::ErrorKind;
+    if let Err(e) = regex_syntax::ast::parse::Parser::new().parse(pattern) {
+        return Err(match e.kind() {
+            ErrorKind::UnsupportedLookAround => format!(
+                "regex `{pattern}` uses look-around ((?=, (?!, (?<=, (?<!), which dq-gate's \
+                 linear-time regex engine does not support; rewrite it without look-around, \
+                 or split it into two expectations"
+            ),
+            ErrorKind::UnsupportedBackreference => format!(
+                "regex `{pattern}` uses a backreference (\\1), which dq-gate's linear-time regex \
+                 engine does not support"
+            ),
+            _ => format!("regex `{pattern}` does not compile: {e}"),
+        });
+    }
+    let full = match mode {
+        RegexMode::Full => format!(r"\A(?:{pattern})\z"),
+        RegexMode::Search => pattern.to_string(),
+    };
+    Regex::new(&full).map_err(|e| format!("regex `{pattern}` does not compile: {e}"))
+}
+
+/// `true` where the value matches (full or search, as compiled).
+pub(crate) fn regex_matches(re: &Regex, array: &dyn Array) -> Option<BooleanArray> {
+    map_bytes(array, |v| re.is_match(v))
+}
+
+/// Character count (bytes for binary) within `[min, max]`.
+pub(crate) fn length_between(array: &dyn Array, min: u64, max: u64) -> Option<BooleanArray> {
+    let binary = matches!(
+        array.data_type(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    ) || matches!(array.data_type(), DataType::Dictionary(_, v) if matches!(**v, DataType::Binary | DataType::LargeBinary | DataType::BinaryView));
+    if binary {
+        map_bytes(array, |v| (min..=max).contains(&(v.len() as u64)))
+    } else {
+        map_bytes(array, |v| (min..=max).contains(&char_count(v)))
+    }
+}
+
+/// Characters in a UTF-8 value: the byte length for ASCII, else the count of non-continuation
+/// bytes.
+pub(crate) fn char_count(v: &[u8]) -> u64 {
+    if v.is_ascii() {
+        v.len() as u64
+    } else {
+        v.iter().filter(|b| (**b as i8) >= -0x40).count() as u64
+    }
+}
+
+/// A compiled strftime format and what a value parsed with it can be turned into.
+#[derive(Debug)]
+pub(crate) struct FormatCheck {
+    items: Vec<Item<'static>>,
+}
+
+impl FormatCheck {
+    pub(crate) fn new(format: &str) -> Result<Self, String> {
+        let items: Vec<Item<'static>> = StrftimeItems::new(format)
+            .map(|i| to_owned_item(i))
+            .collect();
+        if items.iter().any(|i| matches!(i, Item::Error)) {
+            return Err(format!("`{format}` is not a valid chrono strftime format"));
+        }
+        Ok(FormatCheck { items })
+    }
+
+    /// Strict: the whole value parses, the fields it sets form a valid date and/or time, and
+    /// formatting that value again gives back the same text (so `2024-1-5` fails `%Y-%m-%d`,
+    /// and leading or trailing spaces fail).
+    pub(crate) fn matches(&self, v: &[u8], buf: &mut String) -> bool {
+        let Ok(s) = std::str::from_utf8(v) else {
+            return false;
+        };
+        let mut p = Parsed::new();
+        if parse(&mut p, s, self.items.iter()).is_err() {
+            return false;
+        }
+        use chrono::format::ParseErrorKind::NotEnough;
+        let date = p.to_naive_date();
+        let time = p.to_naive_time();
+        let date_ok = date
+            .as_ref()
+            .map_or_else(|e| e.kind() == NotEnough, |_| true);
+        let time_ok = time
+            .as_ref()
+            .map_or_else(|e| e.kind() == NotEnough, |_| true);
+        if !date_ok || !time_ok {
+            return false;
+        }
+        buf.clear();
+        use std::fmt::Write;
+        let items = self.items.iter();
+        let written = match (date, time, p.to_fixed_offset()) {
+            (Ok(d), Ok(t), Ok(off)) => match d.and_time(t).and_local_timezone(off) {
+                chrono::LocalResult::Single(dt) => write!(buf, "{}", dt.format_with_items(items)),
+                _ => return false,
+            },
+            (Ok(d), Ok(t), Err(_)) => write!(buf, "{}", d.and_time(t).format_with_items(items)),
+            (Ok(d), Err(_), _) => write!(buf, "{}", d.format_with_items(items)),
+            (Err(_), Ok(t), _) => write!(buf, "{}", t.format_with_items(items)),
+            // Partial formats (`%Y-%m`): the parse succeeding is all that can be checked.
+            (Err(_), Err(_), _) => return s.trim() == s,
+        };
+        written.is_ok() && buf.as_str() == s
+    }
+
+    pub(crate) fn evaluate(&self, array: &dyn Array) -> Option<BooleanArray> {
+        let mut buf = String::new();
+        map_bytes(array, |v| self.matches(v, &mut buf))
+    }
+}
+
+fn to_owned_item(i: Item<'_>) -> Item<'static> {
+    match i {
+        Item::Literal(s) => Item::OwnedLiteral(s.into()),
+        Item::Space(s) => Item::OwnedSpace(s.into()),
+        Item::OwnedLiteral(s) => Item::OwnedLiteral(s),
+        Item::OwnedSpace(s) => Item::OwnedSpace(s),
+        Item::Numeric(n, p) => Item::Numeric(n, p),
+        Item::Fixed(f) => Item::Fixed(f),
+        Item::Error => Item::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        BinaryArray, DictionaryArray, LargeStringArray, StringArray, StringViewArray,
+    };
+    use arrow::datatypes::Int16Type;
+
+    fn run(a: &dyn Array, f: impl Fn(&dyn Array) -> Option<BooleanArray>) -> Vec<Option<bool>> {
+        f(a).unwrap().iter().collect()
+    }
+
+    #[test]
+    fn full_mode_rejects_a_trailing_newline() {
+        let re = compile_regex("[0-9]{10}", RegexMode::Full).unwrap();
+        let a = StringArray::from(vec![
+            Some("1234567890"),
+            Some("1234567890\n"),
+            None,
+            Some("x1234567890"),
+        ]);
+        let want = vec![Some(true), Some(false), None, Some(false)];
+        assert_eq!(run(&a, |a| regex_matches(&re, a)), want);
+        let search = compile_regex("[0-9]{10}", RegexMode::Search).unwrap();
+        assert_eq!(
+            run(&a, |a| regex_matches(&search, a)),
+            vec![Some(true), Some(true), None, Some(true)]
+        );
+        let views = StringViewArray::from(vec![
+            Some("1234567890"),
+            Some("1234567890\n"),
+            None,
+            Some("x1234567890"),
+        ]);
+        assert_eq!(run(&views, |a| regex_matches(&re, a)), want);
+        let large = LargeStringArray::from(vec![
+            Some("1234567890"),
+            Some("1234567890\n"),
+            None,
+            Some("x1234567890"),
+        ]);
+        assert_eq!(run(&large, |a| regex_matches(&re, a)), want);
+    }
+
+    #[test]
+    fn unsupported_constructs_are_named() {
+        let e = compile_regex("(?=abc)a", RegexMode::Full).unwrap_err();
+        assert!(e.contains("look-around"), "{e}");
+        let e = compile_regex(r"(a)\1", RegexMode::Full).unwrap_err();
+        assert!(e.contains("backreference"), "{e}");
+        let e = compile_regex("(", RegexMode::Full).unwrap_err();
+        assert!(e.contains("does not compile"), "{e}");
+    }
+
+    #[test]
+    fn length_counts_characters_bytes_for_binary() {
+        let a = StringArray::from(vec![Some("abc"), Some("äbc"), Some("abcd"), None]);
+        assert_eq!(
+            run(&a, |a| length_between(a, 3, 3)),
+            vec![Some(true), Some(true), Some(false), None]
+        );
+        let b = BinaryArray::from(vec![Some("äbc".as_bytes())]);
+        assert_eq!(run(&b, |a| length_between(a, 3, 3)), vec![Some(false)]);
+        let d: DictionaryArray<Int16Type> = vec![Some("ab"), None, Some("ab"), Some("abc")]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            run(&d, |a| length_between(a, 0, 2)),
+            vec![Some(true), None, Some(true), Some(false)]
+        );
+    }
+
+    #[test]
+    fn formats_are_strict() {
+        let f = FormatCheck::new("%Y-%m-%d").unwrap();
+        let a = StringArray::from(vec![
+            "2024-01-05",
+            "2024-1-5",
+            "2024-02-30",
+            " 2024-01-05",
+            "2024-01-05 ",
+            "20240105",
+            "2024-02-29",
+        ]);
+        assert_eq!(
+            run(&a, |a| f.evaluate(a)),
+            vec![
+                Some(true),
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(true)
+            ]
+        );
+        let f = FormatCheck::new("%Y-%m-%dT%H:%M:%S%z").unwrap();
+        let a = StringArray::from(vec!["2024-01-05T10:00:00+0100", "2024-01-05T25:00:00+0100"]);
+        assert_eq!(run(&a, |a| f.evaluate(a)), vec![Some(true), Some(false)]);
+        let f = FormatCheck::new("%H:%M").unwrap();
+        let a = StringArray::from(vec!["09:30", "9:30", "24:00"]);
+        assert_eq!(
+            run(&a, |a| f.evaluate(a)),
+            vec![Some(true), Some(false), Some(false)]
+        );
+        assert!(FormatCheck::new("%Q").is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! `unique` and `compound_unique`: every copy of a repeated value fails.
+//!
+//! Uniqueness is a property of the whole batch, which may arrive in several chunks, so it takes
+//! two steps: [`UniqueCounter::count`] sees every chunk and builds a frequency map of the
+//! in-scope values; [`UniqueCounter::evaluate`] then marks each row by its value's final count.
+//! Memory is proportional to the number of distinct values in a batch (`--batch-rows` bounds it).
+//!
+//! Nulls: with `nulls_distinct: true` (the default) a null is not a value and gets a null result,
+//! for the null policy to decide. With `nulls_distinct: false` nulls are one value: a row with a
+//! null passes when it is the only null. `compound_unique`: a row with any null column passes.
+
+use arrow::array::{Array, ArrayRef, BooleanArray};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::row::{RowConverter, SortField};
+use hashbrown::HashMap;
+
+use crate::eval::access::for_each_bytes;
+use crate::eval::literal::{Domain, domain_of, float_value, int_value};
+
+#[derive(Debug, Default)]
+pub(crate) struct UniqueCounter {
+    ints: HashMap<i128, u32>,
+    bytes: HashMap<Box<[u8]>, u32>,
+    nulls: u32,
+}
+
+fn in_scope(scope: Option<&BooleanBuffer>, i: usize) -> bool {
+    scope.is_none_or(|s| s.value(i))
+}
+
+fn float_key(f: f64) -> i128 {
+    let f = if f.is_nan() {
+        f64::NAN
+    } else if f == 0.0 {
+        0.0
+    } else {
+        f
+    };
+    f.to_bits() as i128
+}
+
+impl UniqueCounter {
+    /// Counts the in-scope values of one chunk of a single column.
+    pub(crate) fn count(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>) {
+        let nulls = array.logical_nulls();
+        for i in 0..array.len() {
+            if in_scope(scope, i) && nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                self.nulls += 1;
+            }
+        }
+        match domain_of(array.data_type()) {
+            Some(Domain::Bytes) => {
+                for_each_bytes(array, |i, v| {
+                    if in_scope(scope, i) {
+                        *self.bytes.entry_ref(v).or_insert(0) += 1;
+                    }
+                });
+            }
+            _ => self.for_each_key(array, &nulls, |i, k, map| {
+                if in_scope(scope, i) {
+                    *map.entry(k).or_insert(0) += 1;
+                }
+            }),
+        }
+    }
+
+    fn for_each_key(
+        &mut self,
+        array: &dyn Array,
+        nulls: &Option<NullBuffer>,
+        mut f: impl FnMut(usize, i128, &mut HashMap<i128, u32>),
+    ) {
+        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+        match domain_of(array.data_type()) {
+            Some(Domain::Float) => {
+                for i in (0..array.len()).filter(|&i| valid(i)) {
+                    f(
+                        i,
+                        float_key(float_value(array, i).expect("float")),
+                        &mut self.ints,
+                    );
+                }
+            }
+            Some(Domain::Bool) => {
+                let b = array.as_any().downcast_ref::<BooleanArray>().expect("bool");
+                for i in (0..array.len()).filter(|&i| valid(i)) {
+                    f(i, b.value(i) as i128, &mut self.ints);
+                }
+            }
+            _ => {
+                for i in (0..array.len()).filter(|&i| valid(i)) {
+                    if let Some(v) = int_value(array, i) {
+                        f(i, v, &mut self.ints);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds another counter's counts (merge of two states over disjoint rows).
+    pub(crate) fn merge(&mut self, other: &UniqueCounter) {
+        for (k, c) in &other.ints {
+            *self.ints.entry(*k).or_insert(0) += c;
+        }
+        for (k, c) in &other.bytes {
+            *self.bytes.entry_ref(k.as_ref()).or_insert(0) += c;
+        }
+        self.nulls += other.nulls;
+    }
+
+    /// Distinct non-null values counted.
+    pub(crate) fn distinct(&self) -> u64 {
+        (self.ints.len() + self.bytes.len()) as u64
+    }
+
+    /// Non-null values counted exactly once.
+    pub(crate) fn singletons(&self) -> u64 {
+        (self.ints.values().filter(|c| **c == 1).count()
+            + self.bytes.values().filter(|c| **c == 1).count()) as u64
+    }
+
+    /// After every chunk was counted: `true` where the row's value occurs once in the batch.
+    pub(crate) fn evaluate(&self, array: &dyn Array, nulls_distinct: bool) -> BooleanArray {
+        let len = array.len();
+        let nulls = array.logical_nulls();
+        let mut pass = vec![true; len];
+        match domain_of(array.data_type()) {
+            Some(Domain::Bytes) => {
+                for_each_bytes(array, |i, v| {
+                    pass[i] = self.bytes.get(v).is_none_or(|c| *c <= 1);
+                });
+            }
+            _ => {
+                let ints = &self.ints;
+                let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+                for i in (0..len).filter(|&i| valid(i)) {
+                    let k = match domain_of(array.data_type()) {
+                        Some(Domain::Float) => float_key(float_value(array, i).expect("float")),
+                        Some(Domain::Bool) => array
+                            .as_any()
+                            .downcast_ref::<BooleanArray>()
+                            .expect("bool")
+                            .value(i) as i128,
+                        _ => int_value(array, i).unwrap_or_default(),
+                    };
+                    pass[i] = ints.get(&k).is_none_or(|c| *c <= 1);
+                }
+            }
+        }
+        if nulls_distinct {
+            BooleanArray::new(BooleanBuffer::from(pass), nulls)
+        } else {
+            if let Some(n) = &nulls {
+                for (i, p) in pass.iter_mut().enumerate() {
+                    if n.is_null(i) {
+                        *p = self.nulls <= 1;
+                    }
+                }
+            }
+            BooleanArray::new(BooleanBuffer::from(pass), None)
+        }
+    }
+}
+
+/// The counter for `compound_unique`, over the Arrow row format of the tuple.
+#[derive(Debug)]
+pub(crate) struct CompoundCounter {
+    converter: RowConverter,
+    counts: HashMap<Box<[u8]>, u32>,
+}
+
+impl CompoundCounter {
+    pub(crate) fn new(
+        types: &[arrow::datatypes::DataType],
+    ) -> Result<Self, arrow::error::ArrowError> {
+        Ok(CompoundCounter {
+            converter: RowConverter::new(
+                types.iter().map(|t| SortField::new(t.clone())).collect(),
+            )?,
+            counts: HashMap::new(),
+        })
+    }
+
+    fn any_null(columns: &[ArrayRef]) -> Option<NullBuffer> {
+        columns.iter().fold(None, |acc, c| {
+            NullBuffer::union(acc.as_ref(), c.logical_nulls().as_ref())
+        })
+    }
+
+    pub(crate) fn count(
+        &mut self,
+        columns: &[ArrayRef],
+        scope: Option<&BooleanBuffer>,
+    ) -> Result<(), arrow::error::ArrowError> {
+        let rows = self.converter.convert_columns(columns)?;
+        let nulls = Self::any_null(columns);
+        for (i, row) in rows.iter().enumerate() {
+            if in_scope(scope, i) && nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+                *self.counts.entry_ref(row.as_ref()).or_insert(0) += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn evaluate(
+        &self,
+        columns: &[ArrayRef],
+    ) -> Result<BooleanArray, arrow::error::ArrowError> {
+        let rows = self.converter.convert_columns(columns)?;
+        let nulls = Self::any_null(columns);
+        let pass: Vec<bool> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                nulls.as_ref().is_some_and(|n| n.is_null(i))
+                    || self.counts.get(row.as_ref()).is_none_or(|c| *c <= 1)
+            })
+            .collect();
+        Ok(BooleanArray::from(pass))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{DictionaryArray, Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Int32Type};
+    use std::sync::Arc;
+
+    fn unique_of(chunks: &[&dyn Array], nulls_distinct: bool) -> Vec<Vec<Option<bool>>> {
+        let mut c = UniqueCounter::default();
+        for a in chunks {
+            c.count(*a, None);
+        }
+        chunks
+            .iter()
+            .map(|a| c.evaluate(*a, nulls_distinct).iter().collect())
+            .collect()
+    }
+
+    #[test]
+    fn every_copy_fails_across_chunks() {
+        let a = Int64Array::from(vec![Some(1), Some(2), None]);
+        let b = Int64Array::from(vec![Some(3), Some(1), None]);
+        assert_eq!(
+            unique_of(&[&a, &b], true),
+            vec![
+                vec![Some(false), Some(true), None],
+                vec![Some(true), Some(false), None]
+            ]
+        );
+        assert_eq!(
+            unique_of(&[&a, &b], false),
+            vec![
+                vec![Some(false), Some(true), Some(false)],
+                vec![Some(true), Some(false), Some(false)]
+            ]
+        );
+    }
+
+    #[test]
+    fn strings_dictionaries_and_floats() {
+        let s = StringArray::from(vec![Some("a"), Some("b"), Some("a"), None]);
+        assert_eq!(
+            unique_of(&[&s], true)[0],
+            vec![Some(false), Some(true), Some(false), None]
+        );
+        let d: DictionaryArray<Int32Type> = vec![Some("a"), Some("b"), Some("a"), None]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            unique_of(&[&d], true)[0],
+            vec![Some(false), Some(true), Some(false), None]
+        );
+        let sliced = s.slice(1, 3);
+        assert_eq!(
+            unique_of(&[&sliced], true)[0],
+            vec![Some(true), Some(true), None]
+        );
+        let f = Float64Array::from(vec![0.0, -0.0, f64::NAN, f64::NAN, 1.0]);
+        assert_eq!(
+            unique_of(&[&f], true)[0],
+            vec![
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(true)
+            ]
+        );
+    }
+
+    #[test]
+    fn compound_rows_with_a_null_pass() {
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(1),
+            Some(1),
+            Some(1),
+            None,
+            None,
+        ]));
+        let b: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("x"),
+            Some("x"),
+            Some("y"),
+            Some("x"),
+            Some("x"),
+        ]));
+        let mut c = CompoundCounter::new(&[DataType::Int64, DataType::Utf8]).unwrap();
+        c.count(&[a.clone(), b.clone()], None).unwrap();
+        let got: Vec<_> = c.evaluate(&[a, b]).unwrap().iter().collect();
+        assert_eq!(
+            got,
+            vec![Some(false), Some(false), Some(true), Some(true), Some(true)]
+        );
+    }
+}

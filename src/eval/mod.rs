@@ -1,0 +1,260 @@
+//! Evaluation: a suite bound to a schema, run over the chunks of a batch.
+//!
+//! [`CompiledSuite`] turns a [`Suite`] into rules (its expectations plus the contract's implicit
+//! `schema.<column>.not_null` and `schema.<column>.type`). Binding to a concrete Arrow schema
+//! resolves columns, types literals, compiles regexes, hash sets and SQL once, and is cached per
+//! schema. [`batch::BatchRun`] then evaluates a batch chunk by chunk: row-level kinds give a
+//! null-free failing-row mask per rule, aggregates update mergeable states, and uniqueness is
+//! settled once the whole batch has been seen. Evaluation never does I/O.
+
+pub(crate) mod access;
+pub mod batch;
+mod bind;
+pub(crate) mod kernels;
+pub mod literal;
+mod nulls;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::SchemaRef;
+
+use crate::conform::Conformer;
+use crate::error::{Error, Result};
+use crate::suite::{Kind, NullPolicy, OnFail, Suite, SuiteProblem};
+
+pub use kernels::strings::compile_regex;
+
+pub(crate) use bind::Bound;
+
+/// Where a rule comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RuleSource {
+    /// The suite's expectation at this index.
+    Expectation(usize),
+    /// `schema.<column>.not_null` for a `nullable: false` contract column (its index).
+    NotNull(usize),
+    /// `schema.<column>.type`: cells of a contract column that did not convert.
+    Type(usize),
+}
+
+/// One rule the evaluator runs: an expectation or an implicit contract check.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub id: String,
+    pub expect: &'static str,
+    pub columns: Vec<String>,
+    pub on_fail: OnFail,
+    pub mostly: f64,
+    pub nulls: NullPolicy,
+    pub aggregate: bool,
+    pub source: RuleSource,
+    /// The message written into `_dq_violations` for a failing row.
+    pub message: String,
+}
+
+/// A suite ready to evaluate: rules derived once, bindings cached per input schema.
+#[derive(Debug)]
+pub struct CompiledSuite {
+    suite: Arc<Suite>,
+    rules: Vec<Rule>,
+    conformer: Option<Conformer>,
+    bindings: Mutex<HashMap<SchemaRef, Arc<Bound>>>,
+}
+
+impl CompiledSuite {
+    /// Compiles a suite. Suites with a contract were already bound to it when loaded.
+    pub fn new(suite: Suite) -> Self {
+        let rules = rules_of(&suite);
+        let conformer = suite.schema.clone().map(Conformer::new);
+        CompiledSuite {
+            suite: Arc::new(suite),
+            rules,
+            conformer,
+            bindings: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> &Suite {
+        &self.suite
+    }
+
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub(crate) fn conformer(&self) -> Option<&Conformer> {
+        self.conformer.as_ref()
+    }
+
+    /// Binds to a (conformed) schema, reusing an earlier binding of an equal schema.
+    pub(crate) fn bind(&self, schema: &SchemaRef) -> Result<Arc<Bound>> {
+        if let Some(b) = self.bindings.lock().expect("not poisoned").get(schema) {
+            return Ok(b.clone());
+        }
+        let bound =
+            Bound::new(&self.suite, &self.rules, schema).map_err(|(i, _, reason)| Error::Bind {
+                expectation: self.suite.expectations[i].id.clone(),
+                reason,
+            })?;
+        let bound = Arc::new(bound);
+        self.bindings
+            .lock()
+            .expect("not poisoned")
+            .insert(schema.clone(), bound.clone());
+        Ok(bound)
+    }
+
+    /// Binds every expectation of `suite` to `schema`, collecting every problem with the
+    /// position of the key it concerns (for loading and `lint`).
+    pub(crate) fn bind_all(
+        suite: &Suite,
+        schema: &SchemaRef,
+    ) -> std::result::Result<(), Vec<SuiteProblem>> {
+        let problems: Vec<SuiteProblem> = suite
+            .expectations
+            .iter()
+            .filter_map(|e| {
+                bind::bind_expectation(e, schema)
+                    .err()
+                    .map(|(key, message)| SuiteProblem {
+                        pos: e.pos_of(key),
+                        path: if key.is_empty() {
+                            format!("expectations[{}]", e.index)
+                        } else {
+                            format!("expectations[{}].{key}", e.index)
+                        },
+                        message,
+                    })
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn rules_of(suite: &Suite) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    if let Some(c) = &suite.schema {
+        for (i, col) in c.columns.iter().enumerate() {
+            rules.push(Rule {
+                id: format!("schema.{}.type", col.name),
+                expect: "type",
+                columns: vec![col.name.clone()],
+                on_fail: OnFail::QuarantineRows,
+                mostly: 1.0,
+                nulls: NullPolicy::Ignore,
+                aggregate: false,
+                source: RuleSource::Type(i),
+                message: format!("value does not parse as {}", col.ty),
+            });
+            if !col.nullable {
+                rules.push(Rule {
+                    id: format!("schema.{}.not_null", col.name),
+                    expect: "not_null",
+                    columns: vec![col.name.clone()],
+                    on_fail: OnFail::QuarantineRows,
+                    mostly: 1.0,
+                    nulls: NullPolicy::Ignore,
+                    aggregate: false,
+                    source: RuleSource::NotNull(i),
+                    message: format!(
+                        "`{}` is null but the contract says nullable: false",
+                        col.name
+                    ),
+                });
+            }
+        }
+    }
+    for (i, e) in suite.expectations.iter().enumerate() {
+        rules.push(Rule {
+            id: e.id.clone(),
+            expect: e.kind.name(),
+            columns: e.kind.columns().into_iter().map(String::from).collect(),
+            on_fail: e.on_fail,
+            mostly: e.mostly,
+            nulls: e.nulls,
+            aggregate: e.kind.is_aggregate(),
+            source: RuleSource::Expectation(i),
+            message: violation_message(&e.kind),
+        });
+    }
+    rules
+}
+
+fn violation_message(kind: &Kind) -> String {
+    match kind {
+        Kind::NotNull { column } => format!("`{column}` is null"),
+        Kind::InSet {
+            column,
+            values,
+            negated,
+            ..
+        } => {
+            let list: Vec<String> = values.iter().map(ToString::to_string).collect();
+            let shown = if list.len() > 8 {
+                format!("{}, ... ({} values)", list[..8].join(", "), list.len())
+            } else {
+                list.join(", ")
+            };
+            if *negated {
+                format!("`{column}` is one of the excluded values [{shown}]")
+            } else {
+                format!("`{column}` is not one of [{shown}]")
+            }
+        }
+        Kind::Between {
+            column,
+            min,
+            max,
+            strict_min,
+            strict_max,
+        } => {
+            let lo = min
+                .as_ref()
+                .map(|m| format!("{} {m}", if *strict_min { ">" } else { ">=" }));
+            let hi = max
+                .as_ref()
+                .map(|m| format!("{} {m}", if *strict_max { "<" } else { "<=" }));
+            let cond: Vec<String> = lo.into_iter().chain(hi).collect();
+            format!("`{column}` is not {}", cond.join(" and "))
+        }
+        Kind::MatchesRegex {
+            column,
+            regex,
+            negated,
+            ..
+        } => {
+            if *negated {
+                format!("`{column}` matches /{regex}/")
+            } else {
+                format!("`{column}` does not match /{regex}/")
+            }
+        }
+        Kind::LengthBetween { column, min, max } => format!(
+            "length of `{column}` is outside [{}, {}]",
+            min.map_or("-".into(), |m| m.to_string()),
+            max.map_or("-".into(), |m| m.to_string())
+        ),
+        Kind::MatchesFormat { column, format } => {
+            format!("`{column}` does not match format {format}")
+        }
+        Kind::Unique { column, .. } => format!("`{column}` is not unique in the batch"),
+        Kind::CompoundUnique { columns } => {
+            format!("({}) is not unique in the batch", columns.join(", "))
+        }
+        Kind::Compare { left, op, right } => match right {
+            crate::suite::Operand::Column(r) => {
+                format!("`{left}` {} `{r}` is not true", op.as_str())
+            }
+            crate::suite::Operand::Value(v) => format!("`{left}` {} {v} is not true", op.as_str()),
+        },
+        Kind::Sql { expr } => format!("`{expr}` is not true"),
+        Kind::NotInFuture { column, .. } => format!("`{column}` is in the future"),
+        Kind::Metric { .. } | Kind::Freshness { .. } => "batch-level check failed".into(),
+    }
+}

@@ -1,0 +1,520 @@
+//! The states behind every metric of the `metric` kind and `freshness`.
+
+use std::cmp::Ordering;
+
+use arrow::array::{Array, BooleanArray};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::DataType;
+
+use crate::eval::access::for_each_bytes;
+use crate::eval::kernels::range::typed_cmp;
+use crate::eval::kernels::strings::char_count;
+use crate::eval::kernels::unique::UniqueCounter;
+use crate::eval::literal::{Domain, Typed, domain_of, float_cmp, float_value, int_value};
+use crate::suite::MetricKind;
+
+/// What a metric observed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    /// Computed over zero values: the expectation fails.
+    Null,
+    /// A count.
+    Count(u64),
+    /// A number (fractions, means, deviations, quantiles).
+    Number(f64),
+    /// A value of the column's own type (min, max).
+    Value(Typed),
+}
+
+impl Observed {
+    pub(crate) fn as_typed(&self) -> Option<Typed> {
+        match self {
+            Observed::Null => None,
+            Observed::Count(c) => Some(Typed::Int(*c as i128)),
+            Observed::Number(f) => Some(Typed::Float(*f)),
+            Observed::Value(v) => Some(v.clone()),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// Rows in scope.
+    Rows(u64),
+    /// `(nulls, rows)`.
+    Nulls { nulls: u64, rows: u64 },
+    /// Value frequencies and rows.
+    Distinct {
+        counts: Box<UniqueCounter>,
+        rows: u64,
+    },
+    /// Count, Neumaier-compensated sum, exact integer sum, Welford mean and M2.
+    Moments(Moments),
+    /// Smallest and largest value (NaN above every number).
+    Extremes {
+        min: Option<Typed>,
+        max: Option<Typed>,
+    },
+    /// Shortest and longest value, in characters (bytes for binary).
+    Lengths { min: Option<u64>, max: Option<u64> },
+    /// Every value, for exact quantiles.
+    Values(Vec<f64>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Moments {
+    n: u64,
+    sum: f64,
+    comp: f64,
+    int_sum: Option<i128>,
+    mean: f64,
+    m2: f64,
+    /// Decimal scale (values are unscaled integers).
+    scale: i8,
+}
+
+impl Inner {
+    /// The empty state for a metric over a column of type `dt`.
+    pub fn new(metric: MetricKind, dt: Option<&DataType>) -> Self {
+        match metric {
+            MetricKind::RowCount => Inner::Rows(0),
+            MetricKind::NullCount | MetricKind::NullFraction | MetricKind::NonNullFraction => {
+                Inner::Nulls { nulls: 0, rows: 0 }
+            }
+            MetricKind::DistinctCount
+            | MetricKind::DistinctFraction
+            | MetricKind::UniqueFraction => Inner::Distinct {
+                counts: Box::default(),
+                rows: 0,
+            },
+            MetricKind::Mean | MetricKind::Sum | MetricKind::Stddev | MetricKind::StddevPop => {
+                let (int_sum, scale) = match dt {
+                    Some(DataType::Decimal128(_, s)) => (Some(0), *s),
+                    Some(d) if domain_of(d) == Some(Domain::Int) => (Some(0), 0),
+                    _ => (None, 0),
+                };
+                Inner::Moments(Moments {
+                    int_sum,
+                    scale,
+                    ..Moments::default()
+                })
+            }
+            MetricKind::Min | MetricKind::Max => Inner::Extremes {
+                min: None,
+                max: None,
+            },
+            MetricKind::MinLength | MetricKind::MaxLength => Inner::Lengths {
+                min: None,
+                max: None,
+            },
+            MetricKind::Quantile => Inner::Values(Vec::new()),
+        }
+    }
+
+    /// Adds the rows of `array` selected by `scope` (all rows when `None`); `rows` is the chunk
+    /// length (for `row_count`, which has no column).
+    pub fn update(
+        &mut self,
+        array: Option<&dyn Array>,
+        scope: Option<&BooleanBuffer>,
+        rows: usize,
+    ) {
+        let in_scope = scope.map_or(rows, |s| s.count_set_bits()) as u64;
+        let Some(array) = array else {
+            if let Inner::Rows(n) = self {
+                *n += in_scope;
+            }
+            return;
+        };
+        // Rows that are in scope and not null.
+        let nulls = array.logical_nulls();
+        let valid: BooleanBuffer = match (&nulls, scope) {
+            (Some(n), Some(s)) => n.inner() & s,
+            (Some(n), None) => n.inner().clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => BooleanBuffer::new_set(array.len()),
+        };
+        let n_valid = valid.count_set_bits() as u64;
+        match self {
+            Inner::Rows(n) => *n += in_scope,
+            Inner::Nulls { nulls, rows } => {
+                *rows += in_scope;
+                *nulls += in_scope - n_valid;
+            }
+            Inner::Distinct { counts, rows } => {
+                *rows += in_scope;
+                counts.count(array, scope);
+            }
+            Inner::Moments(m) => {
+                let mut xs = Vec::with_capacity(n_valid as usize);
+                let mut isum: i128 = 0;
+                let is_int = m.int_sum.is_some();
+                for i in valid.set_indices() {
+                    if is_int {
+                        let v = int_value(array, i).unwrap_or_default();
+                        isum = isum.saturating_add(v);
+                        xs.push(v as f64 / 10f64.powi(m.scale as i32));
+                    } else {
+                        xs.push(float_value(array, i).unwrap_or(f64::NAN));
+                    }
+                }
+                let mut chunk = Moments {
+                    int_sum: m.int_sum.map(|_| isum),
+                    scale: m.scale,
+                    ..Moments::default()
+                };
+                chunk.n = xs.len() as u64;
+                for x in &xs {
+                    neumaier(&mut chunk.sum, &mut chunk.comp, *x);
+                }
+                if chunk.n > 0 {
+                    chunk.mean = (chunk.sum + chunk.comp) / chunk.n as f64;
+                    chunk.m2 = xs.iter().map(|x| (x - chunk.mean) * (x - chunk.mean)).sum();
+                }
+                m.merge(&chunk);
+            }
+            Inner::Extremes { min, max } => {
+                let mut consider = |v: Typed| {
+                    if min
+                        .as_ref()
+                        .is_none_or(|m| typed_cmp(&v, m) == Some(Ordering::Less))
+                    {
+                        *min = Some(v.clone());
+                    }
+                    if max
+                        .as_ref()
+                        .is_none_or(|m| typed_cmp(&v, m) == Some(Ordering::Greater))
+                    {
+                        *max = Some(v);
+                    }
+                };
+                match domain_of(array.data_type()) {
+                    Some(Domain::Bytes) => {
+                        // Track by reference first; clone only the winners.
+                        let mut lo: Option<Vec<u8>> = None;
+                        let mut hi: Option<Vec<u8>> = None;
+                        for_each_bytes(array, |i, v| {
+                            if !valid.value(i) {
+                                return;
+                            }
+                            if lo.as_deref().is_none_or(|l| v < l) {
+                                lo = Some(v.to_vec());
+                            }
+                            if hi.as_deref().is_none_or(|h| v > h) {
+                                hi = Some(v.to_vec());
+                            }
+                        });
+                        lo.into_iter()
+                            .chain(hi)
+                            .for_each(|b| consider(Typed::Bytes(b)));
+                    }
+                    Some(Domain::Float) => {
+                        for i in valid.set_indices() {
+                            consider(Typed::Float(float_value(array, i).unwrap_or(f64::NAN)));
+                        }
+                    }
+                    Some(Domain::Bool) => {
+                        let b = array.as_any().downcast_ref::<BooleanArray>().expect("bool");
+                        for i in valid.set_indices() {
+                            consider(Typed::Bool(b.value(i)));
+                        }
+                    }
+                    _ => {
+                        for i in valid.set_indices() {
+                            if let Some(v) = int_value(array, i) {
+                                consider(Typed::Int(v));
+                            }
+                        }
+                    }
+                }
+            }
+            Inner::Lengths { min, max } => {
+                let binary = !crate::types::is_string_like(array.data_type());
+                for_each_bytes(array, |i, v| {
+                    if valid.value(i) {
+                        let l = if binary {
+                            v.len() as u64
+                        } else {
+                            char_count(v)
+                        };
+                        *min = Some(min.map_or(l, |m| m.min(l)));
+                        *max = Some(max.map_or(l, |m| m.max(l)));
+                    }
+                });
+            }
+            Inner::Values(vals) => {
+                let ints = domain_of(array.data_type()) == Some(Domain::Int);
+                let scale = match array.data_type() {
+                    DataType::Decimal128(_, s) => *s as i32,
+                    _ => 0,
+                };
+                for i in valid.set_indices() {
+                    vals.push(if ints {
+                        int_value(array, i).unwrap_or_default() as f64 / 10f64.powi(scale)
+                    } else {
+                        float_value(array, i).unwrap_or(f64::NAN)
+                    });
+                }
+            }
+        }
+    }
+
+    /// Merges a state over other rows into this one.
+    pub fn merge(&mut self, other: &Inner) {
+        match (self, other) {
+            (Inner::Rows(a), Inner::Rows(b)) => *a += b,
+            (
+                Inner::Nulls { nulls, rows },
+                Inner::Nulls {
+                    nulls: n2,
+                    rows: r2,
+                },
+            ) => {
+                *nulls += n2;
+                *rows += r2;
+            }
+            (
+                Inner::Distinct { counts, rows },
+                Inner::Distinct {
+                    counts: c2,
+                    rows: r2,
+                },
+            ) => {
+                counts.merge(c2);
+                *rows += r2;
+            }
+            (Inner::Moments(a), Inner::Moments(b)) => a.merge(b),
+            (Inner::Extremes { min, max }, Inner::Extremes { min: m2, max: x2 }) => {
+                if let Some(v) = m2
+                    && min
+                        .as_ref()
+                        .is_none_or(|m| typed_cmp(v, m) == Some(Ordering::Less))
+                {
+                    *min = Some(v.clone());
+                }
+                if let Some(v) = x2
+                    && max
+                        .as_ref()
+                        .is_none_or(|m| typed_cmp(v, m) == Some(Ordering::Greater))
+                {
+                    *max = Some(v.clone());
+                }
+            }
+            (Inner::Lengths { min, max }, Inner::Lengths { min: m2, max: x2 }) => {
+                if let Some(v) = m2 {
+                    *min = Some(min.map_or(*v, |m| m.min(*v)));
+                }
+                if let Some(v) = x2 {
+                    *max = Some(max.map_or(*v, |m| m.max(*v)));
+                }
+            }
+            (Inner::Values(a), Inner::Values(b)) => a.extend_from_slice(b),
+            _ => panic!("merging states of different metrics"),
+        }
+    }
+
+    /// The metric's value.
+    pub fn finish(&self, metric: MetricKind, q: Option<f64>) -> Observed {
+        let frac = |num: u64, den: u64| {
+            if den == 0 {
+                Observed::Null
+            } else {
+                Observed::Number(num as f64 / den as f64)
+            }
+        };
+        match (self, metric) {
+            (Inner::Rows(n), _) => Observed::Count(*n),
+            (Inner::Nulls { nulls, .. }, MetricKind::NullCount) => Observed::Count(*nulls),
+            (Inner::Nulls { nulls, rows }, MetricKind::NullFraction) => frac(*nulls, *rows),
+            (Inner::Nulls { nulls, rows }, _) => frac(rows - nulls, *rows),
+            (Inner::Distinct { counts, rows }, MetricKind::DistinctCount) => {
+                let _ = rows;
+                Observed::Count(counts.distinct())
+            }
+            (Inner::Distinct { counts, rows }, MetricKind::DistinctFraction) => {
+                frac(counts.distinct(), *rows)
+            }
+            (Inner::Distinct { counts, rows }, _) => frac(counts.singletons(), *rows),
+            (Inner::Moments(m), kind) => {
+                if m.n == 0 {
+                    return Observed::Null;
+                }
+                match kind {
+                    MetricKind::Sum => match m.int_sum {
+                        Some(s) if m.scale == 0 => Observed::Value(Typed::Int(s)),
+                        Some(s) => Observed::Number(s as f64 / 10f64.powi(m.scale as i32)),
+                        None => Observed::Number(m.sum + m.comp),
+                    },
+                    MetricKind::Mean => Observed::Number(m.mean),
+                    MetricKind::StddevPop => Observed::Number((m.m2 / m.n as f64).sqrt()),
+                    _ if m.n < 2 => Observed::Null,
+                    _ => Observed::Number((m.m2 / (m.n - 1) as f64).sqrt()),
+                }
+            }
+            (Inner::Extremes { min, max }, kind) => {
+                let v = if kind == MetricKind::Min { min } else { max };
+                v.clone().map_or(Observed::Null, Observed::Value)
+            }
+            (Inner::Lengths { min, max }, kind) => {
+                let v = if kind == MetricKind::MinLength {
+                    min
+                } else {
+                    max
+                };
+                v.map_or(Observed::Null, Observed::Count)
+            }
+            (Inner::Values(vals), _) => quantile(vals, q.unwrap_or(0.5)),
+        }
+    }
+}
+
+fn neumaier(sum: &mut f64, comp: &mut f64, x: f64) {
+    let t = *sum + x;
+    if sum.abs() >= x.abs() {
+        *comp += (*sum - t) + x;
+    } else {
+        *comp += (x - t) + *sum;
+    }
+    *sum = t;
+}
+
+impl Moments {
+    /// Chan et al.'s parallel combination of (n, mean, M2), plus the sums.
+    fn merge(&mut self, b: &Moments) {
+        if b.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            let (int_sum, scale) = (self.int_sum.map(|_| b.int_sum.unwrap_or(0)), self.scale);
+            *self = b.clone();
+            self.int_sum = int_sum;
+            self.scale = scale;
+            return;
+        }
+        let n = self.n + b.n;
+        let delta = b.mean - self.mean;
+        self.mean += delta * b.n as f64 / n as f64;
+        self.m2 += b.m2 + delta * delta * (self.n as f64) * (b.n as f64) / n as f64;
+        self.n = n;
+        neumaier(&mut self.sum, &mut self.comp, b.sum);
+        self.comp += b.comp;
+        if let (Some(a), Some(bs)) = (self.int_sum.as_mut(), b.int_sum) {
+            *a = a.saturating_add(bs);
+        }
+    }
+}
+
+/// Exact quantile with linear interpolation between the two nearest ranks (the default of
+/// numpy and of Spark's `percentile`): position `q * (n - 1)` in sorted order, NaN last.
+/// A mergeable sufficient statistic for one metric over one column.
+#[derive(Debug)]
+pub struct MetricState(Inner);
+
+impl MetricState {
+    /// The empty state for `metric` over a column of type `dt` (`None` for `row_count`).
+    pub fn new(metric: MetricKind, dt: Option<&DataType>) -> Self {
+        MetricState(Inner::new(metric, dt))
+    }
+
+    /// Adds the rows of `array` selected by `scope` (all when `None`); `rows` is the chunk length.
+    pub fn update(
+        &mut self,
+        array: Option<&dyn Array>,
+        scope: Option<&BooleanBuffer>,
+        rows: usize,
+    ) {
+        self.0.update(array, scope, rows)
+    }
+
+    /// Merges a state computed over other rows.
+    pub fn merge(&mut self, other: &MetricState) {
+        self.0.merge(&other.0)
+    }
+
+    /// The metric's value (`q` for `quantile`).
+    pub fn finish(&self, metric: MetricKind, q: Option<f64>) -> Observed {
+        self.0.finish(metric, q)
+    }
+}
+
+fn quantile(vals: &[f64], q: f64) -> Observed {
+    if vals.is_empty() {
+        return Observed::Null;
+    }
+    let mut v = vals.to_vec();
+    v.sort_unstable_by(|a, b| float_cmp(*a, *b));
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let frac = pos - lo as f64;
+    Observed::Number(if lo == hi {
+        v[lo]
+    } else {
+        v[lo] + (v[hi] - v[lo]) * frac
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+
+    fn run(metric: MetricKind, a: &dyn Array) -> Observed {
+        let mut s = Inner::new(metric, Some(a.data_type()));
+        s.update(Some(a), None, a.len());
+        s.finish(metric, Some(0.5))
+    }
+
+    #[test]
+    fn empty_and_all_null_give_null_not_nan() {
+        let empty = Float64Array::from(Vec::<f64>::new());
+        let nulls = Float64Array::from(vec![None, None]);
+        for m in [
+            MetricKind::Mean,
+            MetricKind::Min,
+            MetricKind::Stddev,
+            MetricKind::Quantile,
+        ] {
+            assert_eq!(run(m, &empty), Observed::Null, "{m:?}");
+            assert_eq!(run(m, &nulls), Observed::Null, "{m:?}");
+        }
+        assert_eq!(run(MetricKind::NullFraction, &empty), Observed::Null);
+        assert_eq!(run(MetricKind::NullFraction, &nulls), Observed::Number(1.0));
+        assert_eq!(run(MetricKind::NullCount, &nulls), Observed::Count(2));
+    }
+
+    #[test]
+    fn values() {
+        let a = Int64Array::from(vec![Some(1), Some(2), None, Some(3), Some(3)]);
+        assert_eq!(run(MetricKind::Sum, &a), Observed::Value(Typed::Int(9)));
+        assert_eq!(run(MetricKind::Mean, &a), Observed::Number(2.25));
+        assert_eq!(run(MetricKind::DistinctCount, &a), Observed::Count(3));
+        assert_eq!(
+            run(MetricKind::UniqueFraction, &a),
+            Observed::Number(2.0 / 5.0)
+        );
+        assert_eq!(
+            run(MetricKind::DistinctFraction, &a),
+            Observed::Number(3.0 / 5.0)
+        );
+        assert_eq!(run(MetricKind::Quantile, &a), Observed::Number(2.5));
+        assert_eq!(run(MetricKind::Max, &a), Observed::Value(Typed::Int(3)));
+        let f = Float64Array::from(vec![1.0, f64::NAN, -3.0]);
+        match run(MetricKind::Max, &f) {
+            Observed::Value(Typed::Float(x)) => assert!(x.is_nan()),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(
+            run(MetricKind::Min, &f),
+            Observed::Value(Typed::Float(-3.0))
+        );
+        let s = StringArray::from(vec![Some("bb"), Some("a"), None, Some("äää")]);
+        assert_eq!(run(MetricKind::MaxLength, &s), Observed::Count(3));
+        assert_eq!(
+            run(MetricKind::Min, &s),
+            Observed::Value(Typed::Bytes(b"a".to_vec()))
+        );
+        let sd = Float64Array::from(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(run(MetricKind::StddevPop, &sd), Observed::Number(2.0));
+    }
+}

@@ -1,0 +1,138 @@
+//! Cell values as JSON for samples, and masking of `pii` values.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, TimeUnit};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde_json::Value;
+
+use crate::eval::literal::{Typed, float_value, from_unit, int_value};
+use crate::types::is_string_like;
+
+/// The value at row `i` as JSON: numbers as numbers, dates and timestamps as ISO text, strings
+/// as strings, null as null.
+pub(crate) fn cell(array: &dyn Array, i: usize) -> Value {
+    if array.is_null(i) {
+        return Value::Null;
+    }
+    let dt = array.data_type();
+    match dt {
+        DataType::Boolean => Value::Bool(array.as_boolean().value(i)),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => int_value(array, i)
+            .and_then(|v| {
+                i64::try_from(v)
+                    .ok()
+                    .map(Value::from)
+                    .or_else(|| u64::try_from(v).ok().map(Value::from))
+            })
+            .unwrap_or(Value::Null),
+        DataType::Float32 | DataType::Float64 => {
+            float_json(float_value(array, i).unwrap_or(f64::NAN))
+        }
+        _ if is_string_like(dt) => Value::String(formatted(array, i)),
+        _ => Value::String(formatted(array, i)),
+    }
+}
+
+fn formatted(array: &dyn Array, i: usize) -> String {
+    ArrayFormatter::try_new(array, &FormatOptions::default())
+        .map(|f| f.value(i).to_string())
+        .unwrap_or_default()
+}
+
+/// A float as JSON; NaN and infinities (which JSON lacks) as strings.
+pub(crate) fn float_json(f: f64) -> Value {
+    serde_json::Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
+}
+
+/// A typed value (a metric's min or max) rendered for the column type it came from.
+pub(crate) fn typed_json(v: &Typed, dt: Option<&DataType>) -> Value {
+    match (v, dt) {
+        (Typed::Int(d), Some(DataType::Date32)) => {
+            let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                .expect("epoch")
+                .checked_add_signed(chrono::TimeDelta::days(*d as i64));
+            date.map_or(Value::Null, |d| Value::String(d.to_string()))
+        }
+        (Typed::Int(t), Some(DataType::Timestamp(unit, _))) => {
+            from_unit(*t as i64, *unit).map_or(Value::Null, |t| Value::String(rfc3339(t, *unit)))
+        }
+        (Typed::Int(d), Some(DataType::Decimal128(_, s))) => {
+            float_json(*d as f64 / 10f64.powi(*s as i32))
+        }
+        (Typed::Int(i), _) => {
+            i64::try_from(*i).map_or_else(|_| Value::String(i.to_string()), Value::from)
+        }
+        (Typed::Float(f), _) => float_json(*f),
+        (Typed::Bytes(b), _) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        (Typed::Bool(b), _) => Value::Bool(*b),
+    }
+}
+
+pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>, unit: TimeUnit) -> String {
+    use chrono::SecondsFormat;
+    let f = match unit {
+        TimeUnit::Second => SecondsFormat::Secs,
+        TimeUnit::Millisecond => SecondsFormat::Millis,
+        TimeUnit::Microsecond => SecondsFormat::Micros,
+        TimeUnit::Nanosecond => SecondsFormat::Nanos,
+    };
+    t.to_rfc3339_opts(f, true)
+}
+
+/// Masks a value of a `pii` column: its shape, with letters as `A`/`a`, digits as `9` and other
+/// characters kept (`M123-45` becomes `A999-99`). Nulls stay null.
+pub(crate) fn mask(v: &Value) -> Value {
+    let text = match v {
+        Value::Null => return Value::Null,
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let shape: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                '9'
+            } else if c.is_uppercase() {
+                'A'
+            } else if c.is_alphabetic() {
+                'a'
+            } else {
+                c
+            }
+        })
+        .collect();
+    Value::String(format!("masked:{shape}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Float64Array, Int64Array, StringArray};
+
+    #[test]
+    fn cells_and_masks() {
+        assert_eq!(cell(&Int64Array::from(vec![7]), 0), Value::from(7));
+        assert_eq!(
+            cell(&Float64Array::from(vec![f64::NAN]), 0),
+            Value::from("NaN")
+        );
+        assert_eq!(
+            cell(&Date32Array::from(vec![1]), 0),
+            Value::from("1970-01-02")
+        );
+        assert_eq!(cell(&StringArray::from(vec![None::<&str>]), 0), Value::Null);
+        assert_eq!(
+            mask(&Value::from("M123-45 jö")),
+            Value::from("masked:A999-99 aa")
+        );
+        assert_eq!(mask(&Value::from(1234)), Value::from("masked:9999"));
+        assert_eq!(mask(&Value::Null), Value::Null);
+    }
+}

@@ -1,0 +1,522 @@
+//! The suite: a versioned YAML file of a schema contract and expectations, as a typed model.
+//!
+//! [`Suite::from_yaml`] reads a file, reports every problem at once (line, column, key path) and
+//! fingerprints the result. The model never sees data; binding it to columns is
+//! [`crate::eval::CompiledSuite`]'s job. When a suite carries a schema contract, loading also binds
+//! it to the contract, so a typo in a column name or a bound of the wrong type is caught by
+//! `dq-check lint` before any data arrives.
+
+mod fingerprint;
+mod parse;
+mod problems;
+pub(crate) mod yaml;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::types::ColumnType;
+
+pub use problems::{SuiteProblem, SuiteProblems};
+pub use yaml::Pos;
+
+/// A parsed, checked suite.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suite {
+    /// Suite id, `[a-z0-9_.-]+`.
+    pub name: String,
+    /// Suite version, bumped on every change.
+    pub version: u64,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who to ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Default table URIs for `dq-check run`.
+    pub tables: Tables,
+    /// The schema contract, if the suite has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Contract>,
+    /// The expectations, in file order.
+    pub expectations: Vec<Expectation>,
+    #[serde(skip)]
+    fingerprint: String,
+    #[serde(skip)]
+    source: String,
+}
+
+/// Default tables named by the suite.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tables {
+    /// Target table URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Quarantine table URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
+    /// Run-log table URI (default `<target>_dq_runs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<String>,
+}
+
+/// The schema contract (suite format section 2).
+#[derive(Debug, Clone, Serialize)]
+pub struct Contract {
+    /// `strict` (default): extra columns violate; `additive`: extra columns allowed.
+    pub mode: SchemaMode,
+    /// The columns, in table order.
+    pub columns: Vec<ColumnSpec>,
+}
+
+/// How a contract treats columns it does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaMode {
+    /// An extra column is a schema violation.
+    Strict,
+    /// Extra columns are allowed (and not written to the target).
+    Additive,
+}
+
+/// One column of a contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSpec {
+    /// Column name.
+    pub name: String,
+    /// Declared type.
+    #[serde(rename = "type", serialize_with = "ser_display")]
+    pub ty: ColumnType,
+    /// Whether nulls are allowed (default true).
+    pub nullable: bool,
+    /// Tags; `key` and `pii` have meaning to dq-gate, others are kept for people.
+    pub tags: Vec<String>,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl ColumnSpec {
+    /// Tagged `key`: identifies rows in reports.
+    pub fn is_key(&self) -> bool {
+        self.tags.iter().any(|t| t == "key")
+    }
+    /// Tagged `pii`: values never appear in reports.
+    pub fn is_pii(&self) -> bool {
+        self.tags.iter().any(|t| t == "pii")
+    }
+}
+
+fn ser_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// What happens when an expectation does not succeed (suite format section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    /// Reported only.
+    Warn,
+    /// Every failing row goes to quarantine (default for row-level kinds).
+    QuarantineRows,
+    /// The whole batch goes to quarantine (default for aggregate kinds).
+    QuarantineBatch,
+    /// The run stops; the batch is committed nowhere.
+    Fail,
+}
+
+impl OnFail {
+    /// The suite spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnFail::Warn => "warn",
+            OnFail::QuarantineRows => "quarantine_rows",
+            OnFail::QuarantineBatch => "quarantine_batch",
+            OnFail::Fail => "fail",
+        }
+    }
+}
+
+/// How a row-level kind treats a null value (suite format section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NullPolicy {
+    /// Not evaluated: in neither numerator nor denominator, never routed for it.
+    Ignore,
+    /// Counts as passing.
+    Pass,
+    /// Counts as failing.
+    Fail,
+}
+
+/// A literal written in the suite (set members, bounds, comparison values).
+///
+/// Numbers keep the text they were written as: `01` is still `01` for a string column, and
+/// `12.50` binds exactly to a decimal column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer, with its text.
+    Int(i128, String),
+    /// A number with a fraction or exponent, with its text.
+    Float(f64, String),
+    /// A string (also dates and timestamps, typed when bound to a column).
+    Str(String),
+}
+
+impl Serialize for Literal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Literal::Bool(b) => s.serialize_bool(*b),
+            Literal::Int(i, t) if *t == i.to_string() => s.serialize_i128(*i),
+            Literal::Float(f, t) if *t == f.to_string() => s.serialize_f64(*f),
+            Literal::Int(_, t) | Literal::Float(_, t) | Literal::Str(t) => s.serialize_str(t),
+        }
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Int(_, t) | Literal::Float(_, t) => f.write_str(t),
+            Literal::Str(s) => write!(f, "'{s}'"),
+        }
+    }
+}
+
+/// `full` (default): the whole value must match; `search`: some substring must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegexMode {
+    /// Anchored at both ends (`\A(?:re)\z`).
+    Full,
+    /// Unanchored.
+    Search,
+}
+
+/// Comparison operator of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CmpOp {
+    /// `<`
+    #[serde(rename = "<")]
+    Lt,
+    /// `<=`
+    #[serde(rename = "<=")]
+    LtEq,
+    /// `=`
+    #[serde(rename = "=")]
+    Eq,
+    /// `!=`
+    #[serde(rename = "!=")]
+    NotEq,
+    /// `>=`
+    #[serde(rename = ">=")]
+    GtEq,
+    /// `>`
+    #[serde(rename = ">")]
+    Gt,
+}
+
+impl CmpOp {
+    /// The suite spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Eq => "=",
+            CmpOp::NotEq => "!=",
+            CmpOp::GtEq => ">=",
+            CmpOp::Gt => ">",
+        }
+    }
+}
+
+/// The right-hand side of `compare`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operand {
+    /// Another column of the same row.
+    Column(String),
+    /// A literal.
+    Value(Literal),
+}
+
+/// The metrics of the `metric` kind (suite format section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum MetricKind {
+    RowCount,
+    NullCount,
+    NullFraction,
+    NonNullFraction,
+    DistinctCount,
+    DistinctFraction,
+    UniqueFraction,
+    Min,
+    Max,
+    Mean,
+    Sum,
+    Stddev,
+    StddevPop,
+    MinLength,
+    MaxLength,
+    Quantile,
+}
+
+impl MetricKind {
+    /// Every metric with its suite spelling.
+    pub const ALL: [(&'static str, MetricKind); 16] = [
+        ("row_count", MetricKind::RowCount),
+        ("null_count", MetricKind::NullCount),
+        ("null_fraction", MetricKind::NullFraction),
+        ("non_null_fraction", MetricKind::NonNullFraction),
+        ("distinct_count", MetricKind::DistinctCount),
+        ("distinct_fraction", MetricKind::DistinctFraction),
+        ("unique_fraction", MetricKind::UniqueFraction),
+        ("min", MetricKind::Min),
+        ("max", MetricKind::Max),
+        ("mean", MetricKind::Mean),
+        ("sum", MetricKind::Sum),
+        ("stddev", MetricKind::Stddev),
+        ("stddev_pop", MetricKind::StddevPop),
+        ("min_length", MetricKind::MinLength),
+        ("max_length", MetricKind::MaxLength),
+        ("quantile", MetricKind::Quantile),
+    ];
+
+    /// The suite spelling.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(s, _)| *s)
+            .unwrap_or("?")
+    }
+}
+
+/// An expectation kind with its parameters (suite format section 3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "expect", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Kind {
+    NotNull {
+        column: String,
+    },
+    InSet {
+        column: String,
+        values: Vec<Literal>,
+        case_insensitive: bool,
+        negated: bool,
+    },
+    Between {
+        column: String,
+        min: Option<Literal>,
+        max: Option<Literal>,
+        strict_min: bool,
+        strict_max: bool,
+    },
+    MatchesRegex {
+        column: String,
+        regex: String,
+        mode: RegexMode,
+        negated: bool,
+    },
+    LengthBetween {
+        column: String,
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    MatchesFormat {
+        column: String,
+        format: String,
+    },
+    Unique {
+        column: String,
+        nulls_distinct: bool,
+    },
+    CompoundUnique {
+        columns: Vec<String>,
+    },
+    Compare {
+        left: String,
+        op: CmpOp,
+        right: Operand,
+    },
+    Sql {
+        expr: String,
+    },
+    NotInFuture {
+        column: String,
+        /// Seconds.
+        tolerance: i64,
+    },
+    Metric {
+        metric: MetricKind,
+        column: Option<String>,
+        q: Option<f64>,
+        min: Option<Literal>,
+        max: Option<Literal>,
+        strict_min: bool,
+        strict_max: bool,
+    },
+    Freshness {
+        column: String,
+        /// Seconds.
+        max_age: i64,
+    },
+}
+
+impl Kind {
+    /// The `expect:` spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::NotNull { .. } => "not_null",
+            Kind::InSet { negated: false, .. } => "in_set",
+            Kind::InSet { negated: true, .. } => "not_in_set",
+            Kind::Between { .. } => "between",
+            Kind::MatchesRegex { negated: false, .. } => "matches_regex",
+            Kind::MatchesRegex { negated: true, .. } => "not_matches_regex",
+            Kind::LengthBetween { .. } => "length_between",
+            Kind::MatchesFormat { .. } => "matches_format",
+            Kind::Unique { .. } => "unique",
+            Kind::CompoundUnique { .. } => "compound_unique",
+            Kind::Compare { .. } => "compare",
+            Kind::Sql { .. } => "sql",
+            Kind::NotInFuture { .. } => "not_in_future",
+            Kind::Metric { .. } => "metric",
+            Kind::Freshness { .. } => "freshness",
+        }
+    }
+
+    /// Aggregate kinds give one verdict per batch; the others decide per row.
+    pub fn is_aggregate(&self) -> bool {
+        matches!(self, Kind::Metric { .. } | Kind::Freshness { .. })
+    }
+
+    /// The columns the kind reads by name (not those inside `sql` expressions).
+    pub fn columns(&self) -> Vec<&str> {
+        match self {
+            Kind::NotNull { column }
+            | Kind::InSet { column, .. }
+            | Kind::Between { column, .. }
+            | Kind::MatchesRegex { column, .. }
+            | Kind::LengthBetween { column, .. }
+            | Kind::MatchesFormat { column, .. }
+            | Kind::Unique { column, .. }
+            | Kind::NotInFuture { column, .. }
+            | Kind::Freshness { column, .. } => vec![column.as_str()],
+            Kind::CompoundUnique { columns } => columns.iter().map(String::as_str).collect(),
+            Kind::Compare { left, right, .. } => match right {
+                Operand::Column(r) => vec![left.as_str(), r.as_str()],
+                Operand::Value(_) => vec![left.as_str()],
+            },
+            Kind::Sql { .. } => vec![],
+            Kind::Metric { column, .. } => column.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The null policy a kind has when the suite says nothing.
+    pub fn default_nulls(&self) -> NullPolicy {
+        match self {
+            Kind::Sql { .. } => NullPolicy::Fail,
+            _ => NullPolicy::Ignore,
+        }
+    }
+}
+
+/// One expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expectation {
+    /// Unique id, `[a-z0-9_]+`; reports cite it.
+    pub id: String,
+    /// The kind and its parameters.
+    #[serde(flatten)]
+    pub kind: Kind,
+    /// What happens when it does not succeed.
+    pub on_fail: OnFail,
+    /// Row-level only: the share of evaluated rows that must pass (default 1.0).
+    pub mostly: f64,
+    /// Row-level only: how nulls count.
+    pub nulls: NullPolicy,
+    /// Optional SQL boolean; rows where it is not TRUE are not evaluated.
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip)]
+    pub(crate) index: usize,
+    #[serde(skip)]
+    pub(crate) positions: Vec<(String, Pos)>,
+}
+
+impl Expectation {
+    /// Where a key of this expectation was written (the expectation itself for `""`).
+    pub(crate) fn pos_of(&self, key: &str) -> Pos {
+        self.positions
+            .iter()
+            .find(|(k, _)| k == key)
+            .or_else(|| self.positions.iter().find(|(k, _)| k.is_empty()))
+            .map(|(_, p)| *p)
+            .unwrap_or_default()
+    }
+}
+
+impl Suite {
+    /// Parses a suite from YAML text. `source` names the file in messages.
+    ///
+    /// Every problem in the text is reported in one [`Error::Suite`]. When the suite has a schema
+    /// contract, its expectations are also bound to it, so column names, parameter types and SQL
+    /// are checked here rather than when data arrives.
+    pub fn from_yaml(text: &str, source: &str) -> Result<Suite> {
+        let mut suite = parse::parse(text, source).map_err(Error::Suite)?;
+        suite.fingerprint = fingerprint::fingerprint(&suite);
+        if let Some(contract) = &suite.schema {
+            let schema = contract.arrow_schema();
+            if let Err(problems) = crate::eval::CompiledSuite::bind_all(&suite, &schema) {
+                return Err(Error::Suite(SuiteProblems::new(source, problems)));
+            }
+        }
+        Ok(suite)
+    }
+
+    /// Reads and parses a suite file.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Suite> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+        Suite::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// SHA-256 (hex) of the suite's canonical form: stable under key order, whitespace and
+    /// comments, changed by any change of meaning.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The file the suite came from, as given.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl Contract {
+    /// The Arrow schema of the target table: contract columns in order, with their nullability.
+    pub fn arrow_schema(&self) -> arrow::datatypes::SchemaRef {
+        std::sync::Arc::new(arrow::datatypes::Schema::new(
+            self.columns
+                .iter()
+                .map(|c| arrow::datatypes::Field::new(&c.name, c.ty.to_arrow(), c.nullable))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    /// The column spec by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,63 @@
+//! `validate`: evaluate inputs against a suite and report, writing nothing.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::eval::CompiledSuite;
+use crate::eval::batch::{BatchRun, Fate};
+use crate::io::{InputFile, display_path, for_each_batch};
+use crate::report::{Report, ReportBuilder};
+
+/// Options shared by `validate` and `run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run's clock for `not_in_future` and `freshness`. Default: now.
+    pub as_of: DateTime<Utc>,
+    /// Rows per batch; `None` (the default) makes each input file one batch.
+    pub batch_rows: Option<usize>,
+    /// The run id written in the report (and, for `run`, in every table). Default: a new UUID.
+    pub run_id: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            as_of: Utc::now(),
+            batch_rows: None,
+            run_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// Evaluates every batch of `files` and returns the report. A `fail` expectation that does not
+/// succeed stops at that batch, as it would stop `run`.
+pub fn validate(
+    compiled: &CompiledSuite,
+    files: &[InputFile],
+    opts: &RunOptions,
+) -> Result<Report> {
+    let suite = compiled.suite();
+    let mut report = ReportBuilder::new(
+        suite,
+        &opts.run_id,
+        opts.as_of,
+        files.iter().map(|f| display_path(&f.path)).collect(),
+    );
+    for_each_batch(
+        files,
+        suite.schema.as_ref(),
+        opts.batch_rows,
+        |spec, chunks| {
+            let input = display_path(&spec.input.path);
+            let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row);
+            for chunk in chunks {
+                run.push(&chunk?, spec.input.format.is_text())?;
+            }
+            let result = run.finish()?;
+            let fate = result.fate;
+            report.add(result.report);
+            Ok(fate != Fate::Fail)
+        },
+    )?;
+    Ok(report.finish())
+}
