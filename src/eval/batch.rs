@@ -198,11 +198,19 @@ impl<'a> BatchRun<'a> {
                 }
                 Op::NotNull(c) => {
                     let nulls = col(*c).logical_nulls();
-                    Some(RowOutcome {
-                        fail: nulls.map_or_else(|| BooleanBuffer::new_unset(rows), |n| !n.inner()),
-                        evaluated: rows as u64,
-                    })
-                    .map(|o| scoped(o, scope.as_ref()))
+                    let mut fail =
+                        nulls.map_or_else(|| BooleanBuffer::new_unset(rows), |n| !n.inner());
+                    // A cell that was present but did not parse is a type violation, not a null.
+                    if let Some(b) = bad_cells.iter().find(|b| b.column == *c) {
+                        fail = &fail & &!&b.rows;
+                    }
+                    Some(scoped(
+                        RowOutcome {
+                            fail,
+                            evaluated: rows as u64,
+                        },
+                        scope.as_ref(),
+                    ))
                 }
                 Op::Set {
                     col: c,
@@ -635,14 +643,19 @@ fn human_secs(s: i64) -> String {
 }
 
 fn describe_interval(iv: &super::kernels::range::Interval, dt: Option<&DataType>) -> String {
+    let show = |v: &Typed| match v {
+        // Bounds of counts and fractions are typed as floats; show `5`, not `5.0`.
+        Typed::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        v => typed_json(v, dt).to_string(),
+    };
     let lo = iv
         .lo
         .as_ref()
-        .map(|(v, s)| format!("{}{}", if *s { "(" } else { "[" }, typed_json(v, dt)));
+        .map(|(v, s)| format!("{}{}", if *s { "(" } else { "[" }, show(v)));
     let hi = iv
         .hi
         .as_ref()
-        .map(|(v, s)| format!("{}{}", typed_json(v, dt), if *s { ")" } else { "]" }));
+        .map(|(v, s)| format!("{}{}", show(v), if *s { ")" } else { "]" }));
     format!(
         "{}, {}",
         lo.unwrap_or_else(|| "(-inf".into()),

@@ -21,11 +21,11 @@ use arrow::datatypes::SchemaRef;
 
 use crate::conform::Conformer;
 use crate::error::{Error, Result};
-use crate::suite::{Kind, NullPolicy, OnFail, Suite, SuiteProblem};
+use crate::suite::{Kind, NullPolicy, OnFail, Suite};
 
 pub use kernels::strings::compile_regex;
 
-pub(crate) use bind::Bound;
+pub(crate) use bind::{Bound, bind_expectation};
 
 /// Where a rule comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,36 +104,6 @@ impl CompiledSuite {
             .expect("not poisoned")
             .insert(schema.clone(), bound.clone());
         Ok(bound)
-    }
-
-    /// Binds every expectation of `suite` to `schema`, collecting every problem with the
-    /// position of the key it concerns (for loading and `lint`).
-    pub(crate) fn bind_all(
-        suite: &Suite,
-        schema: &SchemaRef,
-    ) -> std::result::Result<(), Vec<SuiteProblem>> {
-        let problems: Vec<SuiteProblem> = suite
-            .expectations
-            .iter()
-            .filter_map(|e| {
-                bind::bind_expectation(e, schema)
-                    .err()
-                    .map(|(key, message)| SuiteProblem {
-                        pos: e.pos_of(key),
-                        path: if key.is_empty() {
-                            format!("expectations[{}]", e.index)
-                        } else {
-                            format!("expectations[{}].{key}", e.index)
-                        },
-                        message,
-                    })
-            })
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Cell values as JSON for samples, and masking of `pii` values.
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
 
@@ -61,7 +61,7 @@ pub(crate) fn typed_json(v: &Typed, dt: Option<&DataType>) -> Value {
             date.map_or(Value::Null, |d| Value::String(d.to_string()))
         }
         (Typed::Int(t), Some(DataType::Timestamp(unit, _))) => {
-            from_unit(*t as i64, *unit).map_or(Value::Null, |t| Value::String(rfc3339(t, *unit)))
+            from_unit(*t as i64, *unit).map_or(Value::Null, |t| Value::String(rfc3339(t)))
         }
         (Typed::Int(d), Some(DataType::Decimal128(_, s))) => {
             float_json(*d as f64 / 10f64.powi(*s as i32))
@@ -75,15 +75,8 @@ pub(crate) fn typed_json(v: &Typed, dt: Option<&DataType>) -> Value {
     }
 }
 
-pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>, unit: TimeUnit) -> String {
-    use chrono::SecondsFormat;
-    let f = match unit {
-        TimeUnit::Second => SecondsFormat::Secs,
-        TimeUnit::Millisecond => SecondsFormat::Millis,
-        TimeUnit::Microsecond => SecondsFormat::Micros,
-        TimeUnit::Nanosecond => SecondsFormat::Nanos,
-    };
-    t.to_rfc3339_opts(f, true)
+pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Masks a value of a `pii` column: its shape, with letters as `A`/`a`, digits as `9` and other

@@ -327,9 +327,12 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
     let description = m.string(ctx, "description", false);
     let owner = m.string(ctx, "owner", false);
     let tables = m.get("tables").map(|n| tables(ctx, n)).unwrap_or_default();
+    let before = ctx.problems.len();
     let schema = m.get("schema").and_then(|n| contract(ctx, n));
+    // Column checks against a contract with problems would only add noise.
+    let contract_clean = ctx.problems.len() == before;
     let expectations = match m.required(ctx, "expectations") {
-        Some(n) => expectations(ctx, n, schema.as_ref()),
+        Some(n) => expectations(ctx, n, schema.as_ref().filter(|_| contract_clean)),
         None => Vec::new(),
     };
     m.finish(
@@ -470,18 +473,38 @@ fn expectations(ctx: &mut Ctx, node: &Node, contract: Option<&Contract>) -> Vec<
     };
     let mut out: Vec<Expectation> = Vec::new();
     let mut ids: HashSet<String> = HashSet::new();
+    let schema = contract.map(Contract::arrow_schema);
     for (i, item) in items.iter().enumerate() {
         let path = format!("expectations[{i}]");
-        if let Some(e) = expectation(ctx, item, &path, i, contract) {
-            if !ids.insert(e.id.clone()) {
-                ctx.err(
-                    e.pos_of("id"),
-                    &format!("{path}.id"),
-                    format!("duplicate expectation id `{}`", e.id),
-                );
-            }
-            out.push(e);
+        // Duplicate ids are reported even when the rest of an expectation has problems.
+        if let Value::Map(entries) = &item.value
+            && let Some((_, idn)) = entries.iter().find(|(k, _)| k.text() == Some("id"))
+            && let Some(id) = idn.text()
+            && !ids.insert(id.to_string())
+        {
+            ctx.err(
+                idn.pos,
+                &format!("{path}.id"),
+                format!("duplicate expectation id `{id}`"),
+            );
         }
+        let before = ctx.problems.len();
+        let Some(e) = expectation(ctx, item, &path, contract) else {
+            continue;
+        };
+        // Bind to the contract only what parsed cleanly, so one mistake is reported once.
+        if let Some(schema) = &schema
+            && ctx.problems.len() == before
+            && let Err((key, message)) = crate::eval::bind_expectation(&e, schema)
+        {
+            let path = if key.is_empty() {
+                path
+            } else {
+                format!("{path}.{key}")
+            };
+            ctx.err(e.pos_of(key), &path, message);
+        }
+        out.push(e);
     }
     out
 }
@@ -492,7 +515,6 @@ fn expectation(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
-    index: usize,
     contract: Option<&Contract>,
 ) -> Option<Expectation> {
     let mut m = MapReader::new(ctx, node, path)?;
@@ -663,7 +685,6 @@ fn expectation(
         nulls,
         filter,
         description,
-        index,
         positions,
     })
 }

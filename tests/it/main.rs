@@ -1,1 +1,9 @@
-fn main() {}
+//! Integration tests, one binary (one link of the whole stack).
+
+mod cli;
+mod eval;
+mod expectations;
+mod golden;
+mod props;
+mod suite_parse;
+mod util;

@@ -120,7 +120,8 @@ impl BoolExpr {
 fn root_message(e: &datafusion::error::DataFusionError) -> String {
     let s = e.find_root().to_string();
     // DataFusion prefixes messages with the phase ("Schema error: ..."); keep the sentence.
-    s.split_once(": ").map_or(s.clone(), |(_, m)| m.to_string())
+    let m = s.split_once(": ").map_or(s.clone(), |(_, m)| m.to_string());
+    m.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn numeric(dt: &DataType) -> bool {

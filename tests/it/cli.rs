@@ -1,0 +1,233 @@
+//! The `dq-check` binary as a scheduler runs it: exit codes, messages, files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::util::root;
+
+fn dq(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dq-check"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn exit_0_when_everything_passes() {
+    let o = dq(
+        &[
+            "validate",
+            "--suite",
+            "expectations/claims.yaml",
+            "fixtures/claims_clean.csv",
+            "--as-of",
+            "2026-01-15",
+        ],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).starts_with("suite claims v3"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("PASSED: 25 rows in 1 batch"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn exit_1_on_quarantine_with_a_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let o = dq(
+        &[
+            "validate",
+            "--suite",
+            "expectations/claims.yaml",
+            "fixtures/claims",
+            "--format",
+            "json",
+            "--report",
+            report.to_str().unwrap(),
+            "--as-of",
+            "2026-01-15T00:00:00Z",
+        ],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    assert_eq!(printed["status"], "quarantined");
+    assert_eq!(printed["as_of"], "2026-01-15T00:00:00Z");
+    assert_eq!(printed["summary"]["rows"], 80);
+}
+
+#[test]
+fn quiet_prints_nothing_and_keeps_the_exit_code() {
+    let o = dq(
+        &[
+            "validate",
+            "--quiet",
+            "--suite",
+            "expectations/claims.yaml",
+            "fixtures/claims",
+        ],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn a_broken_suite_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bad.yaml");
+    std::fs::write(
+        &suite,
+        "dq_suite: 1\nname: t\nversion: 1\nexpectations:\n  - id: a\n    expect: in_set\n    column: c\n    values: x\n  - id: b\n    expect: nope\n",
+    )
+    .unwrap();
+    for cmd in [
+        vec!["lint", suite.to_str().unwrap()],
+        vec!["validate", "--suite", suite.to_str().unwrap(), "x.csv"],
+    ] {
+        let o = dq(&cmd, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+        let e = stderr(&o);
+        assert!(
+            e.contains("bad.yaml:8:13: expectations[0].values: expected a list of values"),
+            "{e}"
+        );
+        assert!(
+            e.contains("bad.yaml:10:13: expectations[1].expect: unknown kind `nope`"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("panicked") && !e.contains("RUST_BACKTRACE"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn unreadable_and_truncated_inputs_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = root().join("expectations/claims.yaml");
+    let s = suite.to_str().unwrap();
+
+    let o = dq(&["validate", "--suite", s, "missing.parquet"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read missing.parquet"),
+        "{}",
+        stderr(&o)
+    );
+
+    let truncated = dir.path().join("t.parquet");
+    std::fs::write(&truncated, b"PAR1\x00\x00garbage").unwrap();
+    let o = dq(&["validate", "--suite", s, "t.parquet"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("t.parquet: not a readable Parquet file"),
+        "{}",
+        stderr(&o)
+    );
+
+    let ragged = dir.path().join("r.csv");
+    std::fs::write(&ragged, "claim_id,member_id\n1,M1\n2\n").unwrap();
+    let o = dq(&["validate", "--suite", s, "r.csv"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("r.csv:"), "{}", stderr(&o));
+    assert!(stderr(&o).to_lowercase().contains("line"), "{}", stderr(&o));
+
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    let o = dq(&["validate", "--suite", s, "notes.txt"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("notes.txt: unknown extension"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = dq(
+        &["validate", "--suite", s, "--as-of", "yesterday", "x.csv"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--as-of `yesterday`"), "{}", stderr(&o));
+}
+
+#[test]
+fn csv_cells_that_do_not_parse_are_row_violations() {
+    let o = dq(
+        &[
+            "validate",
+            "--format",
+            "json",
+            "--suite",
+            "expectations/claims.yaml",
+            "fixtures/claims/claims_2025_11_a.csv",
+            "--as-of",
+            "2026-01-15",
+        ],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let exps = r["batches"][0]["expectations"].as_array().unwrap();
+    let date = exps
+        .iter()
+        .find(|e| e["id"] == "schema.service_date.type")
+        .unwrap();
+    assert_eq!(date["failed"], 1);
+    assert_eq!(date["samples"][0], "2025-13-45");
+    let amount = exps
+        .iter()
+        .find(|e| e["id"] == "schema.billed_amount.type")
+        .unwrap();
+    assert_eq!(amount["samples"][0], "12,50");
+    assert_eq!(amount["sample_keys"][0]["claim_id"], 9100023);
+}
+
+#[test]
+fn batch_rows_splits_files_into_batches() {
+    let o = dq(
+        &[
+            "validate",
+            "--format",
+            "json",
+            "--batch-rows",
+            "15",
+            "--suite",
+            "expectations/claims.yaml",
+            "fixtures/claims",
+        ],
+        &root(),
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let batches = r["batches"].as_array().unwrap();
+    let sizes: Vec<(u64, u64)> = batches
+        .iter()
+        .map(|b| {
+            (
+                b["first_row"].as_u64().unwrap(),
+                b["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![(0, 15), (15, 15), (30, 10), (0, 15), (15, 15), (30, 10)]
+    );
+    assert_eq!(r["summary"]["rows"], 80);
+}

@@ -1,0 +1,36 @@
+//! Shared helpers.
+
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use chrono::{DateTime, Utc};
+use dq_gate::eval::batch::{BatchResult, BatchRun};
+use dq_gate::{CompiledSuite, Suite};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn as_of() -> DateTime<Utc> {
+    "2026-01-15T12:00:00Z".parse().unwrap()
+}
+
+/// A suite from the expectations part only (`dq_suite`, name and version are added).
+pub fn suite(body: &str) -> Suite {
+    let text = format!("dq_suite: 1\nname: t\nversion: 1\n{body}");
+    Suite::from_yaml(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
+}
+
+/// Evaluates chunks as one batch.
+pub fn eval_chunks(compiled: &CompiledSuite, chunks: &[RecordBatch]) -> BatchResult {
+    let mut run = BatchRun::new(compiled, as_of(), 1, "memory", 0);
+    for c in chunks {
+        run.push(c, false).unwrap();
+    }
+    run.finish().unwrap()
+}
+
+/// The quarantine mask of a result, concatenated over chunks.
+pub fn quarantined(r: &BatchResult) -> Vec<bool> {
+    r.chunks.iter().flat_map(|c| c.quarantine.iter()).collect()
+}
