@@ -275,7 +275,8 @@ fn rechunk(
     })
 }
 
-/// One batch's worth of chunks: a whole file, or `batch_rows` rows of it.
+/// Where a batch comes from.
+#[derive(Debug, Clone)]
 pub struct BatchSpec {
     /// Sequence number within the run, from 1.
     pub seq: u64,
@@ -285,92 +286,100 @@ pub struct BatchSpec {
     pub first_row: u64,
 }
 
-/// Groups the chunks of every file into batches: one per file, or every `batch_rows` rows
-/// (a batch never spans two files). Calls `f` with each batch's chunks; `f` returns `false` to
-/// stop.
-pub fn for_each_batch(
-    files: &[InputFile],
-    contract: Option<&Contract>,
+/// The batches of a list of files: one per file, or every `batch_rows` rows (a batch never
+/// spans two files). Files are opened one at a time and read in chunks.
+pub struct Batches<'a> {
+    files: &'a [InputFile],
+    contract: Option<&'a Contract>,
     batch_rows: Option<usize>,
-    mut f: impl FnMut(BatchSpec, &mut dyn Iterator<Item = Result<RecordBatch>>) -> Result<bool>,
-) -> Result<()> {
-    let chunk_rows = batch_rows.map_or(DEFAULT_CHUNK_ROWS, |n| n.min(DEFAULT_CHUNK_ROWS));
-    let mut seq = 0;
-    for file in files {
-        let mut chunks = open(file, contract, chunk_rows)?.peekable();
-        let mut first_row = 0u64;
-        match batch_rows {
-            None => {
-                seq += 1;
-                let spec = BatchSpec {
-                    seq,
-                    input: file.clone(),
-                    first_row,
-                };
-                if !f(spec, &mut chunks)? {
-                    return Ok(());
-                }
-            }
-            Some(n) => {
-                // Cut the stream into batches of exactly n rows, slicing chunks at the edges.
-                let mut pending: Option<RecordBatch> = None;
-                loop {
-                    let head = match pending.take() {
-                        Some(b) => Some(Ok(b)),
-                        None => chunks.next(),
-                    };
-                    let Some(head) = head else { break };
-                    let head = head?;
-                    seq += 1;
-                    let spec = BatchSpec {
-                        seq,
-                        input: file.clone(),
-                        first_row,
-                    };
-                    let mut taken = 0usize;
-                    let mut carry: Option<RecordBatch> = None;
-                    let mut first = Some(head);
-                    let mut iter = std::iter::from_fn(|| {
-                        if taken >= n {
-                            return None;
-                        }
-                        let next: Result<RecordBatch> = match first.take() {
-                            Some(b) => Ok(b),
-                            None => match chunks.next()? {
-                                Ok(b) => Ok(b),
-                                Err(e) => return Some(Err(e)),
-                            },
-                        };
-                        let b = next.ok()?;
-                        let want = n - taken;
-                        if b.num_rows() > want {
-                            carry = Some(b.slice(want, b.num_rows() - want));
-                            taken = n;
-                            Some(Ok(b.slice(0, want)))
-                        } else {
-                            taken += b.num_rows();
-                            Some(Ok(b))
-                        }
-                    });
-                    let go_on = f(spec, &mut iter)?;
-                    // Drain what the callback did not read so batch boundaries stay exact.
-                    for r in iter.by_ref() {
-                        r?;
-                    }
-                    drop(iter);
-                    first_row += taken as u64;
-                    if !go_on {
-                        return Ok(());
-                    }
-                    pending = carry;
-                    if pending.is_none() && chunks.peek().is_none() {
-                        break;
-                    }
-                }
-            }
+    chunk_rows: usize,
+    next_file: usize,
+    current: Option<(InputFile, std::iter::Peekable<Chunks>, u64)>,
+    carry: Option<RecordBatch>,
+    seq: u64,
+}
+
+impl<'a> Batches<'a> {
+    /// Batches of `files`; `None` for `batch_rows` makes each file one batch.
+    pub fn new(
+        files: &'a [InputFile],
+        contract: Option<&'a Contract>,
+        batch_rows: Option<usize>,
+    ) -> Self {
+        Batches {
+            files,
+            contract,
+            batch_rows,
+            chunk_rows: batch_rows.map_or(DEFAULT_CHUNK_ROWS, |n| n.min(DEFAULT_CHUNK_ROWS)),
+            next_file: 0,
+            current: None,
+            carry: None,
+            seq: 0,
         }
     }
-    Ok(())
+
+    /// The next batch and its chunks, or `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<(BatchSpec, Vec<RecordBatch>)>> {
+        loop {
+            if self.current.is_none() {
+                let Some(file) = self.files.get(self.next_file) else {
+                    return Ok(None);
+                };
+                self.next_file += 1;
+                let chunks = open(file, self.contract, self.chunk_rows)?.peekable();
+                self.current = Some((file.clone(), chunks, 0));
+                if self.batch_rows.is_none() {
+                    // The whole file is one batch, even when it is empty.
+                    let (file, chunks, _) = self.current.take().expect("just set");
+                    self.seq += 1;
+                    let spec = BatchSpec {
+                        seq: self.seq,
+                        input: file,
+                        first_row: 0,
+                    };
+                    let chunks = chunks.collect::<Result<Vec<_>>>()?;
+                    return Ok(Some((spec, chunks)));
+                }
+            }
+            let n = self.batch_rows.expect("per-file batches returned above");
+            let (file, chunks, first_row) = self.current.as_mut().expect("set above");
+            let mut out: Vec<RecordBatch> = Vec::new();
+            let mut taken = 0usize;
+            while taken < n {
+                let next = match self.carry.take() {
+                    Some(b) => b,
+                    None => match chunks.next() {
+                        Some(b) => b?,
+                        None => break,
+                    },
+                };
+                let want = n - taken;
+                if next.num_rows() > want {
+                    self.carry = Some(next.slice(want, next.num_rows() - want));
+                    out.push(next.slice(0, want));
+                    taken = n;
+                } else {
+                    taken += next.num_rows();
+                    out.push(next);
+                }
+            }
+            if taken == 0 {
+                self.current = None;
+                continue;
+            }
+            self.seq += 1;
+            let spec = BatchSpec {
+                seq: self.seq,
+                input: file.clone(),
+                first_row: *first_row,
+            };
+            *first_row += taken as u64;
+            if self.carry.is_none() && chunks.peek().is_none() {
+                self.current = None;
+            }
+            return Ok(Some((spec, out)));
+        }
+    }
 }
 
 /// Path of a file as shown in reports.

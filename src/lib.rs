@@ -46,6 +46,7 @@
 pub(crate) mod conform;
 pub mod error;
 pub mod eval;
+pub mod gate;
 pub mod io;
 pub mod metrics;
 pub mod report;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::eval::CompiledSuite;
 use crate::eval::batch::{BatchRun, Fate};
-use crate::io::{InputFile, display_path, for_each_batch};
+use crate::io::{Batches, InputFile, display_path};
 use crate::report::{Report, ReportBuilder};
 
 /// Options shared by `validate` and `run`.
@@ -43,21 +43,19 @@ pub fn validate(
         opts.as_of,
         files.iter().map(|f| display_path(&f.path)).collect(),
     );
-    for_each_batch(
-        files,
-        suite.schema.as_ref(),
-        opts.batch_rows,
-        |spec, chunks| {
-            let input = display_path(&spec.input.path);
-            let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row);
-            for chunk in chunks {
-                run.push(&chunk?, spec.input.format.is_text())?;
-            }
-            let result = run.finish()?;
-            let fate = result.fate;
-            report.add(result.report);
-            Ok(fate != Fate::Fail)
-        },
-    )?;
+    let mut batches = Batches::new(files, suite.schema.as_ref(), opts.batch_rows);
+    while let Some((spec, chunks)) = batches.next_batch()? {
+        let input = display_path(&spec.input.path);
+        let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row);
+        for chunk in &chunks {
+            run.push(chunk, spec.input.format.is_text())?;
+        }
+        let result = run.finish()?;
+        let fate = result.fate;
+        report.add(result.report);
+        if fate == Fate::Fail {
+            break;
+        }
+    }
     Ok(report.finish())
 }

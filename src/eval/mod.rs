@@ -12,7 +12,7 @@ pub mod batch;
 mod bind;
 pub(crate) mod kernels;
 pub mod literal;
-mod nulls;
+pub(crate) mod nulls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

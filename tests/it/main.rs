@@ -3,6 +3,7 @@
 mod cli;
 mod eval;
 mod expectations;
+mod gate;
 mod golden;
 mod props;
 mod suite_parse;

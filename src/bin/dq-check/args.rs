@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate inputs against a suite and report; writes no table.
     Validate(ValidateArgs),
+    /// Gate inputs into Delta: passing rows to the target table, failing rows to quarantine,
+    /// every batch recorded in the run log. Defaults to the suite's `tables`, else
+    /// lake/<suite> and lake/<suite>_quarantine.
+    Run(RunArgs),
     /// Check suite files and print their fingerprints.
     Lint(LintArgs),
 }
@@ -63,6 +67,28 @@ pub struct Common {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The shared (target) table: a local path or an object-store URI (s3://bucket/path).
+    #[arg(long, value_name = "URI")]
+    pub target: Option<String>,
+    /// The quarantine table.
+    #[arg(long, value_name = "URI")]
+    pub quarantine: Option<String>,
+    /// The run-log table. Default: <target>_dq_runs.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
+    /// The run id. Re-running an id after a crash finishes that run without duplicating
+    /// anything. Default: a new UUID.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Target size of the Parquet files written, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub target_file_size_mb: u64,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ fn print_error(e: &(dyn std::error::Error + 'static)) {
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Validate(a) => validate(a.common),
+        Command::Run(a) => gate(a),
         Command::Lint(a) => lint(&a.files),
     }
 }
@@ -71,6 +72,60 @@ fn validate(c: Common) -> Result<u8, Error> {
     let compiled = CompiledSuite::new(suite);
     let report = dq_gate::validate(&compiled, &files, &opts)?;
     emit(&c, &report)?;
+    Ok(report.status.exit_code())
+}
+
+fn gate(a: args::RunArgs) -> Result<u8, Error> {
+    use std::io::IsTerminal;
+    use std::sync::Arc;
+
+    let c = &a.common;
+    let suite = Suite::from_path(&c.suite)?;
+    let files = dq_gate::io::discover(&c.inputs)?;
+    let mut builder = dq_gate::gate::Gate::builder(Arc::new(CompiledSuite::new(suite)))
+        .with_batch_rows(c.batch_rows.map(|n| n as usize))
+        .with_target_file_size(a.target_file_size_mb * 1024 * 1024);
+    if let Some(t) = c.as_of.as_deref() {
+        builder = builder.with_as_of(parse_as_of(Some(t))?);
+    }
+    if let Some(t) = &a.target {
+        builder = builder.with_target(t);
+    }
+    if let Some(q) = &a.quarantine {
+        builder = builder.with_quarantine(q);
+    }
+    if let Some(r) = &a.runs {
+        builder = builder.with_runs(r);
+    }
+    if let Some(id) = &a.run_id {
+        builder = builder.with_run_id(id);
+    }
+    if files.len() > 1 && std::io::stderr().is_terminal() && !c.quiet {
+        let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files {msg}")
+                .expect("valid template"),
+        );
+        let mut last_input = String::new();
+        builder = builder.on_batch(Box::new(move |b| {
+            if b.input != last_input {
+                if !last_input.is_empty() {
+                    bar.inc(1);
+                }
+                last_input = b.input.clone();
+            }
+            bar.set_message(format!("{} (batch {})", b.input, b.batch));
+        }));
+    }
+    let gate = builder.build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Output {
+            path: "<runtime>".into(),
+            source: e,
+        })?;
+    let report = runtime.block_on(gate.run_files(&files))?;
+    emit(c, &report)?;
     Ok(report.status.exit_code())
 }
 

@@ -1,0 +1,230 @@
+//! The three tables: their schemas, opening or creating them, and checking that an existing
+//! table can take what the gate writes.
+//!
+//! Column types are stored as Delta can hold them: unsigned integers widen to the next signed
+//! type (`uint64` to `decimal(20,0)`), timestamps are microseconds (`timestamp` with a time zone,
+//! `timestamp_ntz` without), every string layout is `string`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
+use deltalake::kernel::{StructField, StructType};
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+
+use crate::error::{Error, Result};
+use crate::types::{is_string_like, type_name};
+
+/// The Arrow type a column is stored as in Delta.
+pub(crate) fn storage_type(dt: &DataType) -> DataType {
+    match dt {
+        DataType::UInt8 => DataType::Int16,
+        DataType::UInt16 => DataType::Int32,
+        DataType::UInt32 => DataType::Int64,
+        DataType::UInt64 => DataType::Decimal128(20, 0),
+        DataType::Timestamp(_, Some(_)) => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        DataType::Timestamp(_, None) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        d if is_string_like(d) => DataType::Utf8,
+        d => d.clone(),
+    }
+}
+
+/// A schema with every column in its storage type; `nullable` forces every column nullable.
+pub(crate) fn storage_schema(schema: &Schema, all_nullable: bool) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                Field::new(
+                    f.name(),
+                    storage_type(f.data_type()),
+                    all_nullable || f.is_nullable(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The struct of one `_dq_violations` entry.
+pub(crate) fn violation_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("expectation", DataType::Utf8, true),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("on_fail", DataType::Utf8, true),
+        Field::new("message", DataType::Utf8, true),
+    ])
+}
+
+/// The quarantine table: the data columns, all nullable, then the `_dq_*` columns.
+pub(crate) fn quarantine_schema(data: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = storage_schema(data, true)
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    fields.extend([
+        Field::new("_dq_run_id", DataType::Utf8, true),
+        Field::new("_dq_batch", DataType::Int64, true),
+        Field::new("_dq_suite", DataType::Utf8, true),
+        Field::new("_dq_suite_version", DataType::Int64, true),
+        Field::new(
+            "_dq_violations",
+            DataType::List(Arc::new(Field::new(
+                "element",
+                DataType::Struct(violation_fields()),
+                true,
+            ))),
+            true,
+        ),
+        Field::new("_dq_raw", DataType::Utf8, true),
+        Field::new("_dq_quarantined_at", ts, true),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// The run log: one row per batch and expectation, plus one row per run start (batch 0).
+pub(crate) fn runs_schema() -> SchemaRef {
+    let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    let i = |n: &str| Field::new(n, DataType::Int64, true);
+    Arc::new(Schema::new(vec![
+        s("run_id"),
+        i("batch"),
+        s("suite"),
+        i("suite_version"),
+        s("suite_fingerprint"),
+        s("expectation"),
+        s("expect"),
+        s("on_fail"),
+        Field::new("success", DataType::Boolean, true),
+        i("evaluated"),
+        i("failed"),
+        s("observed"),
+        s("input"),
+        i("rows"),
+        i("rows_passed"),
+        i("rows_quarantined"),
+        s("outcome"),
+        Field::new("as_of", ts(), true),
+        Field::new("started_at", ts(), true),
+        Field::new("logged_at", ts(), true),
+    ]))
+}
+
+/// Opens the table at `uri`, creating it with `schema` when there is none.
+pub(crate) async fn open_or_create(
+    uri: &str,
+    storage: &HashMap<String, String>,
+    schema: &Schema,
+    name: &str,
+) -> Result<DeltaTable> {
+    let url = deltalake::ensure_table_uri(uri)
+        .map_err(|e| Error::table(uri, "resolve the location", e))?;
+    let builder = || {
+        DeltaTableBuilder::from_url(url.clone()).map(|b| b.with_storage_options(storage.clone()))
+    };
+    match builder()
+        .map_err(|e| Error::table(uri, "open", e))?
+        .load()
+        .await
+    {
+        Ok(t) => return Ok(t),
+        Err(DeltaTableError::NotATable(_)) => {}
+        Err(e) => return Err(Error::table(uri, "open", e)),
+    }
+    let kernel: StructType = schema
+        .try_into_kernel()
+        .map_err(|e| Error::table(uri, "map the schema to Delta types", e))?;
+    let table = builder()
+        .map_err(|e| Error::table(uri, "open", e))?
+        .build()
+        .map_err(|e| Error::table(uri, "open", e))?;
+    let created = table
+        .create()
+        .with_table_name(name)
+        .with_columns(kernel.fields().cloned().collect::<Vec<StructField>>())
+        .with_save_mode(SaveMode::ErrorIfExists)
+        .await;
+    match created {
+        Ok(t) => Ok(t),
+        // Another writer created it first: use theirs (its schema is checked by the caller).
+        Err(_) => builder()
+            .map_err(|e| Error::table(uri, "open", e))?
+            .load()
+            .await
+            .map_err(|e| Error::table(uri, "create", e)),
+    }
+}
+
+/// The Arrow schema of a table as stored.
+pub(crate) fn table_schema(table: &DeltaTable, uri: &str) -> Result<SchemaRef> {
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| Error::table(uri, "read the schema", e))?;
+    let schema: Schema = snapshot
+        .schema()
+        .as_ref()
+        .try_into_arrow()
+        .map_err(|e| Error::table(uri, "read the schema", e))?;
+    Ok(Arc::new(schema))
+}
+
+/// Checks that rows of `expected` can be written into `actual`: every expected column exists
+/// with the same storage type, and every other column of the table accepts nulls.
+pub(crate) fn check_compatible(uri: &str, expected: &Schema, actual: &Schema) -> Result<()> {
+    let bad = |reason: String| Error::TableSchema {
+        table: uri.to_string(),
+        reason,
+    };
+    for f in expected.fields() {
+        let Ok(t) = actual.field_with_name(f.name()) else {
+            return Err(bad(format!(
+                "it has no column `{}` ({})",
+                f.name(),
+                type_name(f.data_type())
+            )));
+        };
+        if storage_type(t.data_type()) != storage_type(f.data_type()) {
+            return Err(bad(format!(
+                "column `{}` is {} in the table, {} here",
+                f.name(),
+                type_name(t.data_type()),
+                type_name(f.data_type())
+            )));
+        }
+    }
+    for t in actual.fields() {
+        if expected.field_with_name(t.name()).is_err() && !t.is_nullable() {
+            return Err(bad(format!(
+                "the table's NOT NULL column `{}` is not in the suite's schema",
+                t.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The table's CHECK constraints (`delta.constraints.<name>` = expression).
+pub(crate) fn check_constraints(table: &DeltaTable) -> Vec<(String, String)> {
+    let Ok(snapshot) = table.snapshot() else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = snapshot
+        .metadata()
+        .configuration()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("delta.constraints.")
+                .map(|name| (name.to_string(), v.clone()))
+        })
+        .collect();
+    out.sort();
+    out
+}
