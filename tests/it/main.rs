@@ -3,8 +3,10 @@
 mod cli;
 mod eval;
 mod expectations;
+mod faults;
 mod gate;
 mod golden;
 mod props;
+mod s3;
 mod suite_parse;
 mod util;

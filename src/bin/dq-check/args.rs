@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// Target size of the Parquet files written, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
     pub target_file_size_mb: u64,
+    /// Commit at least every N batches, even when files are still small. Default: commit when
+    /// files reach the target size, and at the end.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batches_per_commit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

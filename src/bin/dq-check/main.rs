@@ -85,6 +85,9 @@ fn gate(a: args::RunArgs) -> Result<u8, Error> {
     let mut builder = dq_gate::gate::Gate::builder(Arc::new(CompiledSuite::new(suite)))
         .with_batch_rows(c.batch_rows.map(|n| n as usize))
         .with_target_file_size(a.target_file_size_mb * 1024 * 1024);
+    if let Some(n) = a.max_batches_per_commit {
+        builder = builder.with_max_batches_per_commit(n as usize);
+    }
     if let Some(t) = c.as_of.as_deref() {
         builder = builder.with_as_of(parse_as_of(Some(t))?);
     }

@@ -1,0 +1,243 @@
+//! The gate against a real S3-compatible server on loopback (moto's server mode, from PyPI),
+//! started by the test itself. moto supports conditional PUT (`If-None-Match: *`), which
+//! delta-rs uses for safe concurrent commits on S3.
+//!
+//! The server is found as `$DQ_MOTO_SERVER`, then `moto_server` on PATH, then
+//! `target/moto-venv/bin/moto_server`; when none exists it is installed there with
+//! `python3 -m venv` and `pip install 'moto[server]'` (what `.ci/run` does up front).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::prelude::SessionContext;
+use dq_gate::gate::Gate;
+use dq_gate::{CompiledSuite, Suite};
+
+use super::gate::{fixture_ids, ints};
+use super::util::{as_of, root};
+
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("DQ_MOTO_SERVER") {
+        return p.into();
+    }
+    if Command::new("moto_server")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return "moto_server".into();
+    }
+    let venv = root().join("target/moto-venv");
+    let bin = venv.join("bin/moto_server");
+    if !bin.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "moto[server]==5.*"])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "could not install moto's server (python3 -m venv + pip install 'moto[server]'); the S3 tests need it"
+        );
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(port: u16, request: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(request.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn start_moto() -> Moto {
+    let port = free_port();
+    let child = Command::new(moto_binary())
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http(port, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // moto does not check signatures: a plain PUT makes the bucket.
+    let resp = http(
+        port,
+        "PUT /dqbucket HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200"),
+        "{resp}"
+    );
+    moto
+}
+
+fn options(port: u16) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            "AWS_ENDPOINT_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ALLOW_HTTP".into(), "true".into()),
+    ])
+}
+
+async fn read_s3(uri: &str, opts: &HashMap<String, String>) -> Vec<arrow::array::RecordBatch> {
+    let url = url::Url::parse(uri).unwrap();
+    let t = deltalake::open_table_with_storage_options(url, opts.clone())
+        .await
+        .unwrap();
+    let ctx = SessionContext::new();
+    t.update_datafusion_session(&ctx.state()).unwrap();
+    ctx.register_table("t", t.table_provider().await.unwrap())
+        .unwrap();
+    ctx.sql("SELECT * FROM t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
+}
+
+fn sorted(mut v: Vec<Option<i64>>) -> Vec<Option<i64>> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gating_into_s3_is_exactly_once_and_safe_for_concurrent_writers() {
+    let moto = start_moto();
+    let opts = options(moto.port);
+    let suite = Suite::from_path(root().join("expectations/claims.yaml")).unwrap();
+    let files = dq_gate::io::discover(&[root().join("fixtures/claims")]).unwrap();
+    let gate = || {
+        Gate::builder(Arc::new(CompiledSuite::new(suite.clone())))
+            .with_target("s3://dqbucket/lake/claims")
+            .with_quarantine("s3://dqbucket/lake/claims_quarantine")
+            .with_storage_options(opts.clone())
+            .with_as_of(as_of())
+            .with_batch_rows(Some(20))
+            .with_max_batches_per_commit(1)
+            .with_run_id("s3-run")
+            .build()
+            .unwrap()
+    };
+    let report = gate().run_files(&files).await.unwrap();
+    assert_eq!(report.summary.rows, 80);
+    let mut all = ints(
+        &read_s3("s3://dqbucket/lake/claims", &opts).await,
+        "claim_id",
+    );
+    all.extend(ints(
+        &read_s3("s3://dqbucket/lake/claims_quarantine", &opts).await,
+        "claim_id",
+    ));
+    assert_eq!(sorted(all), sorted(fixture_ids()));
+    // Re-running the finished run commits nothing.
+    let again = gate().run_files(&files).await.unwrap();
+    assert_eq!(
+        again.tables.as_ref().unwrap().target.version,
+        report.tables.as_ref().unwrap().target.version
+    );
+    assert!(
+        again
+            .batches
+            .iter()
+            .all(|b| b.committed.as_ref().unwrap().already_committed)
+    );
+
+    // Two processes at once, configured the way a user would: the standard AWS variables.
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = ["claims_2025_11_a.csv", "claims_2025_11_b.csv"]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_dq-check"));
+            c.current_dir(dir.path())
+                .args(["run", "--quiet", "--suite"])
+                .arg(root().join("expectations/claims.yaml"))
+                .args([
+                    "--target",
+                    "s3://dqbucket/shared/claims",
+                    "--quarantine",
+                    "s3://dqbucket/shared/claims_q",
+                ])
+                .args([
+                    "--batch-rows",
+                    "10",
+                    "--max-batches-per-commit",
+                    "1",
+                    "--run-id",
+                    &format!("p{i}"),
+                ])
+                .arg(root().join("fixtures/claims").join(f))
+                .stderr(Stdio::piped());
+            for (k, v) in &opts {
+                c.env(k, v);
+            }
+            c.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let mut all = ints(
+        &read_s3("s3://dqbucket/shared/claims", &opts).await,
+        "claim_id",
+    );
+    all.extend(ints(
+        &read_s3("s3://dqbucket/shared/claims_q", &opts).await,
+        "claim_id",
+    ));
+    assert_eq!(sorted(all), sorted(fixture_ids()));
+}
