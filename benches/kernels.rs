@@ -1,1 +1,351 @@
-fn main() {}
+//! Per-kernel-family throughput, in rows/s, with the parameters in the names.
+//!
+//! Each bench evaluates one expectation over one in-memory batch through the public evaluator
+//! (`BatchRun`), so it measures what a gate run pays: kernel, null policy, mask and counts.
+//! Data comes from seeded generators; binding and compiling happen outside the timed loop.
+//!
+//! `cargo bench --profile bench-local --bench kernels`
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Date32Array, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    StringViewArray,
+};
+use arrow::datatypes::Int32Type;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dq_gate::eval::batch::BatchRun;
+use dq_gate::{CompiledSuite, Suite};
+
+const ROWS: usize = 1 << 20;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn f(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn compiled(expectation: &str) -> CompiledSuite {
+    let text = format!("dq_suite: 1\nname: b\nversion: 1\nexpectations:\n  - {expectation}\n");
+    CompiledSuite::new(Suite::from_yaml(&text, "bench.yaml").unwrap())
+}
+
+fn run(c: &mut Criterion, group: &str, name: &str, expectation: &str, batch: &RecordBatch) {
+    let suite = compiled(expectation);
+    let as_of = chrono::Utc::now();
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(batch.num_rows() as u64));
+    g.sample_size(20);
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let mut r = BatchRun::new(&suite, as_of, 1, "bench", 0);
+            r.push(black_box(batch), false).unwrap();
+            black_box(r.finish().unwrap().report.rows_quarantined)
+        })
+    });
+    g.finish();
+}
+
+fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    RecordBatch::try_from_iter(cols).unwrap()
+}
+
+/// Strings drawn from `pool`, a share `null` null and a share `fail` replaced by "BAD-VALUE".
+fn strings(pool: &[String], null: f64, fail: f64, seed: u64) -> Vec<Option<String>> {
+    let mut r = Rng(seed);
+    (0..ROWS)
+        .map(|_| {
+            let x = r.f();
+            if x < null {
+                None
+            } else if x < null + fail {
+                Some("BAD-VALUE".to_string())
+            } else {
+                Some(pool[(r.next() % pool.len() as u64) as usize].clone())
+            }
+        })
+        .collect()
+}
+
+fn layouts(v: &[Option<String>]) -> Vec<(&'static str, ArrayRef)> {
+    vec![
+        ("utf8", Arc::new(StringArray::from(v.to_vec())) as ArrayRef),
+        (
+            "dict",
+            Arc::new(
+                v.iter()
+                    .map(|s| s.as_deref())
+                    .collect::<DictionaryArray<Int32Type>>(),
+            ),
+        ),
+        (
+            "view",
+            Arc::new(StringViewArray::from(
+                v.iter().map(|s| s.as_deref()).collect::<Vec<_>>(),
+            )),
+        ),
+    ]
+}
+
+fn not_null(c: &mut Criterion) {
+    for null in [0.0, 0.1] {
+        let mut r = Rng(1);
+        let v: Vec<Option<i64>> = (0..ROWS)
+            .map(|i| (r.f() >= null).then_some(i as i64))
+            .collect();
+        let b = batch(vec![("x", Arc::new(Int64Array::from(v)))]);
+        run(
+            c,
+            "not_null",
+            &format!("i64 ({ROWS} rows, {null} null)"),
+            "{id: k, expect: not_null, column: x}",
+            &b,
+        );
+    }
+}
+
+fn sets(c: &mut Criterion) {
+    for size in [8usize, 51, 1000] {
+        let pool: Vec<String> = (0..size).map(|i| format!("C{i:03}")).collect();
+        let v = strings(&pool, 0.01, 0.01, 2);
+        let members = pool
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (layout, a) in layouts(&v) {
+            let b = batch(vec![("s", a)]);
+            run(
+                c,
+                "in_set",
+                &format!("string {layout} ({ROWS} rows, 0.01 null, 0.01 fail) set={size}"),
+                &format!("{{id: k, expect: in_set, column: s, values: [{members}]}}"),
+                &b,
+            );
+        }
+    }
+    let mut r = Rng(3);
+    let v: Vec<i64> = (0..ROWS).map(|_| (r.next() % 2000) as i64).collect();
+    let b = batch(vec![("x", Arc::new(Int64Array::from(v)))]);
+    let members = (0..1000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    run(
+        c,
+        "in_set",
+        &format!("i64 ({ROWS} rows, 0 null, 0.5 fail) set=1000"),
+        &format!("{{id: k, expect: in_set, column: x, values: [{members}]}}"),
+        &b,
+    );
+}
+
+fn ranges(c: &mut Criterion) {
+    let mut r = Rng(4);
+    let f: Vec<Option<f64>> = (0..ROWS)
+        .map(|_| (r.f() > 0.01).then(|| r.f() * 1000.0 - 1.0))
+        .collect();
+    let d: Vec<i32> = (0..ROWS)
+        .map(|_| 18_000 + (r.next() % 2500) as i32)
+        .collect();
+    let i: Vec<i64> = (0..ROWS).map(|_| (r.next() % 1000) as i64).collect();
+    let b = batch(vec![
+        ("f", Arc::new(Float64Array::from(f)) as ArrayRef),
+        ("d", Arc::new(Date32Array::from(d))),
+        ("i", Arc::new(Int64Array::from(i))),
+    ]);
+    run(
+        c,
+        "between",
+        &format!("f64 ({ROWS} rows, 0.01 null, 0.001 fail) min only"),
+        "{id: k, expect: between, column: f, min: 0, nulls: fail}",
+        &b,
+    );
+    run(
+        c,
+        "between",
+        &format!("date32 ({ROWS} rows, 0 null, 0.12 fail)"),
+        "{id: k, expect: between, column: d, min: '2020-01-01', max: '2025-12-31'}",
+        &b,
+    );
+    run(
+        c,
+        "between",
+        &format!("i64 ({ROWS} rows, 0 null, 0.1 fail) strict"),
+        "{id: k, expect: between, column: i, min: 0, max: 900, strict_min: true}",
+        &b,
+    );
+}
+
+fn regexes(c: &mut Criterion) {
+    let mut r = Rng(5);
+    let npi: Vec<Option<String>> = (0..ROWS)
+        .map(|_| {
+            Some(if r.f() < 0.001 {
+                format!("{:09}", r.next() % 1_000_000_000)
+            } else {
+                format!("{:010}", r.next() % 10_000_000_000)
+            })
+        })
+        .collect();
+    let b = batch(vec![("s", Arc::new(StringArray::from(npi)) as ArrayRef)]);
+    run(
+        c,
+        "matches_regex",
+        &format!("utf8 ({ROWS} rows, 0 null, 0.001 fail) [0-9]{{10}} distinct"),
+        "{id: k, expect: matches_regex, column: s, regex: '[0-9]{10}'}",
+        &b,
+    );
+    let pool: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(
+                "{}{}{}.{}",
+                (b'A' + (i % 20) as u8) as char,
+                i % 10,
+                (i / 10) % 10,
+                i % 7
+            )
+        })
+        .collect();
+    let v = strings(&pool, 0.0, 0.001, 6);
+    for (layout, a) in layouts(&v) {
+        let b = batch(vec![("s", a)]);
+        run(
+            c,
+            "matches_regex",
+            &format!("{layout} ({ROWS} rows, 0 null, 0.001 fail) icd10 3000 distinct"),
+            r"{id: k, expect: matches_regex, column: s, regex: '[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?'}",
+            &b,
+        );
+    }
+}
+
+fn lengths(c: &mut Criterion) {
+    let pool: Vec<String> = (0..5000).map(|i| "x".repeat(1 + i % 30)).collect();
+    let v = strings(&pool, 0.01, 0.0, 7);
+    for (layout, a) in layouts(&v) {
+        let b = batch(vec![("s", a)]);
+        run(
+            c,
+            "length_between",
+            &format!("{layout} ({ROWS} rows, 0.01 null) 1..=25"),
+            "{id: k, expect: length_between, column: s, min: 1, max: 25}",
+            &b,
+        );
+    }
+}
+
+fn unique(c: &mut Criterion) {
+    let mut r = Rng(8);
+    let n = ROWS as u64;
+    let dense: Vec<i64> = (0..n)
+        .map(|i| 10_000_000_000 + ((i * 2_654_435_761) % n) as i64)
+        .collect();
+    let sparse: Vec<i64> = (0..n).map(|_| r.next() as i64).collect();
+    let strs: Vec<String> = (0..n)
+        .map(|i| format!("T{:012}", (i * 2_654_435_761) % n))
+        .collect();
+    run(
+        c,
+        "unique",
+        &format!("i64 dense ({ROWS} rows, 0 dup)"),
+        "{id: k, expect: unique, column: x}",
+        &batch(vec![("x", Arc::new(Int64Array::from(dense)))]),
+    );
+    run(
+        c,
+        "unique",
+        &format!("i64 sparse ({ROWS} rows, 0 dup)"),
+        "{id: k, expect: unique, column: x}",
+        &batch(vec![("x", Arc::new(Int64Array::from(sparse)))]),
+    );
+    run(
+        c,
+        "unique",
+        &format!("string ({ROWS} rows, 0 dup)"),
+        "{id: k, expect: unique, column: x}",
+        &batch(vec![("x", Arc::new(StringArray::from(strs)))]),
+    );
+}
+
+fn compare_and_sql(c: &mut Criterion) {
+    let mut r = Rng(9);
+    let a: Vec<i32> = (0..ROWS)
+        .map(|_| 18_000 + (r.next() % 2000) as i32)
+        .collect();
+    let p: Vec<i32> = a
+        .iter()
+        .map(|d| d + (r.next() % 91) as i32 - if r.f() < 0.001 { 100 } else { 0 })
+        .collect();
+    let billed: Vec<f64> = (0..ROWS).map(|_| r.f() * 500.0).collect();
+    let paid: Vec<f64> = billed.iter().map(|b| b * 0.8).collect();
+    let b = batch(vec![
+        ("served", Arc::new(Date32Array::from(a)) as ArrayRef),
+        ("paid", Arc::new(Date32Array::from(p))),
+        ("billed_amount", Arc::new(Float64Array::from(billed))),
+        ("paid_amount", Arc::new(Float64Array::from(paid))),
+    ]);
+    run(
+        c,
+        "compare",
+        &format!("date32 columns ({ROWS} rows, 0.001 fail) >="),
+        "{id: k, expect: compare, left: paid, op: '>=', right: served}",
+        &b,
+    );
+    run(
+        c,
+        "sql",
+        &format!("f64 ({ROWS} rows) two comparisons"),
+        "{id: k, expect: sql, expr: 'billed_amount >= 0 AND paid_amount <= billed_amount'}",
+        &b,
+    );
+}
+
+fn metrics(c: &mut Criterion) {
+    let mut r = Rng(10);
+    let f: Vec<Option<f64>> = (0..ROWS)
+        .map(|_| (r.f() > 0.02).then(|| r.f() * 400.0))
+        .collect();
+    let b = batch(vec![("x", Arc::new(Float64Array::from(f)) as ArrayRef)]);
+    for m in [
+        "null_fraction",
+        "mean",
+        "stddev",
+        "min",
+        "distinct_count",
+        "quantile",
+    ] {
+        let q = if m == "quantile" { ", q: 0.99" } else { "" };
+        run(
+            c,
+            "metric",
+            &format!("{m} f64 ({ROWS} rows, 0.02 null)"),
+            &format!(
+                "{{id: k, expect: metric, metric: {m}, column: x, min: -1{q}, on_fail: warn}}"
+            ),
+            &b,
+        );
+    }
+}
+
+criterion_group!(
+    benches,
+    not_null,
+    sets,
+    ranges,
+    regexes,
+    lengths,
+    unique,
+    compare_and_sql,
+    metrics
+);
+criterion_main!(benches);

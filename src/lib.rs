@@ -47,6 +47,7 @@ pub(crate) mod conform;
 pub mod error;
 pub mod eval;
 pub mod gate;
+pub mod generate;
 pub mod io;
 pub mod metrics;
 pub mod report;

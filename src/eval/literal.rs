@@ -249,6 +249,52 @@ pub(crate) fn map_int_like(array: &dyn Array, pred: impl Fn(i128) -> bool) -> Op
     })
 }
 
+/// Calls `f(i, value)` for every row `i` set in `rows`, with the integer-like value as `i128`.
+/// Dispatches on the type once. Returns `false` for other types.
+pub(crate) fn for_each_int(
+    array: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    mut f: impl FnMut(usize, i128),
+) -> bool {
+    fn go<T: ArrowPrimitiveType>(
+        a: &dyn Array,
+        rows: &arrow::buffer::BooleanBuffer,
+        f: &mut impl FnMut(usize, i128),
+        conv: impl Fn(T::Native) -> i128,
+    ) {
+        let v = a.as_primitive::<T>().values();
+        for i in rows.set_indices() {
+            f(i, conv(v[i]));
+        }
+    }
+    match array.data_type() {
+        DataType::Int8 => go::<Int8Type>(array, rows, &mut f, |v| v as i128),
+        DataType::Int16 => go::<Int16Type>(array, rows, &mut f, |v| v as i128),
+        DataType::Int32 => go::<Int32Type>(array, rows, &mut f, |v| v as i128),
+        DataType::Int64 => go::<Int64Type>(array, rows, &mut f, |v| v as i128),
+        DataType::UInt8 => go::<UInt8Type>(array, rows, &mut f, |v| v as i128),
+        DataType::UInt16 => go::<UInt16Type>(array, rows, &mut f, |v| v as i128),
+        DataType::UInt32 => go::<UInt32Type>(array, rows, &mut f, |v| v as i128),
+        DataType::UInt64 => go::<UInt64Type>(array, rows, &mut f, |v| v as i128),
+        DataType::Decimal128(_, _) => go::<Decimal128Type>(array, rows, &mut f, |v| v),
+        DataType::Date32 => go::<Date32Type>(array, rows, &mut f, |v| v as i128),
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            go::<TimestampSecondType>(array, rows, &mut f, |v| v as i128)
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            go::<TimestampMillisecondType>(array, rows, &mut f, |v| v as i128)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            go::<TimestampMicrosecondType>(array, rows, &mut f, |v| v as i128)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            go::<TimestampNanosecondType>(array, rows, &mut f, |v| v as i128)
+        }
+        _ => return false,
+    }
+    true
+}
+
 /// The value at `i` of an integer-like array as `i128` (validity not checked).
 pub(crate) fn int_value(array: &dyn Array, i: usize) -> Option<i128> {
     Some(match array.data_type() {

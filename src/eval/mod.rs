@@ -10,9 +10,11 @@
 pub(crate) mod access;
 pub mod batch;
 mod bind;
+mod chunk;
 pub(crate) mod kernels;
 pub mod literal;
 pub(crate) mod nulls;
+mod verdict;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,8 @@ use crate::error::{Error, Result};
 use crate::suite::{Kind, NullPolicy, OnFail, Suite};
 
 pub use kernels::strings::compile_regex;
+
+pub(crate) use chunk::par_map;
 
 pub(crate) use bind::{Bound, bind_expectation};
 

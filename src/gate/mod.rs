@@ -549,8 +549,7 @@ impl ActiveRun {
                     .set_indices()
                     .take(20usize.saturating_sub(rule_samples[i].len()))
                 {
-                    rule_samples[i]
-                        .push(json!({"_row": chunk_first_row(&result, chunk) + r as u64}));
+                    rule_samples[i].push(json!({"_row": chunk.first_row + r as u64}));
                 }
                 quarantine = &quarantine | f;
             }
@@ -721,15 +720,4 @@ impl ActiveRun {
         self.report.tables(tables);
         Ok(self.report.finish())
     }
-}
-
-fn chunk_first_row(result: &BatchResult, chunk: &crate::eval::batch::RoutedChunk) -> u64 {
-    let mut row = result.report.first_row;
-    for c in &result.chunks {
-        if std::ptr::eq(c, chunk) {
-            break;
-        }
-        row += c.batch.num_rows() as u64;
-    }
-    row
 }

@@ -125,6 +125,11 @@ pub(crate) async fn open_or_create(
     schema: &Schema,
     name: &str,
 ) -> Result<DeltaTable> {
+    if !cfg!(feature = "s3") && (uri.starts_with("s3://") || uri.starts_with("s3a://")) {
+        return Err(Error::Usage(format!(
+            "{uri}: this dq-check was built without S3 support; build it with `--features s3`"
+        )));
+    }
     let url = deltalake::ensure_table_uri(uri)
         .map_err(|e| Error::table(uri, "resolve the location", e))?;
     let builder = || {

@@ -7,6 +7,7 @@ mod faults;
 mod gate;
 mod golden;
 mod props;
+#[cfg(feature = "s3")]
 mod s3;
 mod suite_parse;
 mod util;

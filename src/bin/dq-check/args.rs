@@ -26,6 +26,24 @@ pub enum Command {
     Run(RunArgs),
     /// Check suite files and print their fingerprints.
     Lint(LintArgs),
+    /// Write the benchmark's seeded health-claims table as Parquet.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Rows in all.
+    #[arg(long, value_name = "N")]
+    pub rows: u64,
+    /// Seed: the same seed always gives the same table.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Split the rows over this many files (claims-00000.parquet, ...) in OUT, a directory.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub files: Option<u64>,
+    /// The Parquet file to write (or the directory, with --files).
+    #[arg(long, value_name = "PATH")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -39,6 +39,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Validate(a) => validate(a.common),
         Command::Run(a) => gate(a),
         Command::Lint(a) => lint(&a.files),
+        Command::Generate(a) => generate(&a),
     }
 }
 
@@ -177,6 +178,20 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let _ = std::fs::remove_file(&tmp);
         err(e)
     })
+}
+
+fn generate(a: &args::GenerateArgs) -> Result<u8, Error> {
+    match a.files {
+        None => dq_gate::generate::write_parquet(&a.out, a.seed, a.rows)?,
+        Some(k) => {
+            std::fs::create_dir_all(&a.out).map_err(|e| Error::Output {
+                path: a.out.clone(),
+                source: e,
+            })?;
+            dq_gate::generate::write_parquet_files(&a.out, a.seed, a.rows, k)?;
+        }
+    }
+    Ok(0)
 }
 
 fn lint(files: &[std::path::PathBuf]) -> Result<u8, Error> {

@@ -15,7 +15,7 @@ use arrow::row::{RowConverter, SortField};
 use hashbrown::HashMap;
 
 use crate::eval::access::for_each_bytes;
-use crate::eval::literal::{Domain, domain_of, float_value, int_value};
+use crate::eval::literal::{Domain, domain_of, float_value, for_each_int, int_value};
 
 #[derive(Debug, Default)]
 pub(crate) struct UniqueCounter {
@@ -160,6 +160,130 @@ impl UniqueCounter {
             BooleanArray::new(BooleanBuffer::from(pass), None)
         }
     }
+}
+
+/// Settles `unique` over every chunk of a batch at once: `true` where the row's value occurs
+/// once among the batch's in-scope values.
+///
+/// Integer-like columns whose values span a range no wider than a few times their count (dense
+/// ids, surrogate keys, dates) are counted in a flat array indexed by `value - min`, split
+/// across cores by range; other columns use a hash map of frequencies.
+pub(crate) fn unique_over(
+    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
+    nulls_distinct: bool,
+) -> Vec<BooleanArray> {
+    if let Some(out) = dense(columns, nulls_distinct) {
+        return out;
+    }
+    let mut c = UniqueCounter::default();
+    for (a, s) in columns {
+        c.count(*a, *s);
+    }
+    columns
+        .iter()
+        .map(|(a, _)| c.evaluate(*a, nulls_distinct))
+        .collect()
+}
+
+/// Dense ranges at most this many times the value count use the flat counter.
+const DENSE_SPREAD: u128 = 4;
+/// And never more than this many slots (256 MiB of counters).
+const DENSE_MAX_SLOTS: u128 = 1 << 28;
+
+fn wanted(a: &dyn Array, scope: Option<&BooleanBuffer>) -> BooleanBuffer {
+    let valid = a
+        .logical_nulls()
+        .map_or_else(|| BooleanBuffer::new_set(a.len()), |n| n.inner().clone());
+    match scope {
+        Some(s) => &valid & s,
+        None => valid,
+    }
+}
+
+fn dense(
+    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
+    nulls_distinct: bool,
+) -> Option<Vec<BooleanArray>> {
+    use crate::eval::literal::map_int_like;
+    if columns.is_empty()
+        || columns.iter().any(|(a, _)| {
+            domain_of(a.data_type()) != Some(Domain::Int)
+                || matches!(a.data_type(), arrow::datatypes::DataType::Decimal128(_, _))
+        })
+    {
+        return None;
+    }
+    let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
+    let (mut lo, mut hi, mut n) = (i128::MAX, i128::MIN, 0u128);
+    for ((a, _), w) in columns.iter().zip(&wants) {
+        n += w.count_set_bits() as u128;
+        for_each_int(*a, w, |_, v| {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        });
+    }
+    if n == 0 {
+        return None;
+    }
+    let span = (hi - lo) as u128 + 1;
+    if span > DENSE_SPREAD * n + 1024 || span > DENSE_MAX_SLOTS {
+        return None;
+    }
+    let mut counts = vec![0u8; span as usize];
+    let count_into = |part: &mut [u8], base: i128| {
+        let end = base + part.len() as i128;
+        for ((a, _), w) in columns.iter().zip(&wants) {
+            for_each_int(*a, w, |_, v| {
+                if v >= base && v < end {
+                    let c = &mut part[(v - base) as usize];
+                    *c = c.saturating_add(1);
+                }
+            });
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    if threads > 1 && n > 1 << 20 {
+        let half = counts.len() / 2;
+        let (a, b) = counts.split_at_mut(half);
+        std::thread::scope(|s| {
+            s.spawn(|| count_into(a, lo));
+            count_into(b, lo + half as i128);
+        });
+    } else {
+        count_into(&mut counts, lo);
+    }
+    let nulls: u32 = columns
+        .iter()
+        .map(|(a, s)| {
+            let nulls = a.logical_nulls().map_or(0, |n| match s {
+                Some(s) => (&!n.inner() & *s).count_set_bits(),
+                None => n.null_count(),
+            });
+            nulls as u32
+        })
+        .sum();
+    Some(
+        columns
+            .iter()
+            .map(|(a, _)| {
+                let r = map_int_like(*a, |v| {
+                    let k = v - lo;
+                    k < 0 || k >= span as i128 || counts[k as usize] <= 1
+                })
+                .expect("integer-like");
+                if nulls_distinct {
+                    BooleanArray::new(r.values().clone(), a.logical_nulls())
+                } else {
+                    let values = match a.logical_nulls() {
+                        Some(n) if nulls > 1 => r.values() & n.inner(),
+                        Some(n) => r.values() | &!n.inner(),
+                        None => r.values().clone(),
+                    };
+                    BooleanArray::new(values, None)
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The counter for `compound_unique`, over the Arrow row format of the tuple.

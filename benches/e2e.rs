@@ -1,0 +1,176 @@
+//! End-to-end figures on the canonical benchmark (benches/claims_bench.yaml over the generated
+//! health-claims table), each the median of several runs:
+//!
+//! 1. `memory`: the suite over the table already in memory, split masks included;
+//! 2. `validate`: the same, reading the Parquet file first (what `dq-check validate` does);
+//! 3. `gate`: `dq-check run`'s path into target + quarantine Delta tables, next to a plain
+//!    delta-rs append of the same rows (read the Parquet file, write it to one table).
+//!
+//! `cargo bench --profile bench-local --bench e2e -- [ROWS] [RUNS]` (default 5000000 rows, 3 runs).
+//! The table is generated once into target/bench-data/.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use dq_gate::eval::batch::BatchRun;
+use dq_gate::{CompiledSuite, RunOptions, Suite};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        last = Some(f());
+        times.push(t.elapsed().as_secs_f64());
+    }
+    (median(times), last.unwrap())
+}
+
+fn read_all(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .with_batch_size(65_536)
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+async fn plain_append(path: &Path, dir: &Path) -> u64 {
+    let schema = dq_gate::generate::schema();
+    let kernel: deltalake::kernel::StructType =
+        deltalake::kernel::engine::arrow_conversion::TryIntoKernel::try_into_kernel(
+            schema.as_ref(),
+        )
+        .unwrap();
+    let url = deltalake::ensure_table_uri(dir.to_str().unwrap()).unwrap();
+    let mut table = deltalake::DeltaTable::try_from_url(url)
+        .await
+        .unwrap()
+        .create()
+        .with_columns(kernel.fields().cloned())
+        .await
+        .unwrap();
+    let mut w = RecordBatchWriter::for_table(&table)
+        .unwrap()
+        .with_target_file_size(128 << 20);
+    let f = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .with_batch_size(65_536)
+        .build()
+        .unwrap();
+    let mut rows = 0;
+    for b in reader {
+        let b = b.unwrap();
+        rows += b.num_rows() as u64;
+        w.write(b).await.unwrap();
+    }
+    w.flush_and_commit(&mut table).await.unwrap();
+    rows
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rows: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5_000_000);
+    let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("target/bench-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join(format!("claims-{rows}.parquet"));
+    if !file.exists() {
+        let t = Instant::now();
+        dq_gate::generate::write_parquet(&file, 42, rows).unwrap();
+        eprintln!(
+            "generated {} in {:.2}s",
+            file.display(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
+    let compiled = Arc::new(CompiledSuite::new(suite.clone()));
+    let as_of = chrono::Utc::now();
+    println!(
+        "rows: {rows}; runs per figure: {runs}; threads: {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // 1. In memory.
+    let batches = read_all(&file);
+    let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
+    let (t_mem, passed) = time(runs, || {
+        let mut r = BatchRun::new(&compiled, as_of, 1, "memory", 0);
+        for b in &batches {
+            r.push(b, false).unwrap();
+        }
+        r.finish().unwrap().report.rows_passed
+    });
+    println!(
+        "memory    {t_mem:>8.3} s  {:>6.1} M rows/s  ({:.0} MB of Arrow; {passed} rows pass all checks)",
+        rows as f64 / t_mem / 1e6,
+        bytes as f64 / 1e6
+    );
+    drop(batches);
+
+    // 2. validate, read included.
+    let files = dq_gate::io::discover(&[file.clone()]).unwrap();
+    let opts = RunOptions {
+        as_of,
+        ..RunOptions::default()
+    };
+    let (t_val, report) = time(runs, || {
+        dq_gate::validate(&compiled, &files, &opts).unwrap()
+    });
+    println!(
+        "validate  {t_val:>8.3} s  {:>6.1} M rows/s  (status {:?}, {} quarantined)",
+        rows as f64 / t_val / 1e6,
+        report.status,
+        report.summary.rows_quarantined
+    );
+
+    // 3. gate vs plain append.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (t_plain, _) = time(runs, || {
+        let dir = tempfile::tempdir_in(&data).unwrap();
+        rt.block_on(plain_append(&file, &dir.path().join("plain")))
+    });
+    let (t_gate, report) = time(runs, || {
+        let dir = tempfile::tempdir_in(&data).unwrap();
+        let gate = dq_gate::gate::Gate::builder(compiled.clone())
+            .with_target(dir.path().join("t").to_str().unwrap())
+            .with_quarantine(dir.path().join("q").to_str().unwrap())
+            .with_as_of(as_of)
+            .build()
+            .unwrap();
+        rt.block_on(gate.run_files(&files)).unwrap()
+    });
+    println!(
+        "plain     {t_plain:>8.3} s  {:>6.1} M rows/s  (delta-rs RecordBatchWriter append, read included)",
+        rows as f64 / t_plain / 1e6
+    );
+    println!(
+        "gate      {t_gate:>8.3} s  {:>6.1} M rows/s  ({:.2}x the plain append; {} to target, {} to quarantine)",
+        rows as f64 / t_gate / 1e6,
+        t_gate / t_plain,
+        report.summary.rows_passed,
+        report.summary.rows_quarantined
+    );
+}

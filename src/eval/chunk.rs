@@ -1,0 +1,382 @@
+//! One chunk: conform it to the contract and run every row-level kernel and aggregate update on
+//! it. Chunks are independent, so a batch's chunks are evaluated in parallel and their partial
+//! results merged in order ([`super::batch`]). Uniqueness, which needs the whole batch, is left
+//! to the batch.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::buffer::BooleanBuffer;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::bind::{Bound, Op};
+use super::kernels::future::not_in_future;
+use super::kernels::strings::{length_between, regex_matches};
+use super::nulls::{RowOutcome, outcome, true_mask};
+use super::{CompiledSuite, Rule, RuleSource};
+use crate::error::{Error, Result};
+use crate::metrics::MetricState;
+use crate::report::values::{cell, mask};
+use crate::suite::MetricKind;
+
+/// Samples kept per expectation and batch.
+pub const MAX_SAMPLES: usize = 20;
+
+/// A chunk's rows and what the rules found in them.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub batch: RecordBatch,
+    pub raw: Option<StringArray>,
+    /// Per rule, the failing rows (`None`: none failed, or not evaluated yet).
+    pub fails: Vec<Option<BooleanBuffer>>,
+    /// Per rule with a `where`, the rows in scope (kept for uniqueness).
+    pub scopes: Vec<Option<BooleanBuffer>>,
+    pub first_row: u64,
+    pub bound: Option<Arc<Bound>>,
+}
+
+/// A rule's partial result over some rows: counts, samples, metric state.
+#[derive(Debug, Default)]
+pub(crate) struct Partial {
+    pub evaluated: u64,
+    pub failed: u64,
+    pub samples: Vec<Value>,
+    pub keys: Vec<Value>,
+    pub state: Option<MetricState>,
+    /// For `schema.<column>.type`: whether any cell of the column was converted.
+    pub active: bool,
+}
+
+impl Partial {
+    /// Adds a later partial (rows after this one's).
+    pub(crate) fn absorb(&mut self, other: Partial) {
+        self.evaluated += other.evaluated;
+        self.failed += other.failed;
+        let room = MAX_SAMPLES.saturating_sub(self.samples.len());
+        self.samples.extend(other.samples.into_iter().take(room));
+        self.keys.extend(other.keys.into_iter().take(room));
+        self.active |= other.active;
+        match (&mut self.state, other.state) {
+            (Some(a), Some(b)) => a.merge(&b),
+            (a @ None, b) => *a = b,
+            (Some(_), None) => {}
+        }
+    }
+}
+
+/// A chunk after evaluation.
+pub(crate) struct ChunkOut {
+    pub chunk: Chunk,
+    pub partials: Vec<Partial>,
+    pub violations: Vec<String>,
+}
+
+/// Conforms and evaluates one chunk (everything but uniqueness).
+pub(crate) fn evaluate(
+    compiled: &CompiledSuite,
+    as_of: DateTime<Utc>,
+    input: &RecordBatch,
+    text: bool,
+    first_row: u64,
+) -> Result<ChunkOut> {
+    let (batch, bad_cells, violations, raw) = match compiled.conformer() {
+        Some(c) => {
+            let out = c.conform(input, text)?;
+            (out.batch, out.bad_cells, out.violations, out.raw)
+        }
+        None => (input.clone(), Vec::new(), Vec::new(), None),
+    };
+    let rules = compiled.rules();
+    let n = rules.len();
+    let mut chunk = Chunk {
+        batch,
+        raw,
+        fails: vec![None; n],
+        scopes: vec![None; n],
+        first_row,
+        bound: None,
+    };
+    let mut partials: Vec<Partial> = (0..n).map(|_| Partial::default()).collect();
+    if !violations.is_empty() {
+        // No expectation runs on a chunk that breaks the contract.
+        return Ok(ChunkOut {
+            chunk,
+            partials,
+            violations,
+        });
+    }
+    let bound = compiled.bind(&chunk.batch.schema())?;
+    let rows = chunk.batch.num_rows();
+    for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
+        let scope = match &br.filter {
+            Some(f) => Some(true_mask(
+                &f.evaluate(&chunk.batch)
+                    .map_err(|e| Error::eval(&rule.id, e))?,
+            )),
+            None => None,
+        };
+        let col = |i: usize| chunk.batch.column(i).as_ref();
+        let partial = &mut partials[ri];
+        let in_scope = || scope.as_ref().map_or(rows, |s| s.count_set_bits()) as u64;
+        let result = match &br.op {
+            Op::Type(c) => bad_cells.iter().find(|b| b.column == *c).map(|b| {
+                partial.active = true;
+                RowOutcome {
+                    fail: b.rows.clone(),
+                    evaluated: b.parsed,
+                }
+            }),
+            Op::NotNull(c) => {
+                let nulls = col(*c).logical_nulls();
+                let mut fail = nulls.map_or_else(|| BooleanBuffer::new_unset(rows), |n| !n.inner());
+                // A cell that was present but did not parse is a type violation, not a null.
+                if let Some(b) = bad_cells.iter().find(|b| b.column == *c) {
+                    fail = &fail & &!&b.rows;
+                }
+                Some(match &scope {
+                    None => RowOutcome {
+                        fail,
+                        evaluated: rows as u64,
+                    },
+                    Some(s) => RowOutcome {
+                        evaluated: s.count_set_bits() as u64,
+                        fail: &fail & s,
+                    },
+                })
+            }
+            Op::Set {
+                col: c,
+                set,
+                negated,
+            } => {
+                let r = set
+                    .contains(col(*c))
+                    .ok_or_else(|| unsupported(rule, col(*c)))?;
+                Some(outcome(&negate(r, *negated), rule.nulls, scope.as_ref()))
+            }
+            Op::Range { col: c, range } => {
+                let r = range
+                    .evaluate(col(*c))
+                    .ok_or_else(|| unsupported(rule, col(*c)))?;
+                Some(outcome(&r, rule.nulls, scope.as_ref()))
+            }
+            Op::Regex {
+                col: c,
+                re,
+                negated,
+            } => {
+                let r = regex_matches(re, col(*c)).ok_or_else(|| unsupported(rule, col(*c)))?;
+                Some(outcome(&negate(r, *negated), rule.nulls, scope.as_ref()))
+            }
+            Op::Length { col: c, min, max } => {
+                let r = length_between(col(*c), *min, *max)
+                    .ok_or_else(|| unsupported(rule, col(*c)))?;
+                Some(outcome(&r, rule.nulls, scope.as_ref()))
+            }
+            Op::Format { col: c, check } => {
+                let r = check
+                    .evaluate(col(*c))
+                    .ok_or_else(|| unsupported(rule, col(*c)))?;
+                Some(outcome(&r, rule.nulls, scope.as_ref()))
+            }
+            Op::Expr(e) => {
+                let r = e
+                    .evaluate(&chunk.batch)
+                    .map_err(|e| Error::eval(&rule.id, e))?;
+                Some(outcome(&r, rule.nulls, scope.as_ref()))
+            }
+            Op::NotInFuture { col: c, tolerance } => {
+                let r = not_in_future(col(*c), as_of, *tolerance)
+                    .ok_or_else(|| unsupported(rule, col(*c)))?;
+                Some(outcome(&r, rule.nulls, scope.as_ref()))
+            }
+            Op::Unique { .. } | Op::Compound { .. } => {
+                // Settled over the whole batch; remember the scope.
+                chunk.scopes[ri] = scope.clone();
+                None
+            }
+            Op::Metric { col: c, metric, .. } => {
+                let array = c.map(|i| chunk.batch.column(i).as_ref());
+                let mut s = MetricState::new(*metric, array.map(|a| a.data_type()));
+                s.update(array, scope.as_ref(), rows);
+                partial.state = Some(s);
+                partial.evaluated += in_scope();
+                None
+            }
+            Op::Freshness { col: c, .. } => {
+                let array = col(*c);
+                let mut s = MetricState::new(MetricKind::Max, Some(array.data_type()));
+                s.update(Some(array), scope.as_ref(), rows);
+                partial.state = Some(s);
+                partial.evaluated += in_scope();
+                None
+            }
+        };
+        if let Some(o) = result {
+            record(partial, o, &mut chunk, ri, &br.sample_cols, compiled, rule);
+        }
+    }
+    chunk.bound = Some(bound);
+    Ok(ChunkOut {
+        chunk,
+        partials,
+        violations,
+    })
+}
+
+fn negate(r: arrow::array::BooleanArray, negated: bool) -> arrow::array::BooleanArray {
+    if negated {
+        arrow::array::BooleanArray::new(!r.values(), r.nulls().cloned())
+    } else {
+        r
+    }
+}
+
+fn unsupported(rule: &Rule, array: &dyn Array) -> Error {
+    Error::Bind {
+        expectation: rule.id.clone(),
+        reason: format!(
+            "`{}` cannot evaluate a column of type {}",
+            rule.expect,
+            crate::types::type_name(array.data_type())
+        ),
+    }
+}
+
+/// Adds a chunk's outcome for a rule: counts, samples, and the failing rows for routing.
+pub(crate) fn record(
+    partial: &mut Partial,
+    o: RowOutcome,
+    chunk: &mut Chunk,
+    ri: usize,
+    sample_cols: &[usize],
+    compiled: &CompiledSuite,
+    rule: &Rule,
+) {
+    let failed = o.fail.count_set_bits() as u64;
+    partial.evaluated += o.evaluated;
+    partial.failed += failed;
+    if failed == 0 {
+        return;
+    }
+    let room = MAX_SAMPLES.saturating_sub(partial.samples.len());
+    for i in o.fail.set_indices().take(room) {
+        partial
+            .samples
+            .push(sample(chunk, i, sample_cols, compiled, rule));
+        partial.keys.push(keys(chunk, i, compiled));
+    }
+    chunk.fails[ri] = Some(o.fail);
+}
+
+fn is_pii(compiled: &CompiledSuite, name: &str) -> bool {
+    compiled
+        .suite()
+        .schema
+        .as_ref()
+        .and_then(|c| c.column(name))
+        .is_some_and(|c| c.is_pii())
+}
+
+fn value_of(chunk: &Chunk, i: usize, col: usize, compiled: &CompiledSuite) -> Value {
+    let schema = chunk.batch.schema();
+    let name = schema.field(col).name();
+    let v = cell(chunk.batch.column(col).as_ref(), i);
+    if is_pii(compiled, name) { mask(&v) } else { v }
+}
+
+fn sample(chunk: &Chunk, i: usize, cols: &[usize], compiled: &CompiledSuite, rule: &Rule) -> Value {
+    if let RuleSource::Type(_) = rule.source {
+        // The typed value is null; the sample is the original text.
+        let name = &rule.columns[0];
+        let original = chunk
+            .raw
+            .as_ref()
+            .filter(|r| r.is_valid(i))
+            .and_then(|r| serde_json::from_str::<Value>(r.value(i)).ok())
+            .and_then(|v| v.get(name).cloned())
+            .unwrap_or(Value::Null);
+        return if is_pii(compiled, name) {
+            mask(&original)
+        } else {
+            original
+        };
+    }
+    match cols {
+        [c] => value_of(chunk, i, *c, compiled),
+        cols => {
+            let schema = chunk.batch.schema();
+            Value::Object(
+                cols.iter()
+                    .map(|c| {
+                        (
+                            schema.field(*c).name().clone(),
+                            value_of(chunk, i, *c, compiled),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn keys(chunk: &Chunk, i: usize, compiled: &CompiledSuite) -> Value {
+    let schema = chunk.batch.schema();
+    let key_cols: Vec<usize> = compiled
+        .suite()
+        .schema
+        .as_ref()
+        .map(|c| {
+            c.columns
+                .iter()
+                .filter(|c| c.is_key())
+                .filter_map(|c| schema.index_of(&c.name).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut obj: serde_json::Map<String, Value> = key_cols
+        .iter()
+        .map(|c| {
+            (
+                schema.field(*c).name().clone(),
+                value_of(chunk, i, *c, compiled),
+            )
+        })
+        .collect();
+    // Without key columns, the row's position in its input file identifies it.
+    if obj.is_empty() {
+        obj.insert("_row".into(), Value::from(chunk.first_row + i as u64));
+    }
+    Value::Object(obj)
+}
+
+/// Runs `f` over `items` on up to the machine's cores, keeping order.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let results = std::sync::Mutex::new(&mut out);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    results.lock().expect("not poisoned")[i] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}

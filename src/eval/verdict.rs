@@ -1,0 +1,147 @@
+//! Verdicts: whether a rule succeeded over a batch, what it observed, and why not.
+
+use arrow::datatypes::DataType;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+use super::Rule;
+use super::bind::Op;
+use super::chunk::Partial;
+use super::literal::{Typed, from_unit};
+use crate::metrics::Observed;
+use crate::report::values::{float_json, typed_json};
+use crate::suite::MetricKind;
+
+/// Success, the observed value (aggregates) and an explanation (failed aggregates).
+pub(crate) type Verdict = (bool, Option<Value>, Option<String>);
+
+/// Decides a rule's success from its merged partial result.
+pub(crate) fn verdict(
+    s: &Partial,
+    rule: &Rule,
+    op: &Op,
+    schema: &arrow::datatypes::SchemaRef,
+    as_of: DateTime<Utc>,
+) -> Verdict {
+    match op {
+        Op::Metric {
+            col,
+            metric,
+            q,
+            interval,
+        } => {
+            let dt = col.map(|c| schema.field(c).data_type().clone());
+            let dt = dt.map(|d| match d {
+                DataType::Dictionary(_, v) => *v,
+                d => d,
+            });
+            let observed = s
+                .state
+                .as_ref()
+                .map_or(Observed::Null, |st| st.finish(*metric, *q));
+            let shown = match &observed {
+                Observed::Null => Value::Null,
+                Observed::Count(c) => Value::from(*c),
+                Observed::Number(f) => float_json(*f),
+                Observed::Value(v) => typed_json(v, dt.as_ref()),
+            };
+            match observed.as_typed() {
+                None => (
+                    false,
+                    Some(Value::Null),
+                    Some(format!(
+                        "{} over zero non-null values is null",
+                        metric.as_str()
+                    )),
+                ),
+                Some(v) => {
+                    let ok = interval.contains(&v);
+                    let msg = (!ok).then(|| {
+                        format!(
+                            "{} {} is outside {}",
+                            metric.as_str(),
+                            shown,
+                            describe_interval(interval, dt.as_ref())
+                        )
+                    });
+                    (ok, Some(shown), msg)
+                }
+            }
+        }
+        Op::Freshness { col, max_age } => {
+            let dt = schema.field(*col).data_type().clone();
+            let newest = match s.state.as_ref().map(|st| st.finish(MetricKind::Max, None)) {
+                Some(Observed::Value(Typed::Int(v))) => Some(v),
+                _ => None,
+            };
+            let Some(v) = newest else {
+                return (
+                    false,
+                    Some(Value::Null),
+                    Some("no non-null values: freshness cannot be shown".into()),
+                );
+            };
+            let instant = match &dt {
+                DataType::Date32 => chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                    .and_then(|e| e.checked_add_signed(TimeDelta::days(v as i64)))
+                    .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
+                DataType::Timestamp(unit, _) => from_unit(v as i64, *unit),
+                _ => None,
+            };
+            let Some(instant) = instant else {
+                return (
+                    false,
+                    Some(Value::Null),
+                    Some("newest value is out of range".into()),
+                );
+            };
+            let age = (as_of - instant).num_seconds();
+            let ok = age <= *max_age;
+            let shown = typed_json(&Typed::Int(v), Some(&dt));
+            let msg = (!ok).then(|| {
+                format!(
+                    "newest value {shown} is {} old at {}; max_age is {}",
+                    human_secs(age),
+                    as_of.to_rfc3339(),
+                    human_secs(*max_age)
+                )
+            });
+            (ok, Some(shown), msg)
+        }
+        _ => {
+            let ok = s.evaluated == 0
+                || (s.evaluated - s.failed) as f64 / s.evaluated as f64 >= rule.mostly;
+            (ok, None, None)
+        }
+    }
+}
+
+fn human_secs(s: i64) -> String {
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    match (d, h, m) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h{m:02}m"),
+        (d, h, _) => format!("{d}d{h}h"),
+    }
+}
+
+fn describe_interval(iv: &super::kernels::range::Interval, dt: Option<&DataType>) -> String {
+    let show = |v: &Typed| match v {
+        // Bounds of counts and fractions are typed as floats; show `5`, not `5.0`.
+        Typed::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        v => typed_json(v, dt).to_string(),
+    };
+    let lo = iv
+        .lo
+        .as_ref()
+        .map(|(v, s)| format!("{}{}", if *s { "(" } else { "[" }, show(v)));
+    let hi = iv
+        .hi
+        .as_ref()
+        .map(|(v, s)| format!("{}{}", show(v), if *s { ")" } else { "]" }));
+    format!(
+        "{}, {}",
+        lo.unwrap_or_else(|| "(-inf".into()),
+        hi.unwrap_or_else(|| "+inf)".into())
+    )
+}
