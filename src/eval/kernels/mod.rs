@@ -8,3 +8,156 @@ pub(crate) mod range;
 pub(crate) mod set;
 pub(crate) mod strings;
 pub(crate) mod unique;
+
+/// Every row-level kernel on the edge cases arrow's own kernel tests use: empty, all-null,
+/// lengths around the 64-bit word (63, 64, 65, 129), sliced inputs (a non-zero offset), and
+/// every string layout, each against a per-row reference.
+#[cfg(test)]
+mod edge_cases {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        Array, ArrayRef, BooleanArray, DictionaryArray, Int64Array, LargeStringArray, StringArray,
+        StringViewArray,
+    };
+    use arrow::datatypes::{DataType, Int16Type};
+
+    use super::range::{Interval, RangeFilter};
+    use super::set::SetFilter;
+    use super::strings::{FormatCheck, compile_regex, length_between, regex_matches};
+    use crate::suite::{Literal, RegexMode};
+
+    fn strings(n: usize, all_null: bool) -> Vec<Option<String>> {
+        (0..n)
+            .map(|i| {
+                (!all_null && i % 7 != 3)
+                    .then(|| ["ab", "abc", "", "zz", "2024-01-05", "ä"][i % 6].to_string())
+            })
+            .collect()
+    }
+
+    fn layouts(v: &[Option<String>]) -> Vec<ArrayRef> {
+        let refs: Vec<Option<&str>> = v.iter().map(|s| s.as_deref()).collect();
+        vec![
+            Arc::new(StringArray::from(refs.clone())),
+            Arc::new(LargeStringArray::from(refs.clone())),
+            Arc::new(StringViewArray::from(refs.clone())),
+            Arc::new(refs.iter().copied().collect::<DictionaryArray<Int16Type>>()),
+        ]
+    }
+
+    fn check(name: &str, got: &BooleanArray, want: &[Option<bool>]) {
+        assert_eq!(got.len(), want.len(), "{name}");
+        let got: Vec<Option<bool>> = got.iter().collect();
+        assert_eq!(got, want, "{name}");
+    }
+
+    #[test]
+    fn string_kernels() {
+        let set = SetFilter::build(
+            &[Literal::Str("ab".into()), Literal::Str("zz".into())],
+            &DataType::Utf8,
+            false,
+        )
+        .unwrap();
+        let re = compile_regex("[a-c]+", RegexMode::Full).unwrap();
+        let fmt = FormatCheck::new("%Y-%m-%d").unwrap();
+        let range = RangeFilter::build(
+            Interval::bind(
+                Some(&Literal::Str("abc".into())),
+                None,
+                false,
+                false,
+                &DataType::Utf8,
+            )
+            .unwrap(),
+            &DataType::Utf8,
+        )
+        .unwrap();
+        for n in [0usize, 1, 63, 64, 65, 129] {
+            for all_null in [false, true] {
+                let full = strings(n + 3, all_null);
+                for offset in [0usize, 3] {
+                    let vals = &full[offset..offset + n];
+                    for (li, layout) in layouts(&full).into_iter().enumerate() {
+                        let a = layout.slice(offset, n);
+                        let name = |k: &str| {
+                            format!("{k} n={n} null={all_null} offset={offset} layout={li}")
+                        };
+                        let want = |f: &dyn Fn(&str) -> bool| -> Vec<Option<bool>> {
+                            vals.iter().map(|v| v.as_deref().map(f)).collect()
+                        };
+                        check(
+                            &name("in_set"),
+                            &set.contains(a.as_ref()).unwrap(),
+                            &want(&|s| s == "ab" || s == "zz"),
+                        );
+                        check(
+                            &name("regex"),
+                            &regex_matches(&re, a.as_ref()).unwrap(),
+                            &want(&|s| {
+                                !s.is_empty() && s.chars().all(|c| ('a'..='c').contains(&c))
+                            }),
+                        );
+                        check(
+                            &name("length"),
+                            &length_between(a.as_ref(), 1, 2).unwrap(),
+                            &want(&|s| (1..=2).contains(&s.chars().count())),
+                        );
+                        check(
+                            &name("format"),
+                            &fmt.evaluate(a.as_ref()).unwrap(),
+                            &want(&|s| s == "2024-01-05"),
+                        );
+                        check(
+                            &name("between"),
+                            &range.evaluate(a.as_ref()).unwrap(),
+                            &want(&|s| s >= "abc"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integer_kernels() {
+        let set =
+            SetFilter::build(&[Literal::Int(3, "3".into())], &DataType::Int64, false).unwrap();
+        let range = RangeFilter::build(
+            Interval::bind(
+                Some(&Literal::Int(2, "2".into())),
+                Some(&Literal::Int(4, "4".into())),
+                false,
+                true,
+                &DataType::Int64,
+            )
+            .unwrap(),
+            &DataType::Int64,
+        )
+        .unwrap();
+        for n in [0usize, 1, 63, 64, 65, 129] {
+            for all_null in [false, true] {
+                let full: Vec<Option<i64>> = (0..n + 5)
+                    .map(|i| (!all_null && i % 5 != 1).then_some(i as i64 % 6))
+                    .collect();
+                let a: ArrayRef = Arc::new(Int64Array::from(full.clone()));
+                let a = a.slice(5, n);
+                let vals = &full[5..];
+                check(
+                    &format!("set {n}"),
+                    &set.contains(a.as_ref()).unwrap(),
+                    &vals.iter().map(|v| v.map(|v| v == 3)).collect::<Vec<_>>(),
+                );
+                check(
+                    &format!("range {n}"),
+                    &range.evaluate(a.as_ref()).unwrap(),
+                    &vals
+                        .iter()
+                        .map(|v| v.map(|v| (2..4).contains(&v)))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+    }
+}
