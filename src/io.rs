@@ -17,6 +17,9 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::error::{Error, Result};
 use crate::suite::Contract;
@@ -127,11 +130,8 @@ pub fn open(file: &InputFile, contract: Option<&Contract>, chunk_rows: usize) ->
     };
     Ok(match file.format {
         Format::Parquet => {
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-                .map_err(|e| Error::InputFormat {
-                    path: path.clone(),
-                    detail: format!("not a readable Parquet file: {e}"),
-                })?
+            let meta = parquet_metadata(&f, &path)?;
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta)
                 .with_batch_size(chunk_rows)
                 .build()
                 .map_err(|e| Error::InputFormat {
@@ -236,6 +236,87 @@ pub fn open(file: &InputFile, contract: Option<&Contract>, chunk_rows: usize) ->
     })
 }
 
+/// Reads a Parquet file's metadata and picks the Arrow types to read it as: string columns whose
+/// every data page is dictionary-encoded are read as dictionaries (the kernels then evaluate each
+/// distinct value once), the rest as written.
+fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
+    use parquet::basic::Encoding;
+    let bad = |e: parquet::errors::ParquetError| Error::InputFormat {
+        path: path.to_path_buf(),
+        detail: format!("not a readable Parquet file: {e}"),
+    };
+    let meta = ArrowReaderMetadata::load(f, ArrowReaderOptions::new()).map_err(bad)?;
+    let schema = meta.schema().clone();
+    let pq = meta.metadata();
+    let leaves = pq.file_metadata().schema_descr();
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let f = field.as_ref().clone();
+            if !matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                return f;
+            }
+            let Some(leaf) =
+                (0..leaves.num_columns()).find(|i| leaves.column(*i).path().string() == *f.name())
+            else {
+                return f;
+            };
+            let all_dictionary = pq.num_row_groups() > 0
+                && pq.row_groups().iter().all(|rg| {
+                    let c = rg.column(leaf);
+                    c.dictionary_page_offset().is_some()
+                        && c.page_encoding_stats_mask().is_some_and(|m| {
+                            m.is_only(Encoding::RLE_DICTIONARY)
+                                || m.is_only(Encoding::PLAIN_DICTIONARY)
+                        })
+                });
+            if all_dictionary {
+                changed = true;
+                f.with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            } else {
+                f
+            }
+        })
+        .collect();
+    if !changed {
+        return Ok(meta);
+    }
+    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(pq.clone(), ArrowReaderOptions::new().with_schema(hinted))
+        .map_err(bad)
+}
+
+/// Reads a whole Parquet file, its row groups decoded in parallel, in file order.
+fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Vec<RecordBatch>> {
+    let path = &file.path;
+    let f = File::open(path).map_err(|e| Error::input(path, e))?;
+    let meta = parquet_metadata(&f, path)?;
+    let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
+    let parts = crate::eval::par_map(&groups, |g| -> Result<Vec<RecordBatch>> {
+        let f = f.try_clone().map_err(|e| Error::input(path, e))?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+            .with_row_groups(vec![*g])
+            .with_batch_size(chunk_rows)
+            .build()
+            .map_err(|e| format_error(path, e.into()))?
+            .map(|r| r.map_err(|e| format_error(path, e)))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
 fn text_schema(header: &Schema) -> SchemaRef {
     Arc::new(Schema::new(
         header
@@ -326,6 +407,16 @@ impl<'a> Batches<'a> {
                     return Ok(None);
                 };
                 self.next_file += 1;
+                if self.batch_rows.is_none() && file.format == Format::Parquet {
+                    // The whole file is one batch: decode its row groups on every core.
+                    self.seq += 1;
+                    let spec = BatchSpec {
+                        seq: self.seq,
+                        input: file.clone(),
+                        first_row: 0,
+                    };
+                    return Ok(Some((spec, read_parquet_whole(file, self.chunk_rows)?)));
+                }
                 let chunks = open(file, self.contract, self.chunk_rows)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));
                 if self.batch_rows.is_none() {

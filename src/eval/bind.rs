@@ -2,12 +2,11 @@
 //! sets, formats and SQL compiled, the kernel picked per Arrow type. Nothing here runs per row.
 
 use arrow::datatypes::{DataType, SchemaRef};
-use regex::bytes::Regex;
 
 use super::kernels::expr::BoolExpr;
 use super::kernels::range::{Interval, RangeFilter};
 use super::kernels::set::SetFilter;
-use super::kernels::strings::{FormatCheck, compile_regex};
+use super::kernels::strings::{FormatCheck, SuiteRegex};
 use super::literal::{Domain, domain_of};
 use super::{Rule, RuleSource};
 use crate::metrics::check_metric_type;
@@ -30,7 +29,7 @@ pub(crate) enum Op {
     },
     Regex {
         col: usize,
-        re: Regex,
+        re: SuiteRegex,
         negated: bool,
     },
     Length {
@@ -204,7 +203,7 @@ pub(crate) fn bind_expectation(
         } => {
             let (i, dt) = column(schema, c, "column")?;
             need_strings(e.kind.name(), &dt, false)?;
-            let re = compile_regex(regex, *mode).map_err(|m| ("regex", m))?;
+            let re = SuiteRegex::new(regex, *mode).map_err(|m| ("regex", m))?;
             (
                 Op::Regex {
                     col: i,

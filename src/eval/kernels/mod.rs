@@ -24,7 +24,7 @@ mod edge_cases {
 
     use super::range::{Interval, RangeFilter};
     use super::set::SetFilter;
-    use super::strings::{FormatCheck, compile_regex, length_between, regex_matches};
+    use super::strings::{FormatCheck, SuiteRegex, length_between, regex_matches};
     use crate::suite::{Literal, RegexMode};
 
     fn strings(n: usize, all_null: bool) -> Vec<Option<String>> {
@@ -60,7 +60,7 @@ mod edge_cases {
             false,
         )
         .unwrap();
-        let re = compile_regex("[a-c]+", RegexMode::Full).unwrap();
+        let re = SuiteRegex::new("[a-c]+", RegexMode::Full).unwrap();
         let fmt = FormatCheck::new("%Y-%m-%d").unwrap();
         let range = RangeFilter::build(
             Interval::bind(

@@ -39,9 +39,76 @@ pub fn compile_regex(pattern: &str, mode: RegexMode) -> Result<Regex, String> {
     Regex::new(&full).map_err(|e| format!("regex `{pattern}` does not compile: {e}"))
 }
 
+/// A compiled suite regex: the lazy DFA driven byte by byte (no per-call search setup, which
+/// dominates on short values), with the full regex engine behind it for values the DFA gives up
+/// on. Both accept exactly the same language.
+#[derive(Debug)]
+pub(crate) struct SuiteRegex {
+    re: Regex,
+    dfa: Option<regex_automata::hybrid::dfa::DFA>,
+    full: bool,
+}
+
+impl SuiteRegex {
+    pub(crate) fn new(pattern: &str, mode: RegexMode) -> Result<Self, String> {
+        let re = compile_regex(pattern, mode)?;
+        // Anchored at the start for `full`; the end is checked by requiring a match at EOI.
+        let dfa = regex_automata::hybrid::dfa::DFA::new(&format!("(?:{pattern})")).ok();
+        Ok(SuiteRegex {
+            re,
+            dfa,
+            full: mode == RegexMode::Full,
+        })
+    }
+
+    /// Whether `v` matches (the whole of it in `full` mode).
+    fn is_match(&self, v: &[u8], cache: &mut Option<regex_automata::hybrid::dfa::Cache>) -> bool {
+        let (Some(dfa), Some(cache)) = (&self.dfa, cache.as_mut()) else {
+            return self.re.is_match(v);
+        };
+        match dfa_match(dfa, cache, v, self.full) {
+            Some(m) => m,
+            None => self.re.is_match(v),
+        }
+    }
+}
+
+/// Runs the lazy DFA over `v`. `None` when it gives up (cache thrash, quit byte).
+fn dfa_match(
+    dfa: &regex_automata::hybrid::dfa::DFA,
+    cache: &mut regex_automata::hybrid::dfa::Cache,
+    v: &[u8],
+    full: bool,
+) -> Option<bool> {
+    use regex_automata::Anchored;
+    use regex_automata::util::start::Config;
+    let anchored = if full { Anchored::Yes } else { Anchored::No };
+    let mut sid = dfa
+        .start_state(cache, &Config::new().anchored(anchored))
+        .ok()?;
+    for &b in v {
+        sid = dfa.next_state(cache, sid, b).ok()?;
+        if sid.is_tagged() {
+            if sid.is_dead() {
+                return Some(false);
+            }
+            if sid.is_quit() {
+                return None;
+            }
+            // Match states are delayed by one byte: this one says the input so far matched.
+            if !full && sid.is_match() {
+                return Some(true);
+            }
+        }
+    }
+    sid = dfa.next_eoi_state(cache, sid).ok()?;
+    Some(sid.is_match())
+}
+
 /// `true` where the value matches (full or search, as compiled).
-pub(crate) fn regex_matches(re: &Regex, array: &dyn Array) -> Option<BooleanArray> {
-    map_bytes(array, |v| re.is_match(v))
+pub(crate) fn regex_matches(re: &SuiteRegex, array: &dyn Array) -> Option<BooleanArray> {
+    let mut cache = re.dfa.as_ref().map(|d| d.create_cache());
+    map_bytes(array, |v| re.is_match(v, &mut cache))
 }
 
 /// Character count (bytes for binary) within `[min, max]`.
@@ -156,7 +223,7 @@ mod tests {
 
     #[test]
     fn full_mode_rejects_a_trailing_newline() {
-        let re = compile_regex("[0-9]{10}", RegexMode::Full).unwrap();
+        let re = SuiteRegex::new("[0-9]{10}", RegexMode::Full).unwrap();
         let a = StringArray::from(vec![
             Some("1234567890"),
             Some("1234567890\n"),
@@ -165,7 +232,7 @@ mod tests {
         ]);
         let want = vec![Some(true), Some(false), None, Some(false)];
         assert_eq!(run(&a, |a| regex_matches(&re, a)), want);
-        let search = compile_regex("[0-9]{10}", RegexMode::Search).unwrap();
+        let search = SuiteRegex::new("[0-9]{10}", RegexMode::Search).unwrap();
         assert_eq!(
             run(&a, |a| regex_matches(&search, a)),
             vec![Some(true), Some(true), None, Some(true)]
