@@ -19,6 +19,12 @@ pub(crate) const LINEAR_MAX: usize = 8;
 
 #[derive(Debug)]
 pub(crate) enum SetFilter {
+    /// Every member is at most 8 bytes: values compare as one `u64` and a length, no memcmp.
+    /// Up to [`LINEAR_MAX`] members are scanned, more are looked up in one hash set per length.
+    Short {
+        linear: Vec<(u8, u64)>,
+        by_len: Vec<HashSet<u64>>,
+    },
     Bytes {
         linear: Vec<Box<[u8]>>,
         hashed: HashSet<Box<[u8]>>,
@@ -30,6 +36,14 @@ pub(crate) enum SetFilter {
         has_true: bool,
         has_false: bool,
     },
+}
+
+/// The bytes of a value of at most 8 bytes, packed little-endian into a `u64`.
+#[inline]
+fn pack(v: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf[..v.len()].copy_from_slice(v);
+    u64::from_le_bytes(buf)
 }
 
 fn float_key(f: f64) -> u64 {
@@ -72,6 +86,25 @@ impl SetFilter {
                     .collect();
                 members.sort();
                 members.dedup();
+                if !case_insensitive && members.iter().all(|m| m.len() <= 8) {
+                    let packed: Vec<(u8, u64)> =
+                        members.iter().map(|m| (m.len() as u8, pack(m))).collect();
+                    return Ok(if packed.len() <= LINEAR_MAX {
+                        SetFilter::Short {
+                            linear: packed,
+                            by_len: Vec::new(),
+                        }
+                    } else {
+                        let mut by_len: Vec<HashSet<u64>> = (0..=8).map(|_| HashSet::new()).collect();
+                        for (l, p) in packed {
+                            by_len[l as usize].insert(p);
+                        }
+                        SetFilter::Short {
+                            linear: Vec::new(),
+                            by_len,
+                        }
+                    });
+                }
                 let (linear, hashed) = if members.len() <= LINEAR_MAX {
                     (members, HashSet::new())
                 } else {
@@ -114,6 +147,21 @@ impl SetFilter {
     /// `true` where the value is a member; null where the value is null.
     pub(crate) fn contains(&self, array: &dyn Array) -> Option<BooleanArray> {
         match self {
+            SetFilter::Short { linear, by_len } => {
+                let values = if by_len.is_empty() {
+                    bytes_values(array, &mut |v: &[u8]| {
+                        v.len() <= 8 && {
+                            let (l, p) = (v.len() as u8, pack(v));
+                            linear.iter().any(|m| *m == (l, p))
+                        }
+                    })?
+                } else {
+                    bytes_values(array, &mut |v: &[u8]| {
+                        v.len() <= 8 && by_len[v.len()].contains(&pack(v))
+                    })?
+                };
+                Some(BooleanArray::new(values, array.logical_nulls()))
+            }
             SetFilter::Bytes {
                 linear,
                 hashed,
@@ -216,6 +264,22 @@ mod tests {
                 .collect();
         assert_eq!(check(&small, &d), want);
         assert_eq!(check(&small, &a.slice(2, 3)), want[2..].to_vec());
+    }
+
+    #[test]
+    fn long_members_small_and_large_sets() {
+        let small: Vec<String> = vec!["provider-0001".into(), "provider-0002".into()];
+        let large: Vec<String> = (0..40).map(|i| format!("provider-{i:04}")).collect();
+        let a = StringArray::from(vec![Some("provider-0001"), Some("provider-0039"), None, Some("provider-00")]);
+        for (members, want) in [
+            (small, vec![Some(true), Some(false), None, Some(false)]),
+            (large, vec![Some(true), Some(true), None, Some(false)]),
+        ] {
+            let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+            let f = SetFilter::build(&strs(&refs), &DataType::Utf8, false).unwrap();
+            assert!(matches!(f, SetFilter::Bytes { .. }));
+            assert_eq!(check(&f, &a), want);
+        }
     }
 
     #[test]
