@@ -118,10 +118,27 @@ pub(crate) fn length_between(array: &dyn Array, min: u64, max: u64) -> Option<Bo
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView
     ) || matches!(array.data_type(), DataType::Dictionary(_, v) if matches!(**v, DataType::Binary | DataType::LargeBinary | DataType::BinaryView));
     if binary {
-        map_bytes(array, |v| (min..=max).contains(&(v.len() as u64)))
-    } else {
-        map_bytes(array, |v| (min..=max).contains(&char_count(v)))
+        return map_bytes(array, |v| (min..=max).contains(&(v.len() as u64)));
     }
+    // ASCII fast path: one pass over the value bytes, then lengths come from the offsets alone.
+    if let Some(r) = ascii_lengths::<i32>(array, min, max).or_else(|| ascii_lengths::<i64>(array, min, max)) {
+        return Some(r);
+    }
+    map_bytes(array, |v| (min..=max).contains(&char_count(v)))
+}
+
+fn ascii_lengths<O: arrow::array::OffsetSizeTrait>(array: &dyn Array, min: u64, max: u64) -> Option<BooleanArray> {
+    use arrow::array::AsArray;
+    let a = array.as_string_opt::<O>()?;
+    let offsets = a.value_offsets();
+    let (start, end) = (offsets[0].as_usize(), offsets[a.len()].as_usize());
+    if !a.value_data()[start..end].is_ascii() {
+        return None;
+    }
+    let values = arrow::buffer::BooleanBuffer::collect_bool(a.len(), |i| {
+        (min..=max).contains(&((offsets[i + 1] - offsets[i]).as_usize() as u64))
+    });
+    Some(BooleanArray::new(values, a.nulls().cloned()))
 }
 
 /// Characters in a UTF-8 value: the byte length for ASCII, else the count of non-continuation
