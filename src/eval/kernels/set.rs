@@ -95,7 +95,8 @@ impl SetFilter {
                             by_len: Vec::new(),
                         }
                     } else {
-                        let mut by_len: Vec<HashSet<u64>> = (0..=8).map(|_| HashSet::new()).collect();
+                        let mut by_len: Vec<HashSet<u64>> =
+                            (0..=8).map(|_| HashSet::new()).collect();
                         for (l, p) in packed {
                             by_len[l as usize].insert(p);
                         }
@@ -270,7 +271,12 @@ mod tests {
     fn long_members_small_and_large_sets() {
         let small: Vec<String> = vec!["provider-0001".into(), "provider-0002".into()];
         let large: Vec<String> = (0..40).map(|i| format!("provider-{i:04}")).collect();
-        let a = StringArray::from(vec![Some("provider-0001"), Some("provider-0039"), None, Some("provider-00")]);
+        let a = StringArray::from(vec![
+            Some("provider-0001"),
+            Some("provider-0039"),
+            None,
+            Some("provider-00"),
+        ]);
         for (members, want) in [
             (small, vec![Some(true), Some(false), None, Some(false)]),
             (large, vec![Some(true), Some(true), None, Some(false)]),

@@ -121,13 +121,19 @@ pub(crate) fn length_between(array: &dyn Array, min: u64, max: u64) -> Option<Bo
         return map_bytes(array, |v| (min..=max).contains(&(v.len() as u64)));
     }
     // ASCII fast path: one pass over the value bytes, then lengths come from the offsets alone.
-    if let Some(r) = ascii_lengths::<i32>(array, min, max).or_else(|| ascii_lengths::<i64>(array, min, max)) {
+    if let Some(r) =
+        ascii_lengths::<i32>(array, min, max).or_else(|| ascii_lengths::<i64>(array, min, max))
+    {
         return Some(r);
     }
     map_bytes(array, |v| (min..=max).contains(&char_count(v)))
 }
 
-fn ascii_lengths<O: arrow::array::OffsetSizeTrait>(array: &dyn Array, min: u64, max: u64) -> Option<BooleanArray> {
+fn ascii_lengths<O: arrow::array::OffsetSizeTrait>(
+    array: &dyn Array,
+    min: u64,
+    max: u64,
+) -> Option<BooleanArray> {
     use arrow::array::AsArray;
     let a = array.as_string_opt::<O>()?;
     let offsets = a.value_offsets();

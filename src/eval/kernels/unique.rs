@@ -15,7 +15,7 @@ use arrow::row::{RowConverter, SortField};
 use hashbrown::HashMap;
 
 use crate::eval::access::for_each_bytes;
-use crate::eval::literal::{Domain, domain_of, float_value, for_each_int, int_value};
+use crate::eval::literal::{Domain, domain_of, for_each_int};
 
 #[derive(Debug, Default)]
 pub(crate) struct UniqueCounter {
@@ -39,61 +39,53 @@ fn float_key(f: f64) -> i128 {
     f.to_bits() as i128
 }
 
+/// Calls `f(i, key)` for every row set in `rows` of a non-string column, the key identifying the
+/// value (integers as themselves, floats by normalized bits, booleans as 0/1). Dispatches on the
+/// type once.
+fn for_each_int_key(array: &dyn Array, rows: &BooleanBuffer, mut f: impl FnMut(usize, i128)) {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Float32Type, Float64Type};
+    match array.data_type() {
+        DataType::Float64 => {
+            let v = array.as_primitive::<Float64Type>().values();
+            rows.set_indices().for_each(|i| f(i, float_key(v[i])));
+        }
+        DataType::Float32 => {
+            let v = array.as_primitive::<Float32Type>().values();
+            rows.set_indices()
+                .for_each(|i| f(i, float_key(v[i] as f64)));
+        }
+        DataType::Boolean => {
+            let b = array.as_boolean();
+            rows.set_indices().for_each(|i| f(i, b.value(i) as i128));
+        }
+        _ => {
+            for_each_int(array, rows, f);
+        }
+    }
+}
+
 impl UniqueCounter {
     /// Counts the in-scope values of one chunk of a single column.
     pub(crate) fn count(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>) {
-        let nulls = array.logical_nulls();
-        for i in 0..array.len() {
-            if in_scope(scope, i) && nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                self.nulls += 1;
-            }
+        if let Some(n) = array.logical_nulls() {
+            let missing = !n.inner();
+            self.nulls += match scope {
+                Some(s) => (&missing & s).count_set_bits(),
+                None => missing.count_set_bits(),
+            } as u32;
         }
-        match domain_of(array.data_type()) {
-            Some(Domain::Bytes) => {
-                for_each_bytes(array, |i, v| {
-                    if in_scope(scope, i) {
-                        *self.bytes.entry_ref(v).or_insert(0) += 1;
-                    }
-                });
-            }
-            _ => self.for_each_key(array, &nulls, |i, k, map| {
+        if domain_of(array.data_type()) == Some(Domain::Bytes) {
+            for_each_bytes(array, |i, v| {
                 if in_scope(scope, i) {
-                    *map.entry(k).or_insert(0) += 1;
+                    *self.bytes.entry_ref(v).or_insert(0) += 1;
                 }
-            }),
-        }
-    }
-
-    fn for_each_key(
-        &mut self,
-        array: &dyn Array,
-        nulls: &Option<NullBuffer>,
-        mut f: impl FnMut(usize, i128, &mut HashMap<i128, u32>),
-    ) {
-        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-        match domain_of(array.data_type()) {
-            Some(Domain::Float) => {
-                for i in (0..array.len()).filter(|&i| valid(i)) {
-                    f(
-                        i,
-                        float_key(float_value(array, i).expect("float")),
-                        &mut self.ints,
-                    );
-                }
-            }
-            Some(Domain::Bool) => {
-                let b = array.as_any().downcast_ref::<BooleanArray>().expect("bool");
-                for i in (0..array.len()).filter(|&i| valid(i)) {
-                    f(i, b.value(i) as i128, &mut self.ints);
-                }
-            }
-            _ => {
-                for i in (0..array.len()).filter(|&i| valid(i)) {
-                    if let Some(v) = int_value(array, i) {
-                        f(i, v, &mut self.ints);
-                    }
-                }
-            }
+            });
+        } else {
+            let ints = &mut self.ints;
+            for_each_int_key(array, &wanted(array, scope), |_, k| {
+                *ints.entry(k).or_insert(0) += 1
+            });
         }
     }
 
@@ -124,28 +116,15 @@ impl UniqueCounter {
         let len = array.len();
         let nulls = array.logical_nulls();
         let mut pass = vec![true; len];
-        match domain_of(array.data_type()) {
-            Some(Domain::Bytes) => {
-                for_each_bytes(array, |i, v| {
-                    pass[i] = self.bytes.get(v).is_none_or(|c| *c <= 1);
-                });
-            }
-            _ => {
-                let ints = &self.ints;
-                let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-                for i in (0..len).filter(|&i| valid(i)) {
-                    let k = match domain_of(array.data_type()) {
-                        Some(Domain::Float) => float_key(float_value(array, i).expect("float")),
-                        Some(Domain::Bool) => array
-                            .as_any()
-                            .downcast_ref::<BooleanArray>()
-                            .expect("bool")
-                            .value(i) as i128,
-                        _ => int_value(array, i).unwrap_or_default(),
-                    };
-                    pass[i] = ints.get(&k).is_none_or(|c| *c <= 1);
-                }
-            }
+        if domain_of(array.data_type()) == Some(Domain::Bytes) {
+            for_each_bytes(array, |i, v| {
+                pass[i] = self.bytes.get(v).is_none_or(|c| *c <= 1);
+            });
+        } else {
+            let ints = &self.ints;
+            for_each_int_key(array, &wanted(array, None), |i, k| {
+                pass[i] = ints.get(&k).is_none_or(|c| *c <= 1);
+            });
         }
         if nulls_distinct {
             BooleanArray::new(BooleanBuffer::from(pass), nulls)
