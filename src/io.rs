@@ -294,6 +294,40 @@ fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
         .map_err(bad)
 }
 
+/// The decoded size of a Parquet file's data, from its metadata.
+fn parquet_decoded_size(file: &InputFile) -> Result<usize> {
+    let f = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
+    let meta = parquet_metadata(&f, &file.path)?;
+    Ok(meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| rg.total_byte_size().max(0) as usize)
+        .sum())
+}
+
+/// Reads the `rows` rows of a batch again, from row `spec.first_row` of its file.
+pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Result<Chunks> {
+    let chunks = open(&spec.input, contract, DEFAULT_CHUNK_ROWS)?;
+    let (mut skip, mut take) = (spec.first_row, rows);
+    Ok(Box::new(chunks.filter_map(move |c| {
+        let c = match c {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        let n = c.num_rows() as u64;
+        if skip >= n {
+            skip -= n;
+            return None;
+        }
+        let start = skip;
+        skip = 0;
+        let len = (n - start).min(take);
+        take -= len;
+        (len > 0).then(|| Ok(c.slice(start as usize, len as usize)))
+    })))
+}
+
 /// Reads a whole Parquet file, its row groups decoded in parallel, in file order.
 fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Vec<RecordBatch>> {
     let path = &file.path;
@@ -378,6 +412,7 @@ pub struct Batches<'a> {
     current: Option<(InputFile, std::iter::Peekable<Chunks>, u64)>,
     carry: Option<RecordBatch>,
     seq: u64,
+    parallel_limit: usize,
 }
 
 impl<'a> Batches<'a> {
@@ -396,18 +431,31 @@ impl<'a> Batches<'a> {
             current: None,
             carry: None,
             seq: 0,
+            parallel_limit: 1 << 30,
         }
     }
 
-    /// The next batch and its chunks, or `None` at the end.
-    pub fn next_batch(&mut self) -> Result<Option<(BatchSpec, Vec<RecordBatch>)>> {
+    /// Files whose decoded size is at most this many bytes are read whole, their row groups in
+    /// parallel; larger ones are streamed. Default: 1 GiB.
+    pub fn with_parallel_read_limit(mut self, bytes: usize) -> Self {
+        self.parallel_limit = bytes;
+        self
+    }
+
+    /// The next batch and its chunks, or `None` at the end. A whole-file batch streams its
+    /// chunks (or holds them, read in parallel, when the file is small); a `batch_rows` batch
+    /// holds its rows.
+    pub fn next_batch(&mut self) -> Result<Option<(BatchSpec, Chunks)>> {
         loop {
             if self.current.is_none() {
                 let Some(file) = self.files.get(self.next_file) else {
                     return Ok(None);
                 };
                 self.next_file += 1;
-                if self.batch_rows.is_none() && file.format == Format::Parquet {
+                if self.batch_rows.is_none()
+                    && file.format == Format::Parquet
+                    && parquet_decoded_size(file)? <= self.parallel_limit
+                {
                     // The whole file is one batch: decode its row groups on every core.
                     self.seq += 1;
                     let spec = BatchSpec {
@@ -415,7 +463,8 @@ impl<'a> Batches<'a> {
                         input: file.clone(),
                         first_row: 0,
                     };
-                    return Ok(Some((spec, read_parquet_whole(file, self.chunk_rows)?)));
+                    let chunks = read_parquet_whole(file, self.chunk_rows)?;
+                    return Ok(Some((spec, Box::new(chunks.into_iter().map(Ok)))));
                 }
                 let chunks = open(file, self.contract, self.chunk_rows)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));
@@ -428,8 +477,7 @@ impl<'a> Batches<'a> {
                         input: file,
                         first_row: 0,
                     };
-                    let chunks = chunks.collect::<Result<Vec<_>>>()?;
-                    return Ok(Some((spec, chunks)));
+                    return Ok(Some((spec, Box::new(chunks))));
                 }
             }
             let n = self.batch_rows.expect("per-file batches returned above");
@@ -468,7 +516,7 @@ impl<'a> Batches<'a> {
             if self.carry.is_none() && chunks.peek().is_none() {
                 self.current = None;
             }
-            return Ok(Some((spec, out)));
+            return Ok(Some((spec, Box::new(out.into_iter().map(Ok)))));
         }
     }
 }

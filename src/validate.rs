@@ -17,6 +17,9 @@ pub struct RunOptions {
     pub batch_rows: Option<usize>,
     /// The run id written in the report (and, for `run`, in every table). Default: a new UUID.
     pub run_id: String,
+    /// Bytes of Arrow data a batch may hold in memory; a larger batch is evaluated in a
+    /// streaming pass and read again. Default: [`crate::gate::DEFAULT_BATCH_MEMORY`].
+    pub batch_memory: usize,
 }
 
 impl Default for RunOptions {
@@ -25,6 +28,7 @@ impl Default for RunOptions {
             as_of: Utc::now(),
             batch_rows: None,
             run_id: uuid::Uuid::new_v4().to_string(),
+            batch_memory: crate::gate::DEFAULT_BATCH_MEMORY,
         }
     }
 }
@@ -43,14 +47,18 @@ pub fn validate(
         opts.as_of,
         files.iter().map(|f| display_path(&f.path)).collect(),
     );
-    let mut batches = Batches::new(files, suite.schema.as_ref(), opts.batch_rows);
+    let contract = suite.schema.as_ref();
+    let mut batches =
+        Batches::new(files, contract, opts.batch_rows).with_parallel_read_limit(opts.batch_memory);
     while let Some((spec, chunks)) = batches.next_batch()? {
         let input = display_path(&spec.input.path);
-        let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row);
-        for chunk in &chunks {
-            run.push(chunk, spec.input.format.is_text())?;
+        let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row)
+            .with_memory_budget(opts.batch_memory);
+        for chunk in chunks {
+            run.push(&chunk?, spec.input.format.is_text())?;
         }
-        let result = run.finish()?;
+        let rows = run.rows();
+        let result = run.finish_with_source(|| crate::io::reread(&spec, rows, contract))?;
         let fate = result.fate;
         report.add(result.report);
         if fate == Fate::Fail {

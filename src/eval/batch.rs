@@ -22,6 +22,8 @@ use super::bind::Op;
 use super::chunk::{self, Chunk, Partial, par_map, record};
 use super::kernels::unique::{CompoundCounter, unique_over};
 use super::nulls::outcome;
+pub use super::stream::Replay;
+use super::stream::{Spilled, settle_chunk};
 use super::verdict::verdict;
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::error::Result;
@@ -69,6 +71,9 @@ pub struct BatchResult {
     pub batch_failures: Vec<usize>,
     /// Schema violations of the batch.
     pub schema_violations: Vec<String>,
+    /// For a batch too large to hold (see [`BatchRun::with_memory_budget`]): `chunks` is empty
+    /// and the batch's chunks, read again in order, are routed through this.
+    pub replay: Option<Replay>,
 }
 
 /// Evaluates one batch. Call [`BatchRun::push`] for each chunk, then [`BatchRun::finish`].
@@ -79,6 +84,10 @@ pub struct BatchRun<'a> {
     input: String,
     first_row: u64,
     pending: Vec<(RecordBatch, bool, u64)>,
+    pending_bytes: usize,
+    budget: usize,
+    spilled: Option<Spilled>,
+    text: bool,
     rows: u64,
 }
 
@@ -98,8 +107,20 @@ impl<'a> BatchRun<'a> {
             input: input.to_string(),
             first_row,
             pending: Vec::new(),
+            pending_bytes: 0,
+            budget: usize::MAX,
+            spilled: None,
+            text: false,
             rows: 0,
         }
+    }
+
+    /// Holds at most this many bytes of Arrow data; a larger batch is evaluated chunk by chunk
+    /// and finished with [`BatchRun::finish_with_source`], which reads it again. Default: no
+    /// limit.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes;
+        self
     }
 
     /// Rows pushed so far.
@@ -109,22 +130,103 @@ impl<'a> BatchRun<'a> {
 
     /// Adds a chunk. `text` says its columns are text to parse (CSV, NDJSON).
     pub fn push(&mut self, chunk: &RecordBatch, text: bool) -> Result<()> {
-        self.pending
-            .push((chunk.clone(), text, self.first_row + self.rows));
+        let first = self.first_row + self.rows;
         self.rows += chunk.num_rows() as u64;
+        self.text = text;
+        if let Some(s) = self.spilled.as_mut() {
+            return s.absorb(chunk::evaluate(
+                self.compiled,
+                self.as_of,
+                chunk,
+                text,
+                first,
+            )?);
+        }
+        self.pending_bytes += chunk.get_array_memory_size();
+        self.pending.push((chunk.clone(), text, first));
+        if self.pending_bytes > self.budget {
+            // Too large to hold: evaluate what is held and keep only partial results.
+            let mut s = Spilled::new(self.compiled.rules().len());
+            let (compiled, as_of) = (self.compiled, self.as_of);
+            let outs = par_map(&self.pending, |(c, text, first)| {
+                chunk::evaluate(compiled, as_of, c, *text, *first)
+            });
+            for out in outs {
+                s.absorb(out?)?;
+            }
+            self.pending = Vec::new();
+            self.spilled = Some(s);
+        }
         Ok(())
     }
 
+    /// Like [`BatchRun::finish`], reading the batch again from `source` when it was too large
+    /// to hold: `source` must give the same chunks in the same order.
+    pub fn finish_with_source(
+        mut self,
+        source: impl FnOnce() -> Result<crate::io::Chunks>,
+    ) -> Result<BatchResult> {
+        let Some(mut s) = self.spilled.take() else {
+            return self.finish();
+        };
+        let compiled = self.compiled;
+        let violated = !s.violations.is_empty();
+        let routing = routing_rules(compiled.rules());
+        let mut quarantined = 0u64;
+        if !violated {
+            let mut first = self.first_row;
+            for c in source()? {
+                let c = c?;
+                let mut out = chunk::evaluate(compiled, self.as_of, &c, self.text, first)?.chunk;
+                first += c.num_rows() as u64;
+                for (ri, p) in settle_chunk(compiled, &s.counters, &mut out)? {
+                    s.partials[ri].absorb(p);
+                }
+                quarantined +=
+                    quarantine_mask(&out.fails, &routing, Fate::Split, out.batch.num_rows())
+                        .count_set_bits() as u64;
+            }
+        }
+        let (results, batch_failures, fate) = decide(
+            compiled,
+            s.bound.as_deref(),
+            &mut s.partials,
+            violated,
+            self.rows,
+            self.as_of,
+        );
+        let quarantined = match fate {
+            Fate::QuarantineAll => self.rows,
+            Fate::Fail => 0,
+            Fate::Split => quarantined,
+        };
+        Ok(BatchResult {
+            report: report(&self, fate, quarantined, s.violations.clone(), results),
+            fate,
+            chunks: Vec::new(),
+            batch_failures,
+            schema_violations: s.violations,
+            replay: Some(Replay::new(s.counters, fate, self.as_of)),
+        })
+    }
+
     /// Evaluates every chunk, settles uniqueness, decides every verdict and the batch's fate,
-    /// and routes each chunk.
-    pub fn finish(self) -> Result<BatchResult> {
+    /// and routes each chunk. A batch that went over its memory budget needs
+    /// [`BatchRun::finish_with_source`].
+    pub fn finish(mut self) -> Result<BatchResult> {
+        if self.spilled.is_some() {
+            return Err(crate::Error::Usage(format!(
+                "batch {} of {} is larger than the memory budget and has no source to read it again",
+                self.seq, self.input
+            )));
+        }
         let compiled = self.compiled;
         let rules = compiled.rules();
         let as_of = self.as_of;
         let outs = par_map(&self.pending, |(c, text, first)| {
             chunk::evaluate(compiled, as_of, c, *text, *first)
         });
-        drop(self.pending);
+        self.pending = Vec::new();
         let mut chunks: Vec<Chunk> = Vec::with_capacity(outs.len());
         let mut partials: Vec<Partial> = rules.iter().map(|_| Partial::default()).collect();
         let mut violations: Vec<String> = Vec::new();
@@ -146,59 +248,22 @@ impl<'a> BatchRun<'a> {
             settle_uniqueness(compiled, &mut chunks, &mut partials, bound)?;
         }
 
-        // Verdicts.
-        let mut results = Vec::new();
-        let mut batch_failures = Vec::new();
-        let mut fate = Fate::Split;
-        if violated {
-            fate = Fate::QuarantineAll;
-        } else if let Some(bound) = &bound {
-            for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
-                if matches!(rule.source, RuleSource::Type(_)) && !partials[ri].active {
-                    continue;
-                }
-                let (success, observed, message) =
-                    verdict(&partials[ri], rule, &br.op, &bound.schema, as_of);
-                if !success {
-                    match rule.on_fail {
-                        OnFail::Fail => fate = Fate::Fail,
-                        OnFail::QuarantineBatch => {
-                            batch_failures.push(ri);
-                            if fate != Fate::Fail {
-                                fate = Fate::QuarantineAll;
-                            }
-                        }
-                        OnFail::Warn | OnFail::QuarantineRows => {}
-                    }
-                    if rule.aggregate && rule.on_fail != OnFail::QuarantineBatch {
-                        batch_failures.push(ri);
-                    }
-                }
-                let p = std::mem::take(&mut partials[ri]);
-                results.push(result(rule, p, self.rows, success, observed, message));
-            }
-        }
+        let (results, batch_failures, fate) = decide(
+            compiled,
+            bound.as_deref(),
+            &mut partials,
+            violated,
+            self.rows,
+            as_of,
+        );
 
         // Routing.
-        let routing: Vec<usize> = rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.on_fail == OnFail::QuarantineRows)
-            .map(|(i, _)| i)
-            .collect();
+        let routing = routing_rules(rules);
         let mut quarantined = 0u64;
         let routed: Vec<RoutedChunk> = chunks
             .into_iter()
             .map(|c| {
-                let len = c.batch.num_rows();
-                let quarantine = match fate {
-                    Fate::QuarantineAll => BooleanBuffer::new_set(len),
-                    Fate::Fail => BooleanBuffer::new_unset(len),
-                    Fate::Split => routing
-                        .iter()
-                        .filter_map(|i| c.fails[*i].as_ref())
-                        .fold(BooleanBuffer::new_unset(len), |acc, f| &acc | f),
-                };
+                let quarantine = quarantine_mask(&c.fails, &routing, fate, c.batch.num_rows());
                 quarantined += quarantine.count_set_bits() as u64;
                 RoutedChunk {
                     batch: c.batch,
@@ -214,36 +279,119 @@ impl<'a> BatchRun<'a> {
                 }
             })
             .collect();
-        let outcome = match fate {
-            Fate::Fail => BatchOutcome::Failed,
-            Fate::QuarantineAll => BatchOutcome::BatchQuarantined,
-            Fate::Split if quarantined > 0 => BatchOutcome::RowsQuarantined,
-            Fate::Split => BatchOutcome::Passed,
-        };
-        let rows_passed = if fate == Fate::Fail {
-            0
-        } else {
-            self.rows - quarantined
-        };
         Ok(BatchResult {
-            report: BatchReport {
-                batch: self.seq,
-                input: self.input,
-                first_row: self.first_row,
-                rows: self.rows,
-                rows_passed,
-                rows_quarantined: quarantined,
-                outcome,
-                schema_violations: violations.clone(),
-                expectations: results,
-                committed: None,
-            },
+            report: report(&self, fate, quarantined, violations.clone(), results),
             fate,
             chunks: routed,
             batch_failures,
             schema_violations: violations,
+            replay: None,
         })
     }
+}
+
+fn report(
+    run: &BatchRun<'_>,
+    fate: Fate,
+    quarantined: u64,
+    violations: Vec<String>,
+    results: Vec<ExpectationResult>,
+) -> BatchReport {
+    let outcome = match fate {
+        Fate::Fail => BatchOutcome::Failed,
+        Fate::QuarantineAll => BatchOutcome::BatchQuarantined,
+        Fate::Split if quarantined > 0 => BatchOutcome::RowsQuarantined,
+        Fate::Split => BatchOutcome::Passed,
+    };
+    BatchReport {
+        batch: run.seq,
+        input: run.input.clone(),
+        first_row: run.first_row,
+        rows: run.rows,
+        rows_passed: if fate == Fate::Fail {
+            0
+        } else {
+            run.rows - quarantined
+        },
+        rows_quarantined: quarantined,
+        outcome,
+        schema_violations: violations,
+        expectations: results,
+        committed: None,
+    }
+}
+
+/// The rules whose failing rows go to quarantine.
+pub(crate) fn routing_rules(rules: &[Rule]) -> Vec<usize> {
+    rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.on_fail == OnFail::QuarantineRows)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A chunk's quarantine mask: the OR of its routing rules' failing rows, or all or none of its
+/// rows when the batch's fate says so.
+pub(crate) fn quarantine_mask(
+    fails: &[Option<BooleanBuffer>],
+    routing: &[usize],
+    fate: Fate,
+    len: usize,
+) -> BooleanBuffer {
+    match fate {
+        Fate::QuarantineAll => BooleanBuffer::new_set(len),
+        Fate::Fail => BooleanBuffer::new_unset(len),
+        Fate::Split => routing
+            .iter()
+            .filter_map(|i| fails[*i].as_ref())
+            .fold(BooleanBuffer::new_unset(len), |acc, f| &acc | f),
+    }
+}
+
+/// Decides every rule's verdict from its merged partial, and the batch's fate.
+pub(crate) fn decide(
+    compiled: &CompiledSuite,
+    bound: Option<&super::Bound>,
+    partials: &mut [Partial],
+    violated: bool,
+    rows: u64,
+    as_of: DateTime<Utc>,
+) -> (Vec<ExpectationResult>, Vec<usize>, Fate) {
+    let rules = compiled.rules();
+    let mut results = Vec::new();
+    let mut batch_failures = Vec::new();
+    let mut fate = Fate::Split;
+    if violated {
+        fate = Fate::QuarantineAll;
+    } else if let Some(bound) = &bound {
+        for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
+            if matches!(rule.source, RuleSource::Type(_)) && !partials[ri].active {
+                continue;
+            }
+            let (success, observed, message) =
+                verdict(&partials[ri], rule, &br.op, &bound.schema, as_of);
+            if !success {
+                match rule.on_fail {
+                    OnFail::Fail => fate = Fate::Fail,
+                    OnFail::QuarantineBatch => {
+                        batch_failures.push(ri);
+                        if fate != Fate::Fail {
+                            fate = Fate::QuarantineAll;
+                        }
+                    }
+                    OnFail::Warn | OnFail::QuarantineRows => {}
+                }
+                if rule.aggregate && rule.on_fail != OnFail::QuarantineBatch {
+                    batch_failures.push(ri);
+                }
+            }
+            let p = std::mem::take(&mut partials[ri]);
+            results.push(result(rule, p, rows, success, observed, message));
+        }
+    }
+
+    (results, batch_failures, fate)
 }
 
 /// `unique` and `compound_unique` need every value of the batch: settled here, after all chunks

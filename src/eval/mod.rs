@@ -14,6 +14,7 @@ mod chunk;
 pub(crate) mod kernels;
 pub mod literal;
 pub(crate) mod nulls;
+mod stream;
 mod verdict;
 
 use std::collections::HashMap;

@@ -32,8 +32,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::eval::CompiledSuite;
-use crate::eval::batch::{BatchResult, BatchRun, Fate};
-use crate::io::{Batches, InputFile, display_path};
+use crate::eval::batch::{BatchResult, BatchRun, Fate, RoutedChunk};
+use crate::io::{Batches, Chunks, InputFile, display_path};
 use crate::report::{
     BatchOutcome, BatchReport, Committed, ExpectationResult, Report, ReportBuilder, TableRef,
     TablesReport,
@@ -44,6 +44,9 @@ use sink::TableSink;
 
 /// Default target size of the Parquet files written, in bytes (128 MiB).
 pub const DEFAULT_TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
+
+/// Default bytes of Arrow data one batch may hold in memory (512 MiB).
+pub const DEFAULT_BATCH_MEMORY: usize = 512 << 20;
 
 /// Called after each batch is processed (for progress display).
 pub type BatchCallback = Box<dyn FnMut(&BatchReport) + Send>;
@@ -59,6 +62,7 @@ pub struct GateBuilder {
     batch_rows: Option<usize>,
     target_file_size: u64,
     max_batches_per_commit: usize,
+    batch_memory: usize,
     storage_options: HashMap<String, String>,
     on_batch: Option<BatchCallback>,
 }
@@ -113,6 +117,14 @@ impl GateBuilder {
     /// target size, when a `fail` stops the run, and at the end.
     pub fn with_max_batches_per_commit(mut self, n: usize) -> Self {
         self.max_batches_per_commit = n.max(1);
+        self
+    }
+
+    /// Bytes of Arrow data a batch may hold in memory; a larger batch is evaluated in a
+    /// streaming pass and read again from its file to be routed. Default:
+    /// [`DEFAULT_BATCH_MEMORY`].
+    pub fn with_batch_memory(mut self, bytes: usize) -> Self {
+        self.batch_memory = bytes.max(1);
         self
     }
 
@@ -172,6 +184,7 @@ impl GateBuilder {
             batch_rows: self.batch_rows,
             target_file_size: self.target_file_size,
             max_batches_per_commit: self.max_batches_per_commit,
+            batch_memory: self.batch_memory,
             storage: self.storage_options,
             on_batch: self.on_batch,
         })
@@ -204,6 +217,7 @@ pub struct Gate {
     batch_rows: Option<usize>,
     target_file_size: u64,
     max_batches_per_commit: usize,
+    batch_memory: usize,
     storage: HashMap<String, String>,
     on_batch: Option<BatchCallback>,
 }
@@ -221,6 +235,7 @@ impl Gate {
             batch_rows: None,
             target_file_size: DEFAULT_TARGET_FILE_SIZE,
             max_batches_per_commit: usize::MAX,
+            batch_memory: DEFAULT_BATCH_MEMORY,
             storage_options: HashMap::new(),
             on_batch: None,
         }
@@ -243,17 +258,27 @@ impl Gate {
         }
         let compiled = self.compiled.clone();
         let batch_rows = self.batch_rows;
+        let budget = self.batch_memory;
         let mut run = self.start(inputs, Value::Array(sizes)).await?;
         let suite = compiled.suite();
-        let mut batches = Batches::new(files, suite.schema.as_ref(), batch_rows);
+        let contract = suite.schema.as_ref();
+        let mut batches =
+            Batches::new(files, contract, batch_rows).with_parallel_read_limit(budget);
         while let Some((spec, chunks)) = batches.next_batch()? {
             let input = display_path(&spec.input.path);
-            let mut b = BatchRun::new(&compiled, run.as_of, spec.seq, &input, spec.first_row);
-            for c in &chunks {
-                b.push(c, spec.input.format.is_text())?;
+            let text = spec.input.format.is_text();
+            let mut b = BatchRun::new(&compiled, run.as_of, spec.seq, &input, spec.first_row)
+                .with_memory_budget(budget);
+            for c in chunks {
+                b.push(&c?, text)?;
             }
-            drop(chunks);
-            if !run.process(b.finish()?).await? {
+            let rows = b.rows();
+            let result = b.finish_with_source(|| crate::io::reread(&spec, rows, contract))?;
+            let again = match result.replay {
+                Some(_) => Some((crate::io::reread(&spec, rows, contract)?, text)),
+                None => None,
+            };
+            if !run.process(result, again).await? {
                 break;
             }
         }
@@ -277,7 +302,7 @@ impl Gate {
             let mut b = BatchRun::new(&compiled, run.as_of, seq, label, first_row);
             first_row += batch.num_rows() as u64;
             b.push(&batch, false)?;
-            if !run.process(b.finish()?).await? {
+            if !run.process(b.finish()?, None).await? {
                 break;
             }
         }
@@ -497,7 +522,13 @@ struct ActiveRun {
 
 impl ActiveRun {
     /// Routes and writes one evaluated batch. Returns `false` when the run must stop.
-    async fn process(&mut self, mut result: BatchResult) -> Result<bool> {
+    /// `reread` gives the batch's chunks again (and whether they are text) for a batch that was
+    /// too large to hold.
+    async fn process(
+        &mut self,
+        mut result: BatchResult,
+        reread: Option<(Chunks, bool)>,
+    ) -> Result<bool> {
         let seq = result.report.batch as i64;
         if result.fate == Fate::Fail {
             // Committed nowhere; the batches before it are committed, and the run log records
@@ -508,10 +539,29 @@ impl ActiveRun {
             self.stopped = true;
             return Ok(false);
         }
+        let compiled = self.gate.compiled.clone();
+        let mut routed: Box<dyn Iterator<Item = Result<RoutedChunk>> + Send> =
+            match result.replay.take() {
+                None => Box::new(std::mem::take(&mut result.chunks).into_iter().map(Ok)),
+                Some(replay) => {
+                    let (source, text) = reread.ok_or_else(|| {
+                        Error::Usage(format!(
+                            "batch {seq} is larger than the memory budget and cannot be read again"
+                        ))
+                    })?;
+                    let mut first = result.report.first_row;
+                    Box::new(source.map(move |c| {
+                        let c = c?;
+                        let out = replay.route(&compiled, &c, text, first);
+                        first += c.num_rows() as u64;
+                        out
+                    }))
+                }
+            };
+        let mut head = routed.next().transpose()?;
         if self.data.is_none() {
-            let schema = result
-                .chunks
-                .first()
+            let schema = head
+                .as_ref()
                 .map(|c| c.batch.schema())
                 .ok_or_else(|| Error::Usage("the first batch has no rows and no schema".into()))?;
             self.data = Some(open_data_tables(&self.gate, &schema).await?);
@@ -533,7 +583,11 @@ impl ActiveRun {
         let mut moved = 0u64;
         let write_target = !data.target.has(seq);
         let write_quarantine = !data.quarantine.has(seq);
-        for chunk in &result.chunks {
+        while let Some(chunk) = match head.take() {
+            Some(c) => Some(c),
+            None => routed.next().transpose()?,
+        } {
+            let chunk = &chunk;
             let rows = data.rules.to_table_rows(&chunk.batch)?;
             let kept = !&chunk.quarantine;
             let fails = if nrules > 0 {
@@ -602,7 +656,7 @@ impl ActiveRun {
                 sample_keys: std::mem::take(&mut rule_samples[i]),
             });
         }
-        drop(result.chunks);
+        drop(routed);
         if let Some(cb) = self.gate.on_batch.as_mut() {
             cb(&result.report);
         }

@@ -26,6 +26,7 @@ fn golden(suite: &str, inputs: &[&str], batch_rows: Option<usize>, golden: &str)
         as_of: as_of(),
         batch_rows,
         run_id: "golden".into(),
+        ..RunOptions::default()
     };
     let report = dq_gate::validate(&compiled, &files, &opts).unwrap();
     let got = normalized(serde_json::to_value(&report).unwrap());

@@ -62,6 +62,7 @@ fn options(c: &Common) -> Result<RunOptions, Error> {
     Ok(RunOptions {
         as_of: parse_as_of(c.as_of.as_deref())?,
         batch_rows: c.batch_rows.map(|n| n as usize),
+        batch_memory: (c.batch_memory_mb as usize) << 20,
         ..RunOptions::default()
     })
 }
@@ -85,7 +86,8 @@ fn gate(a: args::RunArgs) -> Result<u8, Error> {
     let files = dq_gate::io::discover(&c.inputs)?;
     let mut builder = dq_gate::gate::Gate::builder(Arc::new(CompiledSuite::new(suite)))
         .with_batch_rows(c.batch_rows.map(|n| n as usize))
-        .with_target_file_size(a.target_file_size_mb * 1024 * 1024);
+        .with_target_file_size(a.target_file_size_mb * 1024 * 1024)
+        .with_batch_memory((c.batch_memory_mb as usize) << 20);
     if let Some(n) = a.max_batches_per_commit {
         builder = builder.with_max_batches_per_commit(n as usize);
     }

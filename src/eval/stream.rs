@@ -1,0 +1,181 @@
+//! Batches larger than the memory budget: evaluated without holding them, then read again from
+//! their source.
+//!
+//! ```text
+//!  pass 1 (push)   each chunk evaluated, its partial results merged, unique values counted;
+//!                  the chunk is dropped
+//!  pass 2 (finish) the batch read again: uniqueness settled chunk by chunk, rows to quarantine
+//!                  counted; then verdicts and the fate
+//!  pass 3 (route)  for the gate, read once more: each chunk re-evaluated and routed
+//! ```
+//!
+//! Memory is one chunk plus the uniqueness counters (proportional to the distinct values of
+//! the batch) instead of the whole batch. Evaluation is deterministic, so every pass sees the
+//! same results.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use chrono::{DateTime, Utc};
+
+use super::CompiledSuite;
+use super::batch::{Fate, RoutedChunk, quarantine_mask, routing_rules};
+use super::bind::{Bound, Op};
+use super::chunk::{self, Chunk, ChunkOut, Partial, record};
+use super::kernels::unique::{CompoundCounter, UniqueCounter};
+use super::nulls::outcome;
+use crate::error::Result;
+use crate::suite::NullPolicy;
+
+/// Frequencies of one uniqueness rule's values over a whole batch.
+#[derive(Debug)]
+pub(crate) enum Counter {
+    Unique(UniqueCounter, bool),
+    Compound(CompoundCounter),
+}
+
+/// What pass 1 keeps.
+#[derive(Debug)]
+pub(crate) struct Spilled {
+    pub partials: Vec<Partial>,
+    pub counters: Vec<Option<Counter>>,
+    pub violations: Vec<String>,
+    pub bound: Option<Arc<Bound>>,
+}
+
+impl Spilled {
+    pub(crate) fn new(rules: usize) -> Self {
+        Spilled {
+            partials: (0..rules).map(|_| Partial::default()).collect(),
+            counters: (0..rules).map(|_| None).collect(),
+            violations: Vec::new(),
+            bound: None,
+        }
+    }
+
+    /// Pass 1 for one evaluated chunk (chunks in order).
+    pub(crate) fn absorb(&mut self, out: ChunkOut) -> Result<()> {
+        for v in out.violations {
+            if !self.violations.contains(&v) {
+                self.violations.push(v);
+            }
+        }
+        for (p, q) in self.partials.iter_mut().zip(out.partials) {
+            p.absorb(q);
+        }
+        let Some(bound) = out.chunk.bound.clone() else {
+            return Ok(());
+        };
+        for (ri, br) in bound.rules.iter().enumerate() {
+            let scope = out.chunk.scopes[ri].as_ref();
+            match &br.op {
+                Op::Unique {
+                    col,
+                    nulls_distinct,
+                } => {
+                    let c = self.counters[ri].get_or_insert_with(|| {
+                        Counter::Unique(UniqueCounter::default(), *nulls_distinct)
+                    });
+                    if let Counter::Unique(u, _) = c {
+                        u.count(out.chunk.batch.column(*col).as_ref(), scope);
+                    }
+                }
+                Op::Compound { cols, types } => {
+                    if self.counters[ri].is_none() {
+                        self.counters[ri] = Some(Counter::Compound(CompoundCounter::new(types)?));
+                    }
+                    if let Some(Counter::Compound(c)) = self.counters[ri].as_mut() {
+                        let arrays: Vec<ArrayRef> = cols
+                            .iter()
+                            .map(|i| out.chunk.batch.column(*i).clone())
+                            .collect();
+                        c.count(&arrays, scope)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.bound.get_or_insert(bound);
+        Ok(())
+    }
+}
+
+/// Marks a chunk's rows by the finished counters; returns each uniqueness rule's partial.
+pub(crate) fn settle_chunk(
+    compiled: &CompiledSuite,
+    counters: &[Option<Counter>],
+    chunk: &mut Chunk,
+) -> Result<Vec<(usize, Partial)>> {
+    let Some(bound) = chunk.bound.clone() else {
+        return Ok(Vec::new());
+    };
+    let rules = compiled.rules();
+    let mut out = Vec::new();
+    for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
+        let (result, policy) = match (&br.op, &counters[ri]) {
+            (Op::Unique { col, .. }, Some(Counter::Unique(u, nulls_distinct))) => (
+                u.evaluate(chunk.batch.column(*col).as_ref(), *nulls_distinct),
+                rule.nulls,
+            ),
+            (Op::Compound { cols, .. }, Some(Counter::Compound(c))) => {
+                let arrays: Vec<ArrayRef> = cols
+                    .iter()
+                    .map(|i| chunk.batch.column(*i).clone())
+                    .collect();
+                (c.evaluate(&arrays)?, NullPolicy::Ignore)
+            }
+            _ => continue,
+        };
+        let scope = chunk.scopes[ri].clone();
+        let o = outcome(&result, policy, scope.as_ref());
+        let mut p = Partial::default();
+        record(&mut p, o, chunk, ri, &br.sample_cols, compiled, rule);
+        out.push((ri, p));
+    }
+    Ok(out)
+}
+
+/// Routes the chunks of a batch that was too large to hold, as they are read again (pass 3).
+#[derive(Debug)]
+pub struct Replay {
+    counters: Vec<Option<Counter>>,
+    fate: Fate,
+    as_of: DateTime<Utc>,
+}
+
+impl Replay {
+    pub(crate) fn new(counters: Vec<Option<Counter>>, fate: Fate, as_of: DateTime<Utc>) -> Self {
+        Replay {
+            counters,
+            fate,
+            as_of,
+        }
+    }
+
+    /// Evaluates one re-read chunk again and gives its quarantine mask, as if the batch had been
+    /// held whole. Chunks must come in the batch's order.
+    pub fn route(
+        &self,
+        compiled: &CompiledSuite,
+        input: &RecordBatch,
+        text: bool,
+        first_row: u64,
+    ) -> Result<RoutedChunk> {
+        let mut chunk = chunk::evaluate(compiled, self.as_of, input, text, first_row)?.chunk;
+        settle_chunk(compiled, &self.counters, &mut chunk)?;
+        let routing = routing_rules(compiled.rules());
+        let quarantine = quarantine_mask(&chunk.fails, &routing, self.fate, chunk.batch.num_rows());
+        Ok(RoutedChunk {
+            batch: chunk.batch,
+            raw: chunk.raw,
+            quarantine,
+            fails: chunk
+                .fails
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, f)| f.map(|f| (i, f)))
+                .collect(),
+            first_row: chunk.first_row,
+        })
+    }
+}
