@@ -485,4 +485,26 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
     let compiled = CompiledSuite::new(suite);
     let v = dq_gate::validate(&compiled, &claims_files(), &opts).unwrap();
     assert_eq!(serde_json::to_value(&v.summary).unwrap(), strip(&a).1);
+    // Also for batches cut from the middle of a file (read again from their first row).
+    let streamed = dq_gate::validate(
+        &compiled,
+        &claims_files(),
+        &dq_gate::RunOptions {
+            batch_rows: Some(15),
+            ..opts.clone()
+        },
+    )
+    .unwrap();
+    let held = dq_gate::validate(
+        &compiled,
+        &claims_files(),
+        &dq_gate::RunOptions {
+            batch_rows: Some(15),
+            batch_memory: usize::MAX,
+            ..opts
+        },
+    )
+    .unwrap();
+    assert_eq!(strip(&held), strip(&streamed));
+    assert_eq!(held.summary.batches, 6);
 }
