@@ -274,3 +274,20 @@ fn string_metrics_merge_too() {
         assert_eq!(merged.finish(m, None), state(&ab).finish(m, None), "{m:?}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Integers spread too wide for the flat counter take the hash path; strings always do.
+    #[test]
+    fn unique_hash_paths(vals in prop::collection::vec(prop::option::weighted(0.8, -4i64..4), 0..150), pol in policy()) {
+        let wide: Vec<Option<i64>> = vals.iter().map(|v| v.map(|v| v * 1_000_000_007_000)).collect();
+        let got = run_one(&format!("{{id: x, expect: unique, column: c, nulls: {pol}}}"), Arc::new(Int64Array::from(wide.clone())));
+        let count = |v: &i64| wide.iter().filter(|x| **x == Some(*v)).count();
+        check(got, reference(&wide, pol, |v| count(v) == 1))?;
+        let strs: Vec<Option<String>> = vals.iter().map(|v| v.map(|v| format!("s{v}"))).collect();
+        let got = run_one(&format!("{{id: x, expect: unique, column: c, nulls: {pol}}}"), Arc::new(StringArray::from(strs.clone())));
+        let count = |v: &String| strs.iter().filter(|x| x.as_ref() == Some(v)).count();
+        check(got, reference(&strs, pol, |v| count(v) == 1))?;
+    }
+}

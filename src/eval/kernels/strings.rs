@@ -340,3 +340,35 @@ mod tests {
         assert!(FormatCheck::new("%Q").is_err());
     }
 }
+
+/// The lazy-DFA fast path accepts exactly what the regex engine accepts.
+#[cfg(test)]
+mod dfa_equals_regex {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PATTERNS: [&str; 8] = [
+        "[0-9]{10}",
+        r"[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?",
+        "a|ab|abc",
+        "(?i)ab+c",
+        r"\w+@\w+\.com",
+        "^x?$",
+        "é.",
+        "",
+    ];
+
+    proptest! {
+        #[test]
+        fn same_answers(values in prop::collection::vec("[0-9a-cA-C@.xé\\n]{0,12}", 1..60), p in 0usize..8, full in any::<bool>()) {
+            let mode = if full { RegexMode::Full } else { RegexMode::Search };
+            let fast = SuiteRegex::new(PATTERNS[p], mode).unwrap();
+            prop_assert!(fast.dfa.is_some(), "no DFA for {}", PATTERNS[p]);
+            let reference = compile_regex(PATTERNS[p], mode).unwrap();
+            let a = arrow::array::StringArray::from(values.clone());
+            let got: Vec<bool> = regex_matches(&fast, &a).unwrap().values().iter().collect();
+            let want: Vec<bool> = values.iter().map(|v| reference.is_match(v.as_bytes())).collect();
+            prop_assert_eq!(got, want, "pattern {} full={}", PATTERNS[p], full);
+        }
+    }
+}
