@@ -7,8 +7,10 @@
 //! `dq-check lint` before any data arrives.
 
 mod fingerprint;
+mod kinds;
 mod parse;
 mod problems;
+mod reader;
 pub(crate) mod yaml;
 
 use std::fmt;

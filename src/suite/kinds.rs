@@ -1,0 +1,620 @@
+//! Expectations: the common keys, every kind's parameters, and binding to the contract.
+
+use std::collections::HashSet;
+
+use chrono::format::{Item, StrftimeItems};
+
+use super::reader::{
+    Ctx, MapReader, as_literal, as_string, as_string_list, as_uint, describe, is_name,
+    parse_duration,
+};
+use super::yaml::{Node, Pos, Scalar, Value};
+use super::{
+    CmpOp, Contract, Expectation, Kind, MetricKind, NullPolicy, OnFail, Operand, RegexMode,
+};
+
+pub(super) fn expectations(
+    ctx: &mut Ctx,
+    node: &Node,
+    contract: Option<&Contract>,
+) -> Vec<Expectation> {
+    let Value::Seq(items) = &node.value else {
+        ctx.err(
+            node.pos,
+            "expectations",
+            format!(
+                "expected a list of expectations, found {}",
+                node.kind_name()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out: Vec<Expectation> = Vec::new();
+    let mut ids: HashSet<String> = HashSet::new();
+    let schema = contract.map(Contract::arrow_schema);
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("expectations[{i}]");
+        // Duplicate ids are reported even when the rest of an expectation has problems.
+        if let Value::Map(entries) = &item.value
+            && let Some((_, idn)) = entries.iter().find(|(k, _)| k.text() == Some("id"))
+            && let Some(id) = idn.text()
+            && !ids.insert(id.to_string())
+        {
+            ctx.err(
+                idn.pos,
+                &format!("{path}.id"),
+                format!("duplicate expectation id `{id}`"),
+            );
+        }
+        let before = ctx.problems.len();
+        let Some(e) = expectation(ctx, item, &path, contract) else {
+            continue;
+        };
+        // Bind to the contract only what parsed cleanly, so one mistake is reported once.
+        if let Some(schema) = &schema
+            && ctx.problems.len() == before
+            && let Err((key, message)) = crate::eval::bind_expectation(&e, schema)
+        {
+            let path = if key.is_empty() {
+                path
+            } else {
+                format!("{path}.{key}")
+            };
+            ctx.err(e.pos_of(key), &path, message);
+        }
+        out.push(e);
+    }
+    out
+}
+
+const COMMON_KEYS: &str = "id, expect, on_fail, mostly, nulls, where, description";
+
+fn expectation(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    contract: Option<&Contract>,
+) -> Option<Expectation> {
+    let mut m = MapReader::new(ctx, node, path)?;
+    let mut positions: Vec<(String, Pos)> = vec![(String::new(), node.pos)];
+    for (k, v) in m.entries {
+        if let Some(k) = k.text() {
+            positions.push((k.to_string(), v.pos));
+        }
+    }
+    let id = m.string(ctx, "id", true);
+    if let Some(id) = &id
+        && !is_name(id, b"")
+    {
+        ctx.err(
+            m.get("id").map(|n| n.pos).unwrap_or(node.pos),
+            &m.path("id"),
+            format!("expectation id `{id}` must match [a-z0-9_]+"),
+        );
+    }
+    let expect = m.string(ctx, "expect", true);
+    let kind = expect.as_deref().and_then(|e| kind(ctx, &mut m, e));
+    let (kind_keys, kind_name) = match &kind {
+        Some(k) => (kind_keys(k), k.name()),
+        None => ("", expect.as_deref().unwrap_or("?")),
+    };
+
+    let aggregate = kind.as_ref().is_some_and(Kind::is_aggregate);
+    let on_fail = match m.get("on_fail") {
+        None => {
+            if aggregate {
+                OnFail::QuarantineBatch
+            } else {
+                OnFail::QuarantineRows
+            }
+        }
+        Some(v) => {
+            let of = match v.scalar() {
+                Some(Scalar::Str("warn")) => Some(OnFail::Warn),
+                Some(Scalar::Str("quarantine_rows")) => Some(OnFail::QuarantineRows),
+                Some(Scalar::Str("quarantine_batch")) => Some(OnFail::QuarantineBatch),
+                Some(Scalar::Str("fail")) => Some(OnFail::Fail),
+                _ => {
+                    ctx.err(
+                        v.pos,
+                        &m.path("on_fail"),
+                        format!(
+                            "expected warn, quarantine_rows, quarantine_batch or fail, found {}",
+                            describe(v)
+                        ),
+                    );
+                    None
+                }
+            };
+            if of == Some(OnFail::QuarantineRows) && aggregate {
+                ctx.err(
+                    v.pos,
+                    &m.path("on_fail"),
+                    format!(
+                        "`{kind_name}` gives one verdict per batch and has no failing rows; \
+                         use quarantine_batch, warn or fail"
+                    ),
+                );
+            }
+            of.unwrap_or(OnFail::QuarantineRows)
+        }
+    };
+    let mostly = match m.get("mostly") {
+        None => 1.0,
+        Some(v) => {
+            if aggregate {
+                ctx.err(
+                    v.pos,
+                    &m.path("mostly"),
+                    format!(
+                        "`mostly` applies to row-level kinds only; `{kind_name}` is an aggregate \
+                         (put the threshold in its min/max)"
+                    ),
+                );
+            }
+            match v.scalar() {
+                Some(Scalar::Int(i)) if (0..=1).contains(&i) => i as f64,
+                Some(Scalar::Float(f)) if (0.0..=1.0).contains(&f) => f,
+                _ => {
+                    ctx.err(
+                        v.pos,
+                        &m.path("mostly"),
+                        format!("expected a number from 0 to 1, found {}", describe(v)),
+                    );
+                    1.0
+                }
+            }
+        }
+    };
+    let nulls = match m.get("nulls") {
+        None => kind
+            .as_ref()
+            .map_or(NullPolicy::Ignore, Kind::default_nulls),
+        Some(v) => {
+            let applies = !matches!(
+                kind,
+                Some(Kind::NotNull { .. } | Kind::CompoundUnique { .. })
+            ) && !aggregate;
+            if !applies {
+                ctx.err(
+                    v.pos,
+                    &m.path("nulls"),
+                    format!("`nulls` does not apply to `{kind_name}`"),
+                );
+            }
+            match v.scalar() {
+                Some(Scalar::Str("ignore")) => NullPolicy::Ignore,
+                Some(Scalar::Str("pass")) => NullPolicy::Pass,
+                Some(Scalar::Str("fail")) => NullPolicy::Fail,
+                _ => {
+                    ctx.err(
+                        v.pos,
+                        &m.path("nulls"),
+                        format!("expected ignore, pass or fail, found {}", describe(v)),
+                    );
+                    NullPolicy::Ignore
+                }
+            }
+        }
+    };
+    let filter = m.string(ctx, "where", false);
+    if let Some(f) = &filter {
+        check_sql_syntax(
+            ctx,
+            m.get("where").map_or(node.pos, |n| n.pos),
+            &m.path("where"),
+            f,
+        );
+    }
+    let description = m.string(ctx, "description", false);
+
+    if let (Some(k), Some(c)) = (&kind, contract) {
+        for col in k.columns() {
+            if c.column(col).is_none() {
+                let key = column_key(k, col);
+                let pos = positions
+                    .iter()
+                    .find(|(kk, _)| kk == key)
+                    .map_or(node.pos, |(_, p)| *p);
+                ctx.err(
+                    pos,
+                    &m.path(key),
+                    format!(
+                        "unknown column `{col}`; the schema has {}",
+                        c.columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    m.finish(
+        ctx,
+        &format!("for `{kind_name}` (it takes {COMMON_KEYS}{kind_keys})"),
+    );
+    Some(Expectation {
+        id: id?,
+        kind: kind?,
+        on_fail,
+        mostly,
+        nulls,
+        filter,
+        description,
+        positions,
+    })
+}
+
+fn column_key<'k>(kind: &'k Kind, col: &str) -> &'k str {
+    match kind {
+        Kind::Compare { left, .. } if left == col => "left",
+        Kind::Compare { .. } => "right",
+        Kind::CompoundUnique { .. } => "columns",
+        _ => "column",
+    }
+}
+
+fn kind_keys(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::NotNull { .. } => ", column",
+        Kind::InSet { .. } => ", column, values, case_insensitive",
+        Kind::Between { .. } => ", column, min, max, strict_min, strict_max",
+        Kind::MatchesRegex { .. } => ", column, regex, mode",
+        Kind::LengthBetween { .. } => ", column, min, max",
+        Kind::MatchesFormat { .. } => ", column, format",
+        Kind::Unique { .. } => ", column, nulls_distinct",
+        Kind::CompoundUnique { .. } => ", columns",
+        Kind::Compare { .. } => ", left, op, right or value",
+        Kind::Sql { .. } => ", expr",
+        Kind::NotInFuture { .. } => ", column, tolerance",
+        Kind::Metric { .. } => ", metric, column, q, min, max, strict_min, strict_max",
+        Kind::Freshness { .. } => ", column, max_age",
+    }
+}
+
+const KINDS: &str = "not_null, in_set, not_in_set, between, matches_regex, not_matches_regex, \
+                     length_between, matches_format, unique, compound_unique, compare, sql, \
+                     not_in_future, metric, freshness";
+
+fn kind(ctx: &mut Ctx, m: &mut MapReader<'_>, expect: &str) -> Option<Kind> {
+    let col = |ctx: &mut Ctx, m: &mut MapReader<'_>| m.string(ctx, "column", true);
+    Some(match expect {
+        "not_null" => Kind::NotNull {
+            column: col(ctx, m)?,
+        },
+        "in_set" | "not_in_set" => {
+            let column = col(ctx, m);
+            let values = m.required(ctx, "values").and_then(|v| {
+                let path = m.path("values");
+                let Value::Seq(items) = &v.value else {
+                    ctx.err(
+                        v.pos,
+                        &path,
+                        format!("expected a list of values, found {}", v.kind_name()),
+                    );
+                    return None;
+                };
+                if items.is_empty() {
+                    ctx.err(v.pos, &path, "the set is empty".into());
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| as_literal(ctx, n, &format!("{path}[{i}]")))
+                    .collect::<Option<Vec<_>>>()
+            });
+            let case_insensitive = m.bool(ctx, "case_insensitive", false);
+            Kind::InSet {
+                column: column?,
+                values: values?,
+                case_insensitive,
+                negated: expect == "not_in_set",
+            }
+        }
+        "between" => {
+            let column = col(ctx, m);
+            let min = m
+                .get("min")
+                .and_then(|n| as_literal(ctx, n, &m.path("min")));
+            let max = m
+                .get("max")
+                .and_then(|n| as_literal(ctx, n, &m.path("max")));
+            if !m.has("min") && !m.has("max") {
+                ctx.err(
+                    m.node.pos,
+                    &m.path("min"),
+                    "`between` needs `min`, `max` or both".into(),
+                );
+            }
+            Kind::Between {
+                column: column?,
+                min,
+                max,
+                strict_min: m.bool(ctx, "strict_min", false),
+                strict_max: m.bool(ctx, "strict_max", false),
+            }
+        }
+        "matches_regex" | "not_matches_regex" => {
+            let column = col(ctx, m);
+            let mode = match m.get("mode") {
+                None => RegexMode::Full,
+                Some(v) => match v.scalar() {
+                    Some(Scalar::Str("full")) => RegexMode::Full,
+                    Some(Scalar::Str("search")) => RegexMode::Search,
+                    _ => {
+                        ctx.err(
+                            v.pos,
+                            &m.path("mode"),
+                            format!("expected `full` or `search`, found {}", describe(v)),
+                        );
+                        RegexMode::Full
+                    }
+                },
+            };
+            let regex = m.string(ctx, "regex", true);
+            if let Some(r) = &regex
+                && let Err(e) = crate::eval::compile_regex(r, mode)
+            {
+                let pos = m.get("regex").map_or(m.node.pos, |n| n.pos);
+                ctx.err(pos, &m.path("regex"), e);
+            }
+            Kind::MatchesRegex {
+                column: column?,
+                regex: regex?,
+                mode,
+                negated: expect == "not_matches_regex",
+            }
+        }
+        "length_between" => {
+            let column = col(ctx, m);
+            let min = m.get("min").and_then(|n| as_uint(ctx, n, &m.path("min")));
+            let max = m.get("max").and_then(|n| as_uint(ctx, n, &m.path("max")));
+            if !m.has("min") && !m.has("max") {
+                ctx.err(
+                    m.node.pos,
+                    &m.path("min"),
+                    "`length_between` needs `min`, `max` or both".into(),
+                );
+            }
+            if let (Some(a), Some(b)) = (min, max)
+                && a > b
+            {
+                ctx.err(
+                    m.node.pos,
+                    &m.path("min"),
+                    format!("min {a} is greater than max {b}"),
+                );
+            }
+            Kind::LengthBetween {
+                column: column?,
+                min,
+                max,
+            }
+        }
+        "matches_format" => {
+            let column = col(ctx, m);
+            let format = m.string(ctx, "format", true);
+            if let Some(f) = &format
+                && StrftimeItems::new(f).any(|i| matches!(i, Item::Error))
+            {
+                let pos = m.get("format").map_or(m.node.pos, |n| n.pos);
+                ctx.err(
+                    pos,
+                    &m.path("format"),
+                    format!("`{f}` is not a valid chrono strftime format"),
+                );
+            }
+            Kind::MatchesFormat {
+                column: column?,
+                format: format?,
+            }
+        }
+        "unique" => Kind::Unique {
+            column: col(ctx, m)?,
+            nulls_distinct: m.bool(ctx, "nulls_distinct", true),
+        },
+        "compound_unique" => {
+            let node = m.required(ctx, "columns")?;
+            let columns = as_string_list(ctx, node, &m.path("columns"))?;
+            if columns.len() < 2 {
+                ctx.err(
+                    node.pos,
+                    &m.path("columns"),
+                    "`compound_unique` needs at least two columns (use `unique` for one)".into(),
+                );
+            }
+            Kind::CompoundUnique { columns }
+        }
+        "compare" => {
+            let left = m.string(ctx, "left", true);
+            let op = m.required(ctx, "op").and_then(|v| {
+                let op = match v.text() {
+                    Some("<") => Some(CmpOp::Lt),
+                    Some("<=") => Some(CmpOp::LtEq),
+                    Some("=") | Some("==") => Some(CmpOp::Eq),
+                    Some("!=") | Some("<>") => Some(CmpOp::NotEq),
+                    Some(">=") => Some(CmpOp::GtEq),
+                    Some(">") => Some(CmpOp::Gt),
+                    _ => None,
+                };
+                if op.is_none() {
+                    ctx.err(
+                        v.pos,
+                        &m.path("op"),
+                        format!("expected one of <, <=, =, !=, >=, >; found {}", describe(v)),
+                    );
+                }
+                op
+            });
+            let right = match (m.has("right"), m.has("value")) {
+                (true, false) => m.string(ctx, "right", true).map(Operand::Column),
+                (false, true) => m
+                    .get("value")
+                    .and_then(|n| as_literal(ctx, n, &m.path("value")))
+                    .map(Operand::Value),
+                (both, _) => {
+                    ctx.err(
+                        m.node.pos,
+                        &m.path("right"),
+                        if both {
+                            "give either `right` (a column) or `value` (a literal), not both"
+                        } else {
+                            "`compare` needs `right` (a column) or `value` (a literal)"
+                        }
+                        .into(),
+                    );
+                    m.get("right");
+                    m.get("value");
+                    None
+                }
+            };
+            Kind::Compare {
+                left: left?,
+                op: op?,
+                right: right?,
+            }
+        }
+        "sql" => {
+            let expr = m.string(ctx, "expr", true)?;
+            let pos = m.get("expr").map_or(m.node.pos, |n| n.pos);
+            check_sql_syntax(ctx, pos, &m.path("expr"), &expr);
+            Kind::Sql { expr }
+        }
+        "not_in_future" => {
+            let column = col(ctx, m);
+            let tolerance = duration_key(ctx, m, "tolerance", false).unwrap_or(0);
+            Kind::NotInFuture {
+                column: column?,
+                tolerance,
+            }
+        }
+        "freshness" => {
+            let column = col(ctx, m);
+            let max_age = duration_key(ctx, m, "max_age", true);
+            Kind::Freshness {
+                column: column?,
+                max_age: max_age?,
+            }
+        }
+        "metric" => metric(ctx, m)?,
+        other => {
+            let pos = m.get("expect").map_or(m.node.pos, |n| n.pos);
+            ctx.err(
+                pos,
+                &m.path("expect"),
+                format!("unknown kind `{other}`; the kinds are {KINDS}"),
+            );
+            // Only the kind is reported: its keys cannot be judged without it.
+            m.used.iter_mut().for_each(|u| *u = true);
+            return None;
+        }
+    })
+}
+
+fn duration_key(ctx: &mut Ctx, m: &mut MapReader<'_>, key: &str, required: bool) -> Option<i64> {
+    let node = if required {
+        m.required(ctx, key)?
+    } else {
+        m.get(key)?
+    };
+    let text = as_string(ctx, node, &m.path(key))?;
+    parse_duration(&text)
+        .map_err(|e| ctx.err(node.pos, &m.path(key), e))
+        .ok()
+}
+
+fn metric(ctx: &mut Ctx, m: &mut MapReader<'_>) -> Option<Kind> {
+    let mnode = m.required(ctx, "metric")?;
+    let name = as_string(ctx, mnode, &m.path("metric"))?;
+    let Some((_, metric)) = MetricKind::ALL.iter().find(|(s, _)| *s == name) else {
+        ctx.err(
+            mnode.pos,
+            &m.path("metric"),
+            format!(
+                "unknown metric `{name}`; the metrics are {}",
+                MetricKind::ALL
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return None;
+    };
+    let metric = *metric;
+    let column = if metric == MetricKind::RowCount {
+        if let Some(c) = m.get("column") {
+            ctx.err(
+                c.pos,
+                &m.path("column"),
+                "`row_count` counts rows and takes no column".into(),
+            );
+        }
+        None
+    } else {
+        Some(m.string(ctx, "column", true)?)
+    };
+    let q = if metric == MetricKind::Quantile {
+        let n = m.required(ctx, "q")?;
+        match n.scalar() {
+            Some(Scalar::Float(f)) if (0.0..=1.0).contains(&f) => Some(f),
+            Some(Scalar::Int(i)) if (0..=1).contains(&i) => Some(i as f64),
+            _ => {
+                ctx.err(
+                    n.pos,
+                    &m.path("q"),
+                    format!("expected a number from 0 to 1, found {}", describe(n)),
+                );
+                return None;
+            }
+        }
+    } else {
+        if let Some(n) = m.get("q") {
+            ctx.err(
+                n.pos,
+                &m.path("q"),
+                "`q` applies to the `quantile` metric only".into(),
+            );
+        }
+        None
+    };
+    let min = m
+        .get("min")
+        .and_then(|n| as_literal(ctx, n, &m.path("min")));
+    let max = m
+        .get("max")
+        .and_then(|n| as_literal(ctx, n, &m.path("max")));
+    if !m.has("min") && !m.has("max") {
+        ctx.err(
+            m.node.pos,
+            &m.path("min"),
+            "`metric` needs `min`, `max` or both".into(),
+        );
+    }
+    Some(Kind::Metric {
+        metric,
+        column,
+        q,
+        min,
+        max,
+        strict_min: m.bool(ctx, "strict_min", false),
+        strict_max: m.bool(ctx, "strict_max", false),
+    })
+}
+
+fn check_sql_syntax(ctx: &mut Ctx, pos: Pos, path: &str, sql: &str) {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let dialect = GenericDialect {};
+    let parsed = Parser::new(&dialect).try_with_sql(sql).and_then(|mut p| {
+        let e = p.parse_expr()?;
+        // Anything left over (`a > 1 b`) is a syntax error too.
+        p.expect_token(&datafusion::sql::sqlparser::tokenizer::Token::EOF)?;
+        Ok(e)
+    });
+    if let Err(e) = parsed {
+        ctx.err(pos, path, format!("SQL does not parse: {e}"));
+    }
+}
