@@ -335,7 +335,8 @@ fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Vec<RecordB
     let meta = parquet_metadata(&f, path)?;
     let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
     let parts = crate::eval::par_map(&groups, |g| -> Result<Vec<RecordBatch>> {
-        let f = f.try_clone().map_err(|e| Error::input(path, e))?;
+        // Its own handle: clones of one share the file position, which threads would race on.
+        let f = File::open(path).map_err(|e| Error::input(path, e))?;
         ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
             .with_row_groups(vec![*g])
             .with_batch_size(chunk_rows)

@@ -42,8 +42,8 @@ use sink::TableSink;
 /// Default target size of the Parquet files written, in bytes (128 MiB).
 pub const DEFAULT_TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
-/// Default bytes of Arrow data one batch may hold in memory (512 MiB).
-pub const DEFAULT_BATCH_MEMORY: usize = 512 << 20;
+/// Default bytes of Arrow data one batch may hold in memory (1 GiB).
+pub const DEFAULT_BATCH_MEMORY: usize = 1 << 30;
 
 /// Called after each batch is processed (for progress display).
 pub type BatchCallback = Box<dyn FnMut(&BatchReport) + Send>;

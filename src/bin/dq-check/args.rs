@@ -79,7 +79,7 @@ pub struct Common {
     /// Arrow data a batch may hold in memory, in MiB. A larger batch is evaluated in one
     /// streaming pass and read again from its file to be routed, so files larger than memory
     /// work; `unique` then keeps only its value counts.
-    #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_memory_mb: u64,
     /// Print nothing on stdout (the exit code and --report still tell).
     #[arg(long, short)]
