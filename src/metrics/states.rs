@@ -10,7 +10,7 @@ use crate::eval::access::for_each_bytes;
 use crate::eval::kernels::range::typed_cmp;
 use crate::eval::kernels::strings::char_count;
 use crate::eval::kernels::unique::UniqueCounter;
-use crate::eval::literal::{Domain, Typed, domain_of, float_cmp, float_value, int_value};
+use crate::eval::literal::{Domain, Typed, domain_of, float_cmp, for_each_float, for_each_int};
 use crate::suite::MetricKind;
 
 /// What a metric observed.
@@ -149,14 +149,14 @@ impl Inner {
                 let mut xs = Vec::with_capacity(n_valid as usize);
                 let mut isum: i128 = 0;
                 let is_int = m.int_sum.is_some();
-                for i in valid.set_indices() {
-                    if is_int {
-                        let v = int_value(array, i).unwrap_or_default();
+                if is_int {
+                    let scale = 10f64.powi(m.scale as i32);
+                    for_each_int(array, &valid, |_, v| {
                         isum = isum.saturating_add(v);
-                        xs.push(v as f64 / 10f64.powi(m.scale as i32));
-                    } else {
-                        xs.push(float_value(array, i).unwrap_or(f64::NAN));
-                    }
+                        xs.push(v as f64 / scale);
+                    });
+                } else {
+                    for_each_float(array, &valid, |_, x| xs.push(x));
                 }
                 let mut chunk = Moments {
                     int_sum: m.int_sum.map(|_| isum),
@@ -209,9 +209,19 @@ impl Inner {
                             .for_each(|b| consider(Typed::Bytes(b)));
                     }
                     Some(Domain::Float) => {
-                        for i in valid.set_indices() {
-                            consider(Typed::Float(float_value(array, i).unwrap_or(f64::NAN)));
-                        }
+                        let mut lo: Option<f64> = None;
+                        let mut hi: Option<f64> = None;
+                        for_each_float(array, &valid, |_, x| {
+                            if lo.is_none_or(|l| float_cmp(x, l) == Ordering::Less) {
+                                lo = Some(x);
+                            }
+                            if hi.is_none_or(|h| float_cmp(x, h) == Ordering::Greater) {
+                                hi = Some(x);
+                            }
+                        });
+                        lo.into_iter()
+                            .chain(hi)
+                            .for_each(|x| consider(Typed::Float(x)));
                     }
                     Some(Domain::Bool) => {
                         let b = array.as_any().downcast_ref::<BooleanArray>().expect("bool");
@@ -220,10 +230,16 @@ impl Inner {
                         }
                     }
                     _ => {
-                        for i in valid.set_indices() {
-                            if let Some(v) = int_value(array, i) {
-                                consider(Typed::Int(v));
-                            }
+                        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+                        let mut any = false;
+                        for_each_int(array, &valid, |_, v| {
+                            any = true;
+                            lo = lo.min(v);
+                            hi = hi.max(v);
+                        });
+                        if any {
+                            consider(Typed::Int(lo));
+                            consider(Typed::Int(hi));
                         }
                     }
                 }
@@ -248,12 +264,11 @@ impl Inner {
                     DataType::Decimal128(_, s) => *s as i32,
                     _ => 0,
                 };
-                for i in valid.set_indices() {
-                    vals.push(if ints {
-                        int_value(array, i).unwrap_or_default() as f64 / 10f64.powi(scale)
-                    } else {
-                        float_value(array, i).unwrap_or(f64::NAN)
-                    });
+                if ints {
+                    let scale = 10f64.powi(scale);
+                    for_each_int(array, &valid, |_, v| vals.push(v as f64 / scale));
+                } else {
+                    for_each_float(array, &valid, |_, x| vals.push(x));
                 }
             }
         }

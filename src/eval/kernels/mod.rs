@@ -5,6 +5,7 @@
 pub(crate) mod expr;
 pub(crate) mod future;
 pub(crate) mod range;
+pub(crate) mod seq;
 pub(crate) mod set;
 pub(crate) mod strings;
 pub(crate) mod unique;

@@ -46,6 +46,35 @@ fn pack(v: &[u8]) -> u64 {
     u64::from_le_bytes(buf)
 }
 
+/// Packed-set membership straight from a string array's offsets: one unaligned 8-byte load per
+/// value (masked to its length), no copy. `None` for other layouts.
+fn short_offsets<O: arrow::array::OffsetSizeTrait>(
+    array: &dyn Array,
+    member: &impl Fn(usize, u64) -> bool,
+) -> Option<arrow::buffer::BooleanBuffer> {
+    use arrow::array::AsArray;
+    let a = array.as_string_opt::<O>()?;
+    let offsets = a.value_offsets();
+    let data = a.value_data();
+    Some(arrow::buffer::BooleanBuffer::collect_bool(a.len(), |i| {
+        let s = offsets[i].as_usize();
+        let l = offsets[i + 1].as_usize() - s;
+        if l > 8 {
+            return false;
+        }
+        let word = match data.get(s..s + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+            None => pack(&data[s..s + l]),
+        };
+        let key = if l == 8 {
+            word
+        } else {
+            word & ((1u64 << (8 * l)) - 1)
+        };
+        member(l, key)
+    }))
+}
+
 fn float_key(f: f64) -> u64 {
     if f.is_nan() {
         f64::NAN.to_bits()
@@ -149,6 +178,18 @@ impl SetFilter {
     pub(crate) fn contains(&self, array: &dyn Array) -> Option<BooleanArray> {
         match self {
             SetFilter::Short { linear, by_len } => {
+                let member = |l: usize, key: u64| {
+                    if by_len.is_empty() {
+                        linear.iter().any(|m| *m == (l as u8, key))
+                    } else {
+                        by_len[l].contains(&key)
+                    }
+                };
+                if let Some(values) = short_offsets::<i32>(array, &member)
+                    .or_else(|| short_offsets::<i64>(array, &member))
+                {
+                    return Some(BooleanArray::new(values, array.logical_nulls()));
+                }
                 let values = if by_len.is_empty() {
                     bytes_values(array, &mut |v: &[u8]| {
                         v.len() <= 8 && {

@@ -45,6 +45,7 @@ pub fn compile_regex(pattern: &str, mode: RegexMode) -> Result<Regex, String> {
 #[derive(Debug)]
 pub(crate) struct SuiteRegex {
     re: Regex,
+    seq: Option<super::seq::SeqMatcher>,
     dfa: Option<regex_automata::hybrid::dfa::DFA>,
     full: bool,
 }
@@ -54,10 +55,16 @@ impl SuiteRegex {
         let re = compile_regex(pattern, mode)?;
         // Anchored at the start for `full`; the end is checked by requiring a match at EOI.
         let dfa = regex_automata::hybrid::dfa::DFA::new(&format!("(?:{pattern})")).ok();
+        let full = mode == RegexMode::Full;
         Ok(SuiteRegex {
             re,
+            seq: if full {
+                super::seq::SeqMatcher::new(pattern)
+            } else {
+                None
+            },
             dfa,
-            full: mode == RegexMode::Full,
+            full,
         })
     }
 
@@ -107,6 +114,9 @@ fn dfa_match(
 
 /// `true` where the value matches (full or search, as compiled).
 pub(crate) fn regex_matches(re: &SuiteRegex, array: &dyn Array) -> Option<BooleanArray> {
+    if let Some(seq) = &re.seq {
+        return map_bytes(array, |v| seq.is_match(v));
+    }
     let mut cache = re.dfa.as_ref().map(|d| d.create_cache());
     map_bytes(array, |v| re.is_match(v, &mut cache))
 }

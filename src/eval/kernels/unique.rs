@@ -100,7 +100,9 @@ impl IntCounts {
                 let span = (new_hi - new_lo) as u128;
                 // A stream's first keys already span the whole range when ids arrive shuffled, so
                 // any range up to DENSE_FLOOR slots stays dense; beyond it, only a dense one.
-                if (span > DENSE_FLOOR && span > DENSE_SPREAD * (*added as u128 + 1)) || span > DENSE_MAX_SLOTS {
+                if (span > DENSE_FLOOR && span > DENSE_SPREAD * (*added as u128 + 1))
+                    || span > DENSE_MAX_SLOTS
+                {
                     let mut map = HashMap::with_capacity(*added as usize);
                     for (i, c) in counts.iter().enumerate() {
                         if *c > 0 {
@@ -508,7 +510,11 @@ mod tests {
         }
         assert!(matches!(dense, IntCounts::Dense { .. }));
         for k in -1100..1100 {
-            assert_eq!(dense.get(k), want.get(&k).copied().unwrap_or(0).min(255), "{k}");
+            assert_eq!(
+                dense.get(k),
+                want.get(&k).copied().unwrap_or(0).min(255),
+                "{k}"
+            );
         }
         assert_eq!(dense.distinct(), want.len() as u64);
         dense.add(1 << 60, 1);

@@ -1,0 +1,219 @@
+//! A byte-level fast path for the regexes data contracts are made of: a fixed sequence of ASCII
+//! character classes, optionally ending in a bounded repetition (`[0-9]{10}`, `M[0-9]{9}`,
+//! `[A-Z][0-9]{2}`, `[0-9]{6,8}`), and alternatives of those (an optional group such as
+//! `(\.[0-9A-Z]{1,4})?` expands into two). Matching a value is a length check and one table
+//! lookup per byte: no automaton state, no search setup.
+//!
+//! Only full-match mode and only these shapes compile; anything else (`*`, a variable
+//! repetition before the end, non-ASCII classes, search mode) is left to the lazy DFA.
+
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+/// 256-bit byte set.
+type ByteSet = [u64; 4];
+
+fn contains(set: &ByteSet, b: u8) -> bool {
+    (set[(b >> 6) as usize] >> (b & 63)) & 1 == 1
+}
+
+#[derive(Debug, Clone, Default)]
+struct Seq {
+    fixed: Vec<ByteSet>,
+    /// A last element repeated `min..=max` times.
+    tail: Option<(ByteSet, usize, usize)>,
+}
+
+impl Seq {
+    fn is_match(&self, v: &[u8]) -> bool {
+        let n = self.fixed.len();
+        let (lo, hi) = match &self.tail {
+            Some((_, min, max)) => (n + min, n + max),
+            None => (n, n),
+        };
+        if v.len() < lo || v.len() > hi {
+            return false;
+        }
+        let head_ok = self.fixed.iter().zip(v).all(|(set, b)| contains(set, *b));
+        head_ok
+            && match &self.tail {
+                Some((set, _, _)) => v[n..].iter().all(|b| contains(set, *b)),
+                None => true,
+            }
+    }
+}
+
+/// Alternatives of class sequences; a value matches when one of them does.
+#[derive(Debug, Clone)]
+pub(crate) struct SeqMatcher {
+    alts: Vec<Seq>,
+}
+
+/// More alternatives than this are left to the DFA.
+const MAX_ALTERNATIVES: usize = 8;
+
+impl SeqMatcher {
+    /// Compiles `pattern` (full-match semantics) if it has a supported shape.
+    pub(crate) fn new(pattern: &str) -> Option<Self> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(pattern)
+            .ok()?;
+        // Text anchors at the very edges add nothing to a full match; anywhere else they are
+        // left to the DFA.
+        let alts = match hir.kind() {
+            HirKind::Concat(items) => {
+                let mut items: &[Hir] = items;
+                if let Some(HirKind::Look(Look::Start)) = items.first().map(Hir::kind) {
+                    items = &items[1..];
+                }
+                if let Some(HirKind::Look(Look::End)) = items.last().map(Hir::kind) {
+                    items = &items[..items.len() - 1];
+                }
+                items
+                    .iter()
+                    .try_fold(vec![Seq::default()], |acc, h| expand(h, acc))?
+            }
+            _ => expand(&hir, vec![Seq::default()])?,
+        };
+        (!alts.is_empty() && alts.len() <= MAX_ALTERNATIVES).then_some(SeqMatcher { alts })
+    }
+
+    pub(crate) fn is_match(&self, v: &[u8]) -> bool {
+        self.alts.iter().any(|s| s.is_match(v))
+    }
+}
+
+fn ascii_set(hir: &Hir) -> Option<ByteSet> {
+    let mut set = [0u64; 4];
+    let mut add = |lo: u32, hi: u32| -> Option<()> {
+        if hi > 0x7f {
+            return None;
+        }
+        for b in lo..=hi {
+            set[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        Some(())
+    };
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                add(r.start() as u32, r.end() as u32)?;
+            }
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                add(r.start() as u32, r.end() as u32)?;
+            }
+        }
+        HirKind::Literal(l) if l.0.len() == 1 => add(l.0[0] as u32, l.0[0] as u32)?,
+        _ => return None,
+    }
+    Some(set)
+}
+
+/// Appends `hir` to every sequence in `seqs`; `None` when the shape is not supported.
+fn expand(hir: &Hir, seqs: Vec<Seq>) -> Option<Vec<Seq>> {
+    let push_fixed = |mut seqs: Vec<Seq>, set: ByteSet, times: usize| -> Option<Vec<Seq>> {
+        for s in &mut seqs {
+            if s.tail.is_some() {
+                return None;
+            }
+            s.fixed.extend(std::iter::repeat_n(set, times));
+        }
+        Some(seqs)
+    };
+    match hir.kind() {
+        HirKind::Empty => Some(seqs),
+        HirKind::Literal(l) => {
+            let mut seqs = seqs;
+            for b in l.0.iter() {
+                if *b > 0x7f {
+                    return None;
+                }
+                let mut set = [0u64; 4];
+                set[(b >> 6) as usize] |= 1 << (b & 63);
+                seqs = push_fixed(seqs, set, 1)?;
+            }
+            Some(seqs)
+        }
+        HirKind::Class(_) => push_fixed(seqs, ascii_set(hir)?, 1),
+        HirKind::Capture(c) => expand(&c.sub, seqs),
+        HirKind::Concat(items) => items.iter().try_fold(seqs, |acc, h| expand(h, acc)),
+        HirKind::Repetition(r) => {
+            let min = r.min as usize;
+            match r.max {
+                Some(max) if max as usize == min => {
+                    let set = ascii_set(&r.sub)?;
+                    push_fixed(seqs, set, min)
+                }
+                // An optional group: both with and without it.
+                Some(1) if min == 0 && ascii_set(&r.sub).is_none() => {
+                    let mut with = expand(&r.sub, seqs.clone())?;
+                    let mut out = seqs;
+                    out.append(&mut with);
+                    (out.len() <= MAX_ALTERNATIVES).then_some(out)
+                }
+                Some(max) => {
+                    let set = ascii_set(&r.sub)?;
+                    let mut seqs = seqs;
+                    for s in &mut seqs {
+                        if s.tail.is_some() {
+                            return None;
+                        }
+                        s.tail = Some((set, min, max as usize));
+                    }
+                    Some(seqs)
+                }
+                None => None,
+            }
+        }
+        HirKind::Alternation(alts) => {
+            let mut out = Vec::new();
+            for a in alts {
+                out.extend(expand(a, seqs.clone())?);
+                if out.len() > MAX_ALTERNATIVES {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        HirKind::Look(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let npi = SeqMatcher::new("[0-9]{10}").unwrap();
+        assert!(npi.is_match(b"1234567890"));
+        assert!(!npi.is_match(b"123456789"));
+        assert!(!npi.is_match(b"1234567890\n"));
+        let icd = SeqMatcher::new(r"[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?").unwrap();
+        for (v, want) in [
+            ("E11", true),
+            ("E11.9", true),
+            ("J45.9012", true),
+            ("U07.1", false),
+            ("E11.", false),
+            ("E11.12345", false),
+            ("e11.9", false),
+        ] {
+            assert_eq!(icd.is_match(v.as_bytes()), want, "{v}");
+        }
+        let anchored = SeqMatcher::new("^M[0-9]{2}$").unwrap();
+        assert!(anchored.is_match(b"M12") && !anchored.is_match(b"M123"));
+        let alt = SeqMatcher::new("HMO01|PPO0[12]").unwrap();
+        assert!(alt.is_match(b"PPO02") && !alt.is_match(b"PPO03"));
+        let ci = SeqMatcher::new("(?i)ab").unwrap();
+        assert!(ci.is_match(b"aB"));
+        // Not supported: unbounded, a variable part before the end, non-ASCII.
+        assert!(SeqMatcher::new("[0-9]+").is_none());
+        assert!(SeqMatcher::new("[0-9]{1,3}x").is_none());
+        assert!(SeqMatcher::new("é").is_none());
+        assert!(SeqMatcher::new(r"\w{2}").is_none());
+        assert!(SeqMatcher::new("a$b").is_none());
+    }
+}
