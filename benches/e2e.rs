@@ -136,6 +136,22 @@ fn main() {
             bytes as f64 / 1e6
         );
     }
+    if std::env::var_os("DQ_BENCH_EACH").is_some() {
+        // The cost of each expectation alone over the same rows.
+        for e in &suite.expectations {
+            let mut one = suite.clone();
+            one.expectations = vec![e.clone()];
+            let c = CompiledSuite::new(one);
+            let (t, _) = time(runs, || {
+                let mut r = BatchRun::new(&c, as_of, 1, "memory", 0);
+                for b in &batches {
+                    r.push(b, false).unwrap();
+                }
+                r.finish().unwrap().report.rows_passed
+            });
+            println!("  {:<24} {t:>8.3} s", e.id);
+        }
+    }
     drop(batches);
 
     // 2. validate, read included.

@@ -9,11 +9,15 @@
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
-/// 256-bit byte set.
+/// 256-bit byte set (built in this form, then turned into a lookup table).
 type ByteSet = [u64; 4];
 
-fn contains(set: &ByteSet, b: u8) -> bool {
-    (set[(b >> 6) as usize] >> (b & 63)) & 1 == 1
+fn table(set: &ByteSet) -> [bool; 256] {
+    let mut t = [false; 256];
+    for (b, slot) in t.iter_mut().enumerate() {
+        *slot = (set[b >> 6] >> (b & 63)) & 1 == 1;
+    }
+    t
 }
 
 #[derive(Debug, Clone, Default)]
@@ -23,30 +27,16 @@ struct Seq {
     tail: Option<(ByteSet, usize, usize)>,
 }
 
-impl Seq {
-    fn is_match(&self, v: &[u8]) -> bool {
-        let n = self.fixed.len();
-        let (lo, hi) = match &self.tail {
-            Some((_, min, max)) => (n + min, n + max),
-            None => (n, n),
-        };
-        if v.len() < lo || v.len() > hi {
-            return false;
-        }
-        let head_ok = self.fixed.iter().zip(v).all(|(set, b)| contains(set, *b));
-        head_ok
-            && match &self.tail {
-                Some((set, _, _)) => v[n..].iter().all(|b| contains(set, *b)),
-                None => true,
-            }
-    }
+/// Alternatives of class sequences, compiled by value length: for each length a value can
+/// have, the table sequences of that length (one table per byte position, one byte per possible
+/// input byte). A value is checked against its length's sequences only: one load per byte.
+#[derive(Debug)]
+pub(crate) struct SeqMatcher {
+    by_len: Vec<Vec<Box<[[bool; 256]]>>>,
 }
 
-/// Alternatives of class sequences; a value matches when one of them does.
-#[derive(Debug, Clone)]
-pub(crate) struct SeqMatcher {
-    alts: Vec<Seq>,
-}
+/// Values longer than this are left to the DFA (tables grow with every possible length).
+const MAX_LEN: usize = 64;
 
 /// More alternatives than this are left to the DFA.
 const MAX_ALTERNATIVES: usize = 8;
@@ -75,11 +65,40 @@ impl SeqMatcher {
             }
             _ => expand(&hir, vec![Seq::default()])?,
         };
-        (!alts.is_empty() && alts.len() <= MAX_ALTERNATIVES).then_some(SeqMatcher { alts })
+        if alts.is_empty() || alts.len() > MAX_ALTERNATIVES {
+            return None;
+        }
+        let mut by_len: Vec<Vec<Box<[[bool; 256]]>>> = Vec::new();
+        for s in &alts {
+            let n = s.fixed.len();
+            let (lo, hi) = s.tail.as_ref().map_or((n, n), |(_, a, b)| (n + a, n + b));
+            if hi > MAX_LEN {
+                return None;
+            }
+            if by_len.len() <= hi {
+                by_len.resize_with(hi + 1, Vec::new);
+            }
+            for len in lo..=hi {
+                let tables: Box<[[bool; 256]]> = s
+                    .fixed
+                    .iter()
+                    .map(table)
+                    .chain((n..len).map(|_| table(&s.tail.as_ref().expect("len > n has a tail").0)))
+                    .collect();
+                by_len[len].push(tables);
+            }
+        }
+        Some(SeqMatcher { by_len })
     }
 
+    #[inline]
     pub(crate) fn is_match(&self, v: &[u8]) -> bool {
-        self.alts.iter().any(|s| s.is_match(v))
+        self.by_len.get(v.len()).is_some_and(|alts| {
+            alts.iter().any(|tables| {
+                // No early exit: a branch-free fold over a few bytes beats predicting one.
+                tables.iter().zip(v).fold(true, |ok, (t, b)| ok & t[*b as usize])
+            })
+        })
     }
 }
 

@@ -178,17 +178,42 @@ impl SetFilter {
     pub(crate) fn contains(&self, array: &dyn Array) -> Option<BooleanArray> {
         match self {
             SetFilter::Short { linear, by_len } => {
-                let member = |l: usize, key: u64| {
-                    if by_len.is_empty() {
-                        linear.iter().any(|m| *m == (l as u8, key))
-                    } else {
-                        by_len[l].contains(&key)
+                if by_len.is_empty() {
+                    // Up to 8 members in fixed slots, compared without branching.
+                    let mut lens = [u8::MAX; LINEAR_MAX];
+                    let mut keys = [0u64; LINEAR_MAX];
+                    for (j, (l, k)) in linear.iter().enumerate() {
+                        lens[j] = *l;
+                        keys[j] = *k;
                     }
-                };
-                if let Some(values) = short_offsets::<i32>(array, &member)
-                    .or_else(|| short_offsets::<i64>(array, &member))
-                {
-                    return Some(BooleanArray::new(values, array.logical_nulls()));
+                    let member = |l: usize, key: u64| {
+                        let l = l as u8;
+                        (0..LINEAR_MAX).fold(false, |hit, j| hit | ((lens[j] == l) & (keys[j] == key)))
+                    };
+                    if let Some(values) = short_offsets::<i32>(array, &member)
+                        .or_else(|| short_offsets::<i64>(array, &member))
+                    {
+                        return Some(BooleanArray::new(values, array.logical_nulls()));
+                    }
+                } else if by_len.iter().enumerate().all(|(l, s)| l == 2 || s.is_empty()) {
+                    // Two-byte codes (states, countries): a 64 Ki-bit table, one load per value.
+                    let mut bits = vec![0u64; 1024];
+                    for k in &by_len[2] {
+                        bits[(*k >> 6) as usize] |= 1 << (k & 63);
+                    }
+                    let member = |l: usize, key: u64| l == 2 && (bits[(key >> 6) as usize] >> (key & 63)) & 1 == 1;
+                    if let Some(values) = short_offsets::<i32>(array, &member)
+                        .or_else(|| short_offsets::<i64>(array, &member))
+                    {
+                        return Some(BooleanArray::new(values, array.logical_nulls()));
+                    }
+                } else {
+                    let member = |l: usize, key: u64| by_len[l].contains(&key);
+                    if let Some(values) = short_offsets::<i32>(array, &member)
+                        .or_else(|| short_offsets::<i64>(array, &member))
+                    {
+                        return Some(BooleanArray::new(values, array.logical_nulls()));
+                    }
                 }
                 let values = if by_len.is_empty() {
                     bytes_values(array, &mut |v: &[u8]| {
@@ -306,6 +331,20 @@ mod tests {
                 .collect();
         assert_eq!(check(&small, &d), want);
         assert_eq!(check(&small, &a.slice(2, 3)), want[2..].to_vec());
+    }
+
+    #[test]
+    fn two_byte_codes() {
+        let states: Vec<String> = (b'A'..=b'Z').map(|c| format!("{}{}", c as char, (c + 1).min(b'Z') as char)).collect();
+        let refs: Vec<&str> = states.iter().map(String::as_str).collect();
+        let f = SetFilter::build(&strs(&refs), &DataType::Utf8, false).unwrap();
+        let a = StringArray::from(vec![Some("AB"), Some("BA"), Some("A"), Some("ABC"), None, Some("ZZ"), Some("")]);
+        assert_eq!(
+            check(&f, &a),
+            vec![Some(true), Some(false), Some(false), Some(false), None, Some(true), Some(false)]
+        );
+        let d: DictionaryArray<Int32Type> = vec![Some("AB"), Some("XX")].into_iter().collect();
+        assert_eq!(check(&f, &d), vec![Some(true), Some(false)]);
     }
 
     #[test]

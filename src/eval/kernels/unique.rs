@@ -289,6 +289,7 @@ fn dense(
     nulls_distinct: bool,
 ) -> Option<Vec<BooleanArray>> {
     use crate::eval::literal::map_int_like;
+    use crate::eval::par_map;
     if columns.is_empty()
         || columns.iter().any(|(a, _)| {
             domain_of(a.data_type()) != Some(Domain::Int)
@@ -298,14 +299,19 @@ fn dense(
         return None;
     }
     let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
-    let (mut lo, mut hi, mut n) = (i128::MAX, i128::MIN, 0u128);
-    for ((a, _), w) in columns.iter().zip(&wants) {
-        n += w.count_set_bits() as u128;
-        for_each_int(*a, w, |_, v| {
+    let idx: Vec<usize> = (0..columns.len()).collect();
+    // 1. The range, chunk by chunk on every core.
+    let ranges = par_map(&idx, |&i| {
+        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+        for_each_int(columns[i].0, &wants[i], |_, v| {
             lo = lo.min(v);
             hi = hi.max(v);
         });
-    }
+        (lo, hi, wants[i].count_set_bits() as u128)
+    });
+    let (lo, hi, n) = ranges
+        .iter()
+        .fold((i128::MAX, i128::MIN, 0u128), |(a, b, c), (x, y, z)| (a.min(*x), b.max(*y), c + z));
     if n == 0 {
         return None;
     }
@@ -313,28 +319,27 @@ fn dense(
     if span > DENSE_SPREAD * n + 1024 || span > DENSE_MAX_SLOTS {
         return None;
     }
-    let mut counts = vec![0u8; span as usize];
-    let count_into = |part: &mut [u8], base: i128| {
-        let end = base + part.len() as i128;
-        for ((a, _), w) in columns.iter().zip(&wants) {
-            for_each_int(*a, w, |_, v| {
-                if v >= base && v < end {
-                    let c = &mut part[(v - base) as usize];
-                    *c = c.saturating_add(1);
-                }
+    // 2. Counts: each core counts its share of the chunks into its own array; then summed.
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(idx.len());
+    let shares: Vec<Vec<usize>> = (0..threads)
+        .map(|t| idx.iter().copied().filter(|i| i % threads == t).collect())
+        .collect();
+    let parts = par_map(&shares, |share| {
+        let mut counts = vec![0u8; span as usize];
+        for &i in share {
+            for_each_int(columns[i].0, &wants[i], |_, v| {
+                let c = &mut counts[(v - lo) as usize];
+                *c = c.saturating_add(1);
             });
         }
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    if threads > 1 && n > 1 << 20 {
-        let half = counts.len() / 2;
-        let (a, b) = counts.split_at_mut(half);
-        std::thread::scope(|s| {
-            s.spawn(|| count_into(a, lo));
-            count_into(b, lo + half as i128);
-        });
-    } else {
-        count_into(&mut counts, lo);
+        counts
+    });
+    let mut parts = parts.into_iter();
+    let mut counts = parts.next().unwrap_or_else(|| vec![0u8; span as usize]);
+    for p in parts {
+        for (a, b) in counts.iter_mut().zip(p) {
+            *a = a.saturating_add(b);
+        }
     }
     let nulls: u32 = columns
         .iter()
@@ -346,28 +351,24 @@ fn dense(
             nulls as u32
         })
         .sum();
-    Some(
-        columns
-            .iter()
-            .map(|(a, _)| {
-                let r = map_int_like(*a, |v| {
-                    let k = v - lo;
-                    k < 0 || k >= span as i128 || counts[k as usize] <= 1
-                })
-                .expect("integer-like");
-                if nulls_distinct {
-                    BooleanArray::new(r.values().clone(), a.logical_nulls())
-                } else {
-                    let values = match a.logical_nulls() {
-                        Some(n) if nulls > 1 => r.values() & n.inner(),
-                        Some(n) => r.values() | &!n.inner(),
-                        None => r.values().clone(),
-                    };
-                    BooleanArray::new(values, None)
-                }
-            })
-            .collect(),
-    )
+    // 3. Each chunk's rows marked by their value's count, on every core.
+    Some(par_map(columns, |(a, _)| {
+        let r = map_int_like(*a, |v| {
+            let k = v - lo;
+            k < 0 || k >= span as i128 || counts[k as usize] <= 1
+        })
+        .expect("integer-like");
+        if nulls_distinct {
+            BooleanArray::new(r.values().clone(), a.logical_nulls())
+        } else {
+            let values = match a.logical_nulls() {
+                Some(n) if nulls > 1 => r.values() & n.inner(),
+                Some(n) => r.values() | &!n.inner(),
+                None => r.values().clone(),
+            };
+            BooleanArray::new(values, None)
+        }
+    }))
 }
 
 /// The counter for `compound_unique`, over the Arrow row format of the tuple.
