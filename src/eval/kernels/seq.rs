@@ -33,6 +33,38 @@ struct Seq {
 #[derive(Debug)]
 pub(crate) struct SeqMatcher {
     by_len: Vec<Vec<Box<[[bool; 256]]>>>,
+    /// Per length: when its only sequence is one ASCII byte range at every position
+    /// (`[0-9]{10}`), the range, checked 8 bytes at a time.
+    uniform: Vec<Option<(u8, u8)>>,
+}
+
+/// Whether every byte of `v` (at least 8 bytes, ASCII range `lo..=hi`) lies in the range, 8 bytes
+/// per step (SWAR): with bytes below 0x80, `(b | 0x80) - lo` keeps bit 7 exactly when `b >= lo`,
+/// and `(hi | 0x80) - b` exactly when `b <= hi`; no borrow crosses a byte.
+#[inline]
+fn all_in_range(v: &[u8], lo: u8, hi: u8) -> bool {
+    const H: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let (l, h) = (ONES * lo as u64, ONES * hi as u64 | H);
+    let word_ok = |w: u64| w & H == 0 && ((w | H) - l) & (h - w) & H == H;
+    let n = v.len();
+    let mut i = 0;
+    let mut ok = true;
+    while i + 8 <= n {
+        ok &= word_ok(u64::from_le_bytes(v[i..i + 8].try_into().expect("8 bytes")));
+        i += 8;
+    }
+    if i < n {
+        // The last, overlapping word.
+        ok &= word_ok(u64::from_le_bytes(v[n - 8..].try_into().expect("8 bytes")));
+    }
+    ok
+}
+
+fn single_range(t: &[bool; 256]) -> Option<(u8, u8)> {
+    let lo = t.iter().position(|x| *x)?;
+    let hi = t.iter().rposition(|x| *x)?;
+    (hi < 0x80 && t[lo..=hi].iter().all(|x| *x)).then_some((lo as u8, hi as u8))
 }
 
 /// Values longer than this are left to the DFA (tables grow with every possible length).
@@ -88,15 +120,32 @@ impl SeqMatcher {
                 by_len[len].push(tables);
             }
         }
-        Some(SeqMatcher { by_len })
+        let uniform = by_len
+            .iter()
+            .enumerate()
+            .map(|(len, alts)| match alts.as_slice() {
+                [tables] if len >= 8 => {
+                    let r = single_range(&tables[0])?;
+                    tables.iter().all(|t| t == &tables[0]).then_some(r)
+                }
+                _ => None,
+            })
+            .collect();
+        Some(SeqMatcher { by_len, uniform })
     }
 
     #[inline]
     pub(crate) fn is_match(&self, v: &[u8]) -> bool {
+        if let Some(Some((lo, hi))) = self.uniform.get(v.len()) {
+            return all_in_range(v, *lo, *hi);
+        }
         self.by_len.get(v.len()).is_some_and(|alts| {
             alts.iter().any(|tables| {
                 // No early exit: a branch-free fold over a few bytes beats predicting one.
-                tables.iter().zip(v).fold(true, |ok, (t, b)| ok & t[*b as usize])
+                tables
+                    .iter()
+                    .zip(v)
+                    .fold(true, |ok, (t, b)| ok & t[*b as usize])
             })
         })
     }
@@ -207,6 +256,20 @@ mod tests {
     #[test]
     fn shapes() {
         let npi = SeqMatcher::new("[0-9]{10}").unwrap();
+        assert!(npi.uniform[10].is_some());
+        for v in [
+            "1234567890",
+            "0000000000",
+            "9999999999",
+            "123456789/",
+            "12345678:0",
+            "/234567890",
+            "12345é789",
+            "1234567890",
+        ] {
+            let want = v.len() == 10 && v.bytes().all(|b| b.is_ascii_digit());
+            assert_eq!(npi.is_match(v.as_bytes()), want, "{v}");
+        }
         assert!(npi.is_match(b"1234567890"));
         assert!(!npi.is_match(b"123456789"));
         assert!(!npi.is_match(b"1234567890\n"));

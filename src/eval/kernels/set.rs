@@ -19,12 +19,9 @@ pub(crate) const LINEAR_MAX: usize = 8;
 
 #[derive(Debug)]
 pub(crate) enum SetFilter {
-    /// Every member is at most 8 bytes: values compare as one `u64` and a length, no memcmp.
-    /// Up to [`LINEAR_MAX`] members are scanned, more are looked up in one hash set per length.
-    Short {
-        linear: Vec<(u8, u64)>,
-        by_len: Vec<HashSet<u64>>,
-    },
+    /// Every member is at most 8 bytes: a value is its length and one `u64`, looked up in a
+    /// collision-free table (one multiply, one slot compared), no memcmp.
+    Short(PerfectSet),
     Bytes {
         linear: Vec<Box<[u8]>>,
         hashed: HashSet<Box<[u8]>>,
@@ -36,6 +33,66 @@ pub(crate) enum SetFilter {
         has_true: bool,
         has_false: bool,
     },
+}
+
+/// A set of (length, packed bytes) pairs in a table with no collisions: a multiplicative hash
+/// whose multiplier was searched for at build time so that every member has its own slot.
+#[derive(Debug)]
+pub(crate) struct PerfectSet {
+    lens: Box<[u8]>,
+    keys: Box<[u64]>,
+    mult: u64,
+    shift: u32,
+}
+
+impl PerfectSet {
+    #[inline]
+    fn slot(mult: u64, shift: u32, l: u8, key: u64) -> usize {
+        ((key ^ ((l as u64) << 59)).wrapping_mul(mult) >> shift) as usize
+    }
+
+    /// `None` when no multiplier separates the members within 2^16 slots.
+    fn new(members: &[(u8, u64)]) -> Option<Self> {
+        let min_bits = (members.len().max(1) * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(3);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for bits in min_bits..=16 {
+            let size = 1usize << bits;
+            for _ in 0..500 {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let mult = seed | 1;
+                let shift = 64 - bits;
+                let mut lens = vec![u8::MAX; size];
+                let mut keys = vec![0u64; size];
+                let ok = members.iter().all(|(l, k)| {
+                    let s = Self::slot(mult, shift, *l, *k);
+                    let free = lens[s] == u8::MAX;
+                    lens[s] = *l;
+                    keys[s] = *k;
+                    free
+                });
+                if ok {
+                    return Some(PerfectSet {
+                        lens: lens.into_boxed_slice(),
+                        keys: keys.into_boxed_slice(),
+                        mult,
+                        shift,
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn contains(&self, l: u8, key: u64) -> bool {
+        let s = Self::slot(self.mult, self.shift, l, key);
+        (self.lens[s] == l) & (self.keys[s] == key)
+    }
 }
 
 /// The bytes of a value of at most 8 bytes, packed little-endian into a `u64`.
@@ -115,25 +172,16 @@ impl SetFilter {
                     .collect();
                 members.sort();
                 members.dedup();
-                if !case_insensitive && members.iter().all(|m| m.len() <= 8) {
-                    let packed: Vec<(u8, u64)> =
-                        members.iter().map(|m| (m.len() as u8, pack(m))).collect();
-                    return Ok(if packed.len() <= LINEAR_MAX {
-                        SetFilter::Short {
-                            linear: packed,
-                            by_len: Vec::new(),
-                        }
-                    } else {
-                        let mut by_len: Vec<HashSet<u64>> =
-                            (0..=8).map(|_| HashSet::new()).collect();
-                        for (l, p) in packed {
-                            by_len[l as usize].insert(p);
-                        }
-                        SetFilter::Short {
-                            linear: Vec::new(),
-                            by_len,
-                        }
-                    });
+                if !case_insensitive
+                    && members.iter().all(|m| m.len() <= 8)
+                    && let Some(p) = PerfectSet::new(
+                        &members
+                            .iter()
+                            .map(|m| (m.len() as u8, pack(m)))
+                            .collect::<Vec<_>>(),
+                    )
+                {
+                    return Ok(SetFilter::Short(p));
                 }
                 let (linear, hashed) = if members.len() <= LINEAR_MAX {
                     (members, HashSet::new())
@@ -177,55 +225,15 @@ impl SetFilter {
     /// `true` where the value is a member; null where the value is null.
     pub(crate) fn contains(&self, array: &dyn Array) -> Option<BooleanArray> {
         match self {
-            SetFilter::Short { linear, by_len } => {
-                if by_len.is_empty() {
-                    // Up to 8 members in fixed slots, compared without branching.
-                    let mut lens = [u8::MAX; LINEAR_MAX];
-                    let mut keys = [0u64; LINEAR_MAX];
-                    for (j, (l, k)) in linear.iter().enumerate() {
-                        lens[j] = *l;
-                        keys[j] = *k;
-                    }
-                    let member = |l: usize, key: u64| {
-                        let l = l as u8;
-                        (0..LINEAR_MAX).fold(false, |hit, j| hit | ((lens[j] == l) & (keys[j] == key)))
-                    };
-                    if let Some(values) = short_offsets::<i32>(array, &member)
-                        .or_else(|| short_offsets::<i64>(array, &member))
-                    {
-                        return Some(BooleanArray::new(values, array.logical_nulls()));
-                    }
-                } else if by_len.iter().enumerate().all(|(l, s)| l == 2 || s.is_empty()) {
-                    // Two-byte codes (states, countries): a 64 Ki-bit table, one load per value.
-                    let mut bits = vec![0u64; 1024];
-                    for k in &by_len[2] {
-                        bits[(*k >> 6) as usize] |= 1 << (k & 63);
-                    }
-                    let member = |l: usize, key: u64| l == 2 && (bits[(key >> 6) as usize] >> (key & 63)) & 1 == 1;
-                    if let Some(values) = short_offsets::<i32>(array, &member)
-                        .or_else(|| short_offsets::<i64>(array, &member))
-                    {
-                        return Some(BooleanArray::new(values, array.logical_nulls()));
-                    }
-                } else {
-                    let member = |l: usize, key: u64| by_len[l].contains(&key);
-                    if let Some(values) = short_offsets::<i32>(array, &member)
-                        .or_else(|| short_offsets::<i64>(array, &member))
-                    {
-                        return Some(BooleanArray::new(values, array.logical_nulls()));
-                    }
-                }
-                let values = if by_len.is_empty() {
-                    bytes_values(array, &mut |v: &[u8]| {
-                        v.len() <= 8 && {
-                            let (l, p) = (v.len() as u8, pack(v));
-                            linear.iter().any(|m| *m == (l, p))
-                        }
-                    })?
-                } else {
-                    bytes_values(array, &mut |v: &[u8]| {
-                        v.len() <= 8 && by_len[v.len()].contains(&pack(v))
-                    })?
+            SetFilter::Short(p) => {
+                let member = |l: usize, key: u64| p.contains(l as u8, key);
+                let values = match short_offsets::<i32>(array, &member)
+                    .or_else(|| short_offsets::<i64>(array, &member))
+                {
+                    Some(v) => v,
+                    None => bytes_values(array, &mut |v: &[u8]| {
+                        v.len() <= 8 && member(v.len(), pack(v))
+                    })?,
                 };
                 Some(BooleanArray::new(values, array.logical_nulls()))
             }
@@ -335,13 +343,31 @@ mod tests {
 
     #[test]
     fn two_byte_codes() {
-        let states: Vec<String> = (b'A'..=b'Z').map(|c| format!("{}{}", c as char, (c + 1).min(b'Z') as char)).collect();
+        let states: Vec<String> = (b'A'..=b'Z')
+            .map(|c| format!("{}{}", c as char, (c + 1).min(b'Z') as char))
+            .collect();
         let refs: Vec<&str> = states.iter().map(String::as_str).collect();
         let f = SetFilter::build(&strs(&refs), &DataType::Utf8, false).unwrap();
-        let a = StringArray::from(vec![Some("AB"), Some("BA"), Some("A"), Some("ABC"), None, Some("ZZ"), Some("")]);
+        let a = StringArray::from(vec![
+            Some("AB"),
+            Some("BA"),
+            Some("A"),
+            Some("ABC"),
+            None,
+            Some("ZZ"),
+            Some(""),
+        ]);
         assert_eq!(
             check(&f, &a),
-            vec![Some(true), Some(false), Some(false), Some(false), None, Some(true), Some(false)]
+            vec![
+                Some(true),
+                Some(false),
+                Some(false),
+                Some(false),
+                None,
+                Some(true),
+                Some(false)
+            ]
         );
         let d: DictionaryArray<Int32Type> = vec![Some("AB"), Some("XX")].into_iter().collect();
         assert_eq!(check(&f, &d), vec![Some(true), Some(false)]);

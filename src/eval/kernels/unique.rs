@@ -311,7 +311,9 @@ fn dense(
     });
     let (lo, hi, n) = ranges
         .iter()
-        .fold((i128::MAX, i128::MIN, 0u128), |(a, b, c), (x, y, z)| (a.min(*x), b.max(*y), c + z));
+        .fold((i128::MAX, i128::MIN, 0u128), |(a, b, c), (x, y, z)| {
+            (a.min(*x), b.max(*y), c + z)
+        });
     if n == 0 {
         return None;
     }
@@ -319,28 +321,40 @@ fn dense(
     if span > DENSE_SPREAD * n + 1024 || span > DENSE_MAX_SLOTS {
         return None;
     }
-    // 2. Counts: each core counts its share of the chunks into its own array; then summed.
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(idx.len());
+    // 2. Two bits per value, `seen` and `repeated` (a quarter of a byte counter, so the random
+    //    accesses stay in cache): each core marks its share of the chunks, then the shares are
+    //    combined a word at a time.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(idx.len());
     let shares: Vec<Vec<usize>> = (0..threads)
         .map(|t| idx.iter().copied().filter(|i| i % threads == t).collect())
         .collect();
+    let words = (span as usize).div_ceil(64);
     let parts = par_map(&shares, |share| {
-        let mut counts = vec![0u8; span as usize];
+        let mut seen = vec![0u64; words];
+        let mut repeated = vec![0u64; words];
         for &i in share {
             for_each_int(columns[i].0, &wants[i], |_, v| {
-                let c = &mut counts[(v - lo) as usize];
-                *c = c.saturating_add(1);
+                let k = (v - lo) as usize;
+                let (w, bit) = (k >> 6, 1u64 << (k & 63));
+                repeated[w] |= seen[w] & bit;
+                seen[w] |= bit;
             });
         }
-        counts
+        (seen, repeated)
     });
     let mut parts = parts.into_iter();
-    let mut counts = parts.next().unwrap_or_else(|| vec![0u8; span as usize]);
-    for p in parts {
-        for (a, b) in counts.iter_mut().zip(p) {
-            *a = a.saturating_add(b);
+    let (mut seen, mut repeated) = parts
+        .next()
+        .unwrap_or_else(|| (vec![0u64; words], vec![0u64; words]));
+    for (s2, r2) in parts {
+        for w in 0..words {
+            repeated[w] |= r2[w] | (seen[w] & s2[w]);
+            seen[w] |= s2[w];
         }
     }
+    drop(seen);
     let nulls: u32 = columns
         .iter()
         .map(|(a, s)| {
@@ -355,7 +369,7 @@ fn dense(
     Some(par_map(columns, |(a, _)| {
         let r = map_int_like(*a, |v| {
             let k = v - lo;
-            k < 0 || k >= span as i128 || counts[k as usize] <= 1
+            k < 0 || k >= span as i128 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0
         })
         .expect("integer-like");
         if nulls_distinct {
