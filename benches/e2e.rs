@@ -79,11 +79,77 @@ async fn plain_append(path: &Path, dir: &Path) -> u64 {
     rows
 }
 
+/// Peak resident memory of `dq-check run`'s path on a large table, streamed in batches:
+/// `DQ_BENCH_ONLY=rss cargo bench --profile bench-local --bench e2e -- ROWS BATCH_ROWS`
+/// (default 50,000,000 rows in 10 files, batches of 1,000,000 rows).
+fn peak_rss(args: &[String]) {
+    let rows: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50_000_000);
+    let batch_rows: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join(format!("target/bench-data/claims-{rows}-files"));
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = Instant::now();
+        dq_gate::generate::write_parquet_files(&dir, 42, rows, 10).unwrap();
+        eprintln!(
+            "generated {} in {:.1}s",
+            dir.display(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    };
+    let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
+    let compiled = Arc::new(CompiledSuite::new(suite));
+    let files = dq_gate::io::discover(&[dir.clone()]).unwrap();
+    let out = tempfile::tempdir_in(root.join("target/bench-data")).unwrap();
+    let before = rss();
+    let t = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gate = dq_gate::gate::Gate::builder(compiled)
+        .with_target(out.path().join("t").to_str().unwrap())
+        .with_quarantine(out.path().join("q").to_str().unwrap())
+        .with_batch_rows(Some(batch_rows))
+        .build()
+        .unwrap();
+    let report = rt.block_on(gate.run_files(&files)).unwrap();
+    println!(
+        "gate {rows} rows in batches of {batch_rows}: {:.1}s, {} passed, {} quarantined; peak RSS {} MiB (before the run: {} MiB)",
+        t.elapsed().as_secs_f64(),
+        report.summary.rows_passed,
+        report.summary.rows_quarantined,
+        rss() / 1024,
+        before / 1024
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    if std::env::var("DQ_BENCH_ONLY").as_deref() == Ok("rss") {
+        return peak_rss(&args);
+    }
     let rows: u64 = args
         .first()
         .and_then(|a| a.parse().ok())
