@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 
 use super::bind::Op;
 use super::chunk::{self, Chunk, Partial, par_map, record};
-use super::kernels::unique::{CompoundCounter, unique_over};
+use super::kernels::batch_unique::unique_over;
+use super::kernels::unique::CompoundCounter;
 use super::nulls::outcome;
 pub use super::stream::Replay;
 use super::stream::{Spilled, settle_chunk};

@@ -2,6 +2,7 @@
 //! `BooleanArray` (`true` pass, null where the value was null); the null policy is applied in
 //! [`super::nulls`], never here.
 
+pub(crate) mod batch_unique;
 pub(crate) mod expr;
 pub(crate) mod future;
 pub(crate) mod range;

@@ -41,8 +41,12 @@ fn float_key(f: f64) -> i128 {
 
 /// Calls `f(i, key)` for every row set in `rows` of a non-string column, the key identifying the
 /// value (integers as themselves, floats by normalized bits, booleans as 0/1). Dispatches on the
-/// type once.
-fn for_each_int_key(array: &dyn Array, rows: &BooleanBuffer, mut f: impl FnMut(usize, i128)) {
+/// type once; `false` for a type it has no key for.
+pub(super) fn for_each_int_key(
+    array: &dyn Array,
+    rows: &BooleanBuffer,
+    mut f: impl FnMut(usize, i128),
+) -> bool {
     use arrow::array::AsArray;
     use arrow::datatypes::{DataType, Float32Type, Float64Type};
     match array.data_type() {
@@ -59,9 +63,19 @@ fn for_each_int_key(array: &dyn Array, rows: &BooleanBuffer, mut f: impl FnMut(u
             let b = array.as_boolean();
             rows.set_indices().for_each(|i| f(i, b.value(i) as i128));
         }
-        _ => {
-            for_each_int(array, rows, f);
-        }
+        _ => return for_each_int(array, rows, f),
+    }
+    true
+}
+
+/// Rows that hold a value and are in scope.
+pub(super) fn wanted(a: &dyn Array, scope: Option<&BooleanBuffer>) -> BooleanBuffer {
+    let valid = a
+        .logical_nulls()
+        .map_or_else(|| BooleanBuffer::new_set(a.len()), |n| n.inner().clone());
+    match scope {
+        Some(s) => &valid & s,
+        None => valid,
     }
 }
 
@@ -244,146 +258,12 @@ impl UniqueCounter {
     }
 }
 
-/// Settles `unique` over every chunk of a batch at once: `true` where the row's value occurs
-/// once among the batch's in-scope values.
-///
-/// Integer-like columns whose values span a range no wider than a few times their count (dense
-/// ids, surrogate keys, dates) are counted in a flat array indexed by `value - min`, split
-/// across cores by range; other columns use a hash map of frequencies.
-pub(crate) fn unique_over(
-    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
-    nulls_distinct: bool,
-) -> Vec<BooleanArray> {
-    if let Some(out) = dense(columns, nulls_distinct) {
-        return out;
-    }
-    let mut c = UniqueCounter::default();
-    for (a, s) in columns {
-        c.count(*a, *s);
-    }
-    columns
-        .iter()
-        .map(|(a, _)| c.evaluate(*a, nulls_distinct))
-        .collect()
-}
-
 /// Dense ranges at most this many times the value count use the flat counter.
-const DENSE_SPREAD: u128 = 4;
+pub(super) const DENSE_SPREAD: u128 = 4;
 /// Ranges up to this many slots (64 MiB of counters) are counted densely whatever their fill.
-const DENSE_FLOOR: u128 = 1 << 26;
+pub(super) const DENSE_FLOOR: u128 = 1 << 26;
 /// And never more than this many slots (256 MiB of counters).
-const DENSE_MAX_SLOTS: u128 = 1 << 28;
-
-fn wanted(a: &dyn Array, scope: Option<&BooleanBuffer>) -> BooleanBuffer {
-    let valid = a
-        .logical_nulls()
-        .map_or_else(|| BooleanBuffer::new_set(a.len()), |n| n.inner().clone());
-    match scope {
-        Some(s) => &valid & s,
-        None => valid,
-    }
-}
-
-fn dense(
-    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
-    nulls_distinct: bool,
-) -> Option<Vec<BooleanArray>> {
-    use crate::eval::literal::map_int_like;
-    use crate::eval::par_map;
-    if columns.is_empty()
-        || columns.iter().any(|(a, _)| {
-            domain_of(a.data_type()) != Some(Domain::Int)
-                || matches!(a.data_type(), arrow::datatypes::DataType::Decimal128(_, _))
-        })
-    {
-        return None;
-    }
-    let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
-    let idx: Vec<usize> = (0..columns.len()).collect();
-    // 1. The range, chunk by chunk on every core.
-    let ranges = par_map(&idx, |&i| {
-        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
-        for_each_int(columns[i].0, &wants[i], |_, v| {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        });
-        (lo, hi, wants[i].count_set_bits() as u128)
-    });
-    let (lo, hi, n) = ranges
-        .iter()
-        .fold((i128::MAX, i128::MIN, 0u128), |(a, b, c), (x, y, z)| {
-            (a.min(*x), b.max(*y), c + z)
-        });
-    if n == 0 {
-        return None;
-    }
-    let span = (hi - lo) as u128 + 1;
-    if span > DENSE_SPREAD * n + 1024 || span > DENSE_MAX_SLOTS {
-        return None;
-    }
-    // 2. Two bits per value, `seen` and `repeated` (a quarter of a byte counter, so the random
-    //    accesses stay in cache): each core marks its share of the chunks, then the shares are
-    //    combined a word at a time.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(idx.len());
-    let shares: Vec<Vec<usize>> = (0..threads)
-        .map(|t| idx.iter().copied().filter(|i| i % threads == t).collect())
-        .collect();
-    let words = (span as usize).div_ceil(64);
-    let parts = par_map(&shares, |share| {
-        let mut seen = vec![0u64; words];
-        let mut repeated = vec![0u64; words];
-        for &i in share {
-            for_each_int(columns[i].0, &wants[i], |_, v| {
-                let k = (v - lo) as usize;
-                let (w, bit) = (k >> 6, 1u64 << (k & 63));
-                repeated[w] |= seen[w] & bit;
-                seen[w] |= bit;
-            });
-        }
-        (seen, repeated)
-    });
-    let mut parts = parts.into_iter();
-    let (mut seen, mut repeated) = parts
-        .next()
-        .unwrap_or_else(|| (vec![0u64; words], vec![0u64; words]));
-    for (s2, r2) in parts {
-        for w in 0..words {
-            repeated[w] |= r2[w] | (seen[w] & s2[w]);
-            seen[w] |= s2[w];
-        }
-    }
-    drop(seen);
-    let nulls: u32 = columns
-        .iter()
-        .map(|(a, s)| {
-            let nulls = a.logical_nulls().map_or(0, |n| match s {
-                Some(s) => (&!n.inner() & *s).count_set_bits(),
-                None => n.null_count(),
-            });
-            nulls as u32
-        })
-        .sum();
-    // 3. Each chunk's rows marked by their value's count, on every core.
-    Some(par_map(columns, |(a, _)| {
-        let r = map_int_like(*a, |v| {
-            let k = v - lo;
-            k < 0 || k >= span as i128 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0
-        })
-        .expect("integer-like");
-        if nulls_distinct {
-            BooleanArray::new(r.values().clone(), a.logical_nulls())
-        } else {
-            let values = match a.logical_nulls() {
-                Some(n) if nulls > 1 => r.values() & n.inner(),
-                Some(n) => r.values() | &!n.inner(),
-                None => r.values().clone(),
-            };
-            BooleanArray::new(values, None)
-        }
-    }))
-}
+pub(super) const DENSE_MAX_SLOTS: u128 = 1 << 28;
 
 /// The counter for `compound_unique`, over the Arrow row format of the tuple.
 #[derive(Debug)]

@@ -1,0 +1,378 @@
+//! `unique` over a whole batch held in memory, every chunk at once.
+//!
+//! Three strategies, the first that applies wins:
+//!
+//! ```text
+//!  dense    integer-like values spanning a range a few times their count (ids, surrogate keys,
+//!           dates): two bits per slot of the range, `seen` and `repeated`, marked on every core
+//!  sorted   any other keyed column: each in-scope value becomes a 64-bit key (the value itself
+//!           for integers and floats, a hash for strings and binary), the (key, row) pairs are
+//!           sorted, and runs of equal keys are the repeats; equal hashes are confirmed by
+//!           comparing bytes, so a collision never fails a row
+//!  counted  what is left (wide decimals): the streaming frequency counter
+//! ```
+//!
+//! Sorting replaces a hash map of every distinct value: no allocation per value, and memory
+//! reads in order instead of one cache miss per row.
+
+use std::hash::BuildHasher;
+
+use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::buffer::{BooleanBuffer, Buffer};
+use arrow::datatypes::DataType;
+
+use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter, for_each_int_key, wanted};
+use crate::eval::access::{for_each_bytes, value_bytes};
+use crate::eval::literal::{Domain, domain_of, for_each_int};
+use crate::eval::par_map;
+
+/// Settles `unique` over every chunk of a batch at once: `true` where the row's value occurs
+/// once among the batch's in-scope values.
+pub(crate) fn unique_over(
+    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
+    nulls_distinct: bool,
+) -> Vec<BooleanArray> {
+    if let Some(out) = dense(columns, nulls_distinct) {
+        return out;
+    }
+    if let Some(out) = sorted(columns, nulls_distinct) {
+        return out;
+    }
+    let mut c = UniqueCounter::default();
+    for (a, s) in columns {
+        c.count(*a, *s);
+    }
+    columns
+        .iter()
+        .map(|(a, _)| c.evaluate(*a, nulls_distinct))
+        .collect()
+}
+
+/// In-scope nulls of every chunk.
+fn null_count(columns: &[(&dyn Array, Option<&BooleanBuffer>)]) -> u32 {
+    columns
+        .iter()
+        .map(|(a, s)| {
+            let nulls = a.logical_nulls().map_or(0, |n| match s {
+                Some(s) => (&!n.inner() & *s).count_set_bits(),
+                None => n.null_count(),
+            });
+            nulls as u32
+        })
+        .sum()
+}
+
+/// A chunk's result from its values' verdicts (`true`: the value occurs once) and the null
+/// rule: with `nulls_distinct` a null row gets a null result; otherwise nulls are one value,
+/// passing when there is only one of them.
+fn settle(values: BooleanBuffer, a: &dyn Array, nulls_distinct: bool, nulls: u32) -> BooleanArray {
+    if nulls_distinct {
+        return BooleanArray::new(values, a.logical_nulls());
+    }
+    let values = match a.logical_nulls() {
+        Some(n) if nulls > 1 => &values & n.inner(),
+        Some(n) => &values | &!n.inner(),
+        None => values,
+    };
+    BooleanArray::new(values, None)
+}
+
+fn dense(
+    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
+    nulls_distinct: bool,
+) -> Option<Vec<BooleanArray>> {
+    use crate::eval::literal::map_int_like;
+    use crate::eval::par_map;
+    if columns.is_empty()
+        || columns.iter().any(|(a, _)| {
+            domain_of(a.data_type()) != Some(Domain::Int)
+                || matches!(a.data_type(), arrow::datatypes::DataType::Decimal128(_, _))
+        })
+    {
+        return None;
+    }
+    let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
+    let idx: Vec<usize> = (0..columns.len()).collect();
+    // 1. The range, chunk by chunk on every core.
+    let ranges = par_map(&idx, |&i| {
+        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+        for_each_int(columns[i].0, &wants[i], |_, v| {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        });
+        (lo, hi, wants[i].count_set_bits() as u128)
+    });
+    let (lo, hi, n) = ranges
+        .iter()
+        .fold((i128::MAX, i128::MIN, 0u128), |(a, b, c), (x, y, z)| {
+            (a.min(*x), b.max(*y), c + z)
+        });
+    if n == 0 {
+        return None;
+    }
+    let span = (hi - lo) as u128 + 1;
+    if span > DENSE_SPREAD * n + 1024 || span > DENSE_MAX_SLOTS {
+        return None;
+    }
+    // 2. Two bits per value, `seen` and `repeated` (a quarter of a byte counter, so the random
+    //    accesses stay in cache): each core marks its share of the chunks, then the shares are
+    //    combined a word at a time.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(idx.len());
+    let shares: Vec<Vec<usize>> = (0..threads)
+        .map(|t| idx.iter().copied().filter(|i| i % threads == t).collect())
+        .collect();
+    let words = (span as usize).div_ceil(64);
+    let parts = par_map(&shares, |share| {
+        let mut seen = vec![0u64; words];
+        let mut repeated = vec![0u64; words];
+        for &i in share {
+            for_each_int(columns[i].0, &wants[i], |_, v| {
+                let k = (v - lo) as usize;
+                let (w, bit) = (k >> 6, 1u64 << (k & 63));
+                repeated[w] |= seen[w] & bit;
+                seen[w] |= bit;
+            });
+        }
+        (seen, repeated)
+    });
+    let mut parts = parts.into_iter();
+    let (mut seen, mut repeated) = parts
+        .next()
+        .unwrap_or_else(|| (vec![0u64; words], vec![0u64; words]));
+    for (s2, r2) in parts {
+        for w in 0..words {
+            repeated[w] |= r2[w] | (seen[w] & s2[w]);
+            seen[w] |= s2[w];
+        }
+    }
+    drop(seen);
+    let nulls = null_count(columns);
+    // 3. Each chunk's rows marked by their value's count, on every core.
+    Some(par_map(columns, |(a, _)| {
+        let r = map_int_like(*a, |v| {
+            let k = v - lo;
+            k < 0 || k >= span as i128 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0
+        })
+        .expect("integer-like");
+        settle(r.values().clone(), *a, nulls_distinct, nulls)
+    }))
+}
+
+/// The bytes of row `i` of a string or binary chunk, dictionaries included.
+struct ByteSource<'a> {
+    array: &'a dyn Array,
+    dictionary: Option<(Vec<usize>, &'a dyn Array)>,
+}
+
+impl<'a> ByteSource<'a> {
+    fn new(array: &'a dyn Array) -> Self {
+        let dictionary = matches!(array.data_type(), DataType::Dictionary(_, _)).then(|| {
+            let d = array.as_any_dictionary();
+            (d.normalized_keys(), d.values().as_ref())
+        });
+        ByteSource { array, dictionary }
+    }
+
+    fn get(&self, i: usize) -> &'a [u8] {
+        match &self.dictionary {
+            Some((keys, values)) => value_bytes(*values, keys[i]),
+            None => value_bytes(self.array, i),
+        }
+        .unwrap_or_default()
+    }
+}
+
+fn sorted<'a>(
+    columns: &[(&'a dyn Array, Option<&BooleanBuffer>)],
+    nulls_distinct: bool,
+) -> Option<Vec<BooleanArray>> {
+    let domain = columns
+        .first()
+        .and_then(|(a, _)| domain_of(a.data_type()))?;
+    let exact = match domain {
+        Domain::Bytes => false,
+        // Unscaled decimals may not fit 64 bits: left to the counter.
+        _ if columns
+            .iter()
+            .any(|(a, _)| matches!(a.data_type(), DataType::Decimal128(_, _))) =>
+        {
+            return None;
+        }
+        _ => true,
+    };
+    let mut starts = Vec::with_capacity(columns.len() + 1);
+    starts.push(0u64);
+    for (a, _) in columns {
+        starts.push(starts.last().copied().unwrap_or(0) + a.len() as u64);
+    }
+    let total = *starts.last().unwrap_or(&0) as usize;
+    let sources: Vec<ByteSource<'a>> = if exact {
+        Vec::new()
+    } else {
+        columns.iter().map(|(a, _)| ByteSource::new(*a)).collect()
+    };
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    // 1. (key, row) pairs of every in-scope value, chunk by chunk on every core.
+    let idx: Vec<usize> = (0..columns.len()).collect();
+    let parts = par_map(&idx, |&c| {
+        let (a, scope) = columns[c];
+        let base = starts[c];
+        let rows = wanted(a, scope);
+        let mut keys = Vec::with_capacity(rows.count_set_bits());
+        let ok = if exact {
+            for_each_int_key(a, &rows, |i, k| keys.push((k as u64, base + i as u64)))
+        } else if let Some((codes, values)) = &sources[c].dictionary {
+            // One hash per dictionary value, not per row.
+            let mut hashes = vec![0u64; values.len()];
+            for_each_bytes(*values, |i, v| hashes[i] = hasher.hash_one(v));
+            rows.set_indices()
+                .for_each(|i| keys.push((hashes[codes[i]], base + i as u64)));
+            true
+        } else {
+            rows.set_indices()
+                .for_each(|i| keys.push((hasher.hash_one(sources[c].get(i)), base + i as u64)));
+            true
+        };
+        ok.then_some(keys)
+    });
+    let mut keys: Vec<(u64, u64)> = Vec::with_capacity(parts.iter().flatten().map(Vec::len).sum());
+    for p in parts {
+        keys.extend(p?);
+    }
+    // 2. Sorted by key, runs of equal keys are the repeats.
+    let mut pass = vec![u64::MAX; total.div_ceil(64)];
+    let bytes = |row: u64| {
+        let c = starts.partition_point(|s| *s <= row) - 1;
+        sources[c].get((row - starts[c]) as usize)
+    };
+    let confirm: Option<&dyn Fn(u64) -> &'a [u8]> = if exact { None } else { Some(&bytes) };
+    mark_repeats(&mut keys, confirm, |row| {
+        pass[(row >> 6) as usize] &= !(1u64 << (row & 63))
+    });
+    drop(keys);
+    // 3. Each chunk's share of the verdicts.
+    let pass = Buffer::from_vec(pass);
+    let nulls = null_count(columns);
+    Some(
+        columns
+            .iter()
+            .zip(&starts)
+            .map(|((a, _), s)| {
+                let values = BooleanBuffer::new(pass.clone(), *s as usize, a.len());
+                settle(values, *a, nulls_distinct, nulls)
+            })
+            .collect(),
+    )
+}
+
+/// Sorts `(key, row)` pairs and calls `fail(row)` for every row whose value occurs more than
+/// once. With `confirm`, keys are hashes: rows sharing a key repeat only when their bytes are
+/// equal too.
+fn mark_repeats<'b>(
+    keys: &mut [(u64, u64)],
+    confirm: Option<&dyn Fn(u64) -> &'b [u8]>,
+    mut fail: impl FnMut(u64),
+) {
+    keys.sort_unstable_by_key(|k| k.0);
+    let mut run: Vec<(&[u8], u64)> = Vec::new();
+    for group in keys.chunk_by(|a, b| a.0 == b.0) {
+        if group.len() < 2 {
+            continue;
+        }
+        let Some(bytes) = confirm else {
+            group.iter().for_each(|(_, row)| fail(*row));
+            continue;
+        };
+        run.clear();
+        run.extend(group.iter().map(|(_, row)| (bytes(*row), *row)));
+        run.sort_unstable();
+        for same in run.chunk_by(|a, b| a.0 == b.0) {
+            if same.len() > 1 {
+                same.iter().for_each(|(_, row)| fail(*row));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{DictionaryArray, Float64Array, Int64Array, StringArray, StringViewArray};
+    use arrow::datatypes::Int32Type;
+
+    fn over(chunks: &[(&dyn Array, Option<&BooleanBuffer>)], nd: bool) -> Vec<Vec<Option<bool>>> {
+        unique_over(chunks, nd)
+            .iter()
+            .map(|r| r.iter().collect())
+            .collect()
+    }
+
+    #[test]
+    fn equal_hashes_repeat_only_with_equal_bytes() {
+        let values: Vec<&[u8]> = vec![b"a", b"b", b"a", b"c", b"b", b"d"];
+        // Every key collides; only the bytes tell the values apart.
+        let mut keys: Vec<(u64, u64)> = (0..values.len() as u64).map(|r| (7, r)).collect();
+        let bytes = |r: u64| values[r as usize];
+        let mut failed = Vec::new();
+        mark_repeats(&mut keys, Some(&bytes), |r| failed.push(r));
+        failed.sort();
+        assert_eq!(failed, vec![0, 1, 2, 4]);
+        let mut keys: Vec<(u64, u64)> = vec![(3, 0), (9, 1), (3, 2)];
+        let mut failed = Vec::new();
+        mark_repeats(&mut keys, None, |r| failed.push(r));
+        failed.sort();
+        assert_eq!(failed, vec![0, 2]);
+    }
+
+    #[test]
+    fn strings_across_chunks_layouts_and_scopes() {
+        let a = StringArray::from(vec![Some("x"), Some("y"), None, Some("z")]);
+        let b: DictionaryArray<Int32Type> = vec![Some("y"), Some("w"), None, Some("z")]
+            .into_iter()
+            .collect();
+        let c = StringViewArray::from(vec![Some("long value beyond twelve bytes"), Some("x")]);
+        let c = c.slice(0, 1);
+        let scope = BooleanBuffer::from(vec![true, true, true, false]);
+        let got = over(&[(&a, None), (&b, Some(&scope)), (&c, None)], true);
+        assert_eq!(
+            got,
+            vec![
+                vec![Some(true), Some(false), None, Some(true)],
+                // `z` is out of scope in the second chunk, so the first chunk's `z` is unique
+                // (the out-of-scope row's own result is dropped by the scope later).
+                vec![Some(false), Some(true), None, Some(true)],
+                vec![Some(true)],
+            ]
+        );
+        // Nulls as one value: three of them fail.
+        let got = over(&[(&a, None), (&b, None)], false);
+        assert_eq!(got[0][2], Some(false));
+        assert_eq!(got[0][3], Some(false));
+    }
+
+    #[test]
+    fn sparse_integers_and_floats_are_sorted() {
+        let a = Int64Array::from(vec![Some(i64::MIN), Some(5), None, Some(i64::MAX)]);
+        let b = Int64Array::from(vec![Some(i64::MAX), Some(-5)]);
+        assert_eq!(
+            over(&[(&a, None), (&b, None)], false),
+            vec![
+                vec![Some(true), Some(true), Some(true), Some(false)],
+                vec![Some(false), Some(true)],
+            ]
+        );
+        let f = Float64Array::from(vec![0.0, -0.0, f64::NAN, 1e300, -1e300]);
+        assert_eq!(
+            over(&[(&f, None)], true),
+            vec![vec![
+                Some(false),
+                Some(false),
+                Some(true),
+                Some(true),
+                Some(true)
+            ]]
+        );
+    }
+}
