@@ -87,12 +87,12 @@ proptest! {
     }
 
     #[test]
-    fn in_set_strings_any_layout(vals in strs(), set in prop::collection::vec("[abcé]{0,3}", 1..14), pol in policy(), dict in any::<bool>()) {
+    fn in_set_strings_any_layout(vals in prop::collection::vec(prop::option::weighted(0.8, "[abcé]{0,5}"), 0..140), set in prop::collection::vec("[abcé]{0,4}", 1..14), pol in policy(), layout in 0u8..3) {
         let list: Vec<String> = set.iter().map(|v| format!("'{v}'")).collect();
-        let col: ArrayRef = if dict {
-            Arc::new(vals.iter().map(|v| v.as_deref()).collect::<DictionaryArray<Int32Type>>())
-        } else {
-            Arc::new(StringArray::from(vals.clone()))
+        let col: ArrayRef = match layout {
+            0 => Arc::new(vals.iter().map(|v| v.as_deref()).collect::<DictionaryArray<Int32Type>>()),
+            1 => Arc::new(arrow::array::StringViewArray::from(vals.iter().map(|v| v.as_deref()).collect::<Vec<_>>())),
+            _ => Arc::new(StringArray::from(vals.clone())),
         };
         let got = run_one(&format!("{{id: x, expect: in_set, column: c, values: [{}], nulls: {pol}}}", list.join(", ")), col);
         check(got, reference(&vals, pol, |v| set.contains(v)))?;
@@ -117,6 +117,23 @@ proptest! {
         );
         let m = |v: &String| v.chars().count() == 2 && v.chars().all(|c| ('a'..='c').contains(&c));
         check(got, reference(&vals, pol, |v| m(v) != neg))?;
+    }
+
+    /// Views: values inline (up to 12 bytes) and in data buffers, all-ASCII or not.
+    #[test]
+    fn length_of_views(vals in prop::collection::vec(prop::option::weighted(0.8, "[abé]{0,16}"), 0..140), ascii in any::<bool>(), lo in 0u64..16, hi in 0u64..16, pol in policy()) {
+        let (lo, hi) = (lo.min(hi), lo.max(hi));
+        let vals: Vec<Option<String>> = if ascii {
+            vals.iter().map(|v| v.as_ref().map(|s| s.replace('é', "a"))).collect()
+        } else {
+            vals
+        };
+        let refs: Vec<Option<&str>> = vals.iter().map(|s| s.as_deref()).collect();
+        let got = run_one(
+            &format!("{{id: x, expect: length_between, column: c, min: {lo}, max: {hi}, nulls: {pol}}}"),
+            Arc::new(arrow::array::StringViewArray::from(refs)),
+        );
+        check(got, reference(&vals, pol, |v| (lo..=hi).contains(&(v.chars().count() as u64))))?;
     }
 
     #[test]

@@ -132,6 +132,29 @@ fn short_offsets<O: arrow::array::OffsetSizeTrait>(
     }))
 }
 
+/// The same from a view array: a value of at most 8 bytes is inline in its view, zero padded,
+/// so the view's bits 32..96 are already its packed key.
+fn short_views(
+    array: &dyn Array,
+    member: &impl Fn(usize, u64) -> bool,
+) -> Option<arrow::buffer::BooleanBuffer> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::DataType;
+    let views = match array.data_type() {
+        DataType::Utf8View => array.as_string_view().views(),
+        DataType::BinaryView => array.as_binary_view().views(),
+        _ => return None,
+    };
+    Some(arrow::buffer::BooleanBuffer::collect_bool(
+        views.len(),
+        |i| {
+            let v = views[i];
+            let l = v as u32 as usize;
+            l <= 8 && member(l, (v >> 32) as u64)
+        },
+    ))
+}
+
 fn float_key(f: f64) -> u64 {
     if f.is_nan() {
         f64::NAN.to_bits()
@@ -229,6 +252,7 @@ impl SetFilter {
                 let member = |l: usize, key: u64| p.contains(l as u8, key);
                 let values = match short_offsets::<i32>(array, &member)
                     .or_else(|| short_offsets::<i64>(array, &member))
+                    .or_else(|| short_views(array, &member))
                 {
                     Some(v) => v,
                     None => bytes_values(array, &mut |v: &[u8]| {

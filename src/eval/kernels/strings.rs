@@ -131,8 +131,9 @@ pub(crate) fn length_between(array: &dyn Array, min: u64, max: u64) -> Option<Bo
         return map_bytes(array, |v| (min..=max).contains(&(v.len() as u64)));
     }
     // ASCII fast path: one pass over the value bytes, then lengths come from the offsets alone.
-    if let Some(r) =
-        ascii_lengths::<i32>(array, min, max).or_else(|| ascii_lengths::<i64>(array, min, max))
+    if let Some(r) = ascii_lengths::<i32>(array, min, max)
+        .or_else(|| ascii_lengths::<i64>(array, min, max))
+        .or_else(|| ascii_view_lengths(array, min, max))
     {
         return Some(r);
     }
@@ -153,6 +154,30 @@ fn ascii_lengths<O: arrow::array::OffsetSizeTrait>(
     }
     let values = arrow::buffer::BooleanBuffer::collect_bool(a.len(), |i| {
         (min..=max).contains(&((offsets[i + 1] - offsets[i]).as_usize() as u64))
+    });
+    Some(BooleanArray::new(values, a.nulls().cloned()))
+}
+
+/// The same for `string_view`: when every data buffer and every inline value is ASCII, a
+/// value's length is the length field of its view.
+fn ascii_view_lengths(array: &dyn Array, min: u64, max: u64) -> Option<BooleanArray> {
+    use arrow::array::AsArray;
+    if array.data_type() != &DataType::Utf8View {
+        return None;
+    }
+    let a = array.as_string_view();
+    let views = a.views();
+    // Inline values (at most 12 bytes) sit in the view's upper 96 bits, zero padded.
+    const INLINE_HIGH_BITS: u128 = !0xFFFF_FFFF & u128::from_ne_bytes([0x80; 16]);
+    let ascii = a.data_buffers().iter().all(|b| b.is_ascii())
+        && views
+            .iter()
+            .all(|v| (*v as u32) > 12 || v & INLINE_HIGH_BITS == 0);
+    if !ascii {
+        return None;
+    }
+    let values = arrow::buffer::BooleanBuffer::collect_bool(a.len(), |i| {
+        (min..=max).contains(&((views[i] as u32) as u64))
     });
     Some(BooleanArray::new(values, a.nulls().cloned()))
 }
