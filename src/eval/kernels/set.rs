@@ -27,6 +27,8 @@ pub(crate) enum SetFilter {
         hashed: HashSet<Box<[u8]>>,
         lower: bool,
     },
+    /// Integers that fit 64 bits, in the same collision-free table.
+    ShortInt(PerfectSet),
     Int(HashSet<i128>),
     Float(HashSet<u64>),
     Bool {
@@ -217,15 +219,23 @@ impl SetFilter {
                     lower: case_insensitive,
                 }
             }
-            Domain::Int => SetFilter::Int(
-                typed
+            Domain::Int => {
+                let members: Vec<i128> = typed
                     .into_iter()
                     .map(|t| match t {
                         Typed::Int(i) => i,
                         _ => unreachable!(),
                     })
-                    .collect(),
-            ),
+                    .collect();
+                let words: Option<Vec<(u8, u64)>> = members
+                    .iter()
+                    .map(|m| i64::try_from(*m).ok().map(|m| (8, m as u64)))
+                    .collect();
+                match words.and_then(|w| PerfectSet::new(&w)) {
+                    Some(p) => SetFilter::ShortInt(p),
+                    None => SetFilter::Int(members.into_iter().collect()),
+                }
+            }
             Domain::Float => SetFilter::Float(
                 typed
                     .into_iter()
@@ -292,6 +302,9 @@ impl SetFilter {
                 Some(BooleanArray::new(values, array.logical_nulls()))
             }
             SetFilter::Int(set) => map_int_like(array, |v| set.contains(&v)),
+            SetFilter::ShortInt(p) => map_int_like(array, |v| {
+                i64::try_from(v).is_ok_and(|v| p.contains(8, v as u64))
+            }),
             SetFilter::Float(set) => map_float(array, |v| set.contains(&float_key(v))),
             SetFilter::Bool {
                 has_true,
@@ -329,7 +342,9 @@ fn lower_into<'a>(v: &[u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{DictionaryArray, Float64Array, Int32Array, StringArray};
+    use arrow::array::{
+        DictionaryArray, Float64Array, Int32Array, Int64Array, StringArray, UInt64Array,
+    };
     use arrow::datatypes::{DataType, Int32Type};
 
     fn strs(v: &[&str]) -> Vec<Literal> {
@@ -427,6 +442,29 @@ mod tests {
             vec![Some(true), Some(false), Some(true), Some(false)]
         );
         assert!(SetFilter::build(&strs(&["1"]), &DataType::Int32, true).is_err());
+    }
+
+    #[test]
+    fn sixty_four_bit_integers_in_the_perfect_table() {
+        let lit = |v: i64| Literal::Int(v.into(), v.to_string());
+        let f =
+            SetFilter::build(&[lit(-1), lit(i64::MIN), lit(7)], &DataType::Int64, false).unwrap();
+        assert!(matches!(f, SetFilter::ShortInt(_)));
+        let a = Int64Array::from(vec![-1, i64::MIN, i64::MAX, 7, 0, 1 << 40]);
+        assert_eq!(
+            check(&f, &a),
+            vec![
+                Some(true),
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(false)
+            ]
+        );
+        let u = UInt64Array::from(vec![u64::MAX, 7, u64::MAX - 6]);
+        let f = SetFilter::build(&[lit(7)], &DataType::UInt64, false).unwrap();
+        assert_eq!(check(&f, &u), vec![Some(false), Some(true), Some(false)]);
     }
 
     #[test]
