@@ -117,7 +117,7 @@ fn peak_rss(args: &[String]) {
     };
     let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
     let compiled = Arc::new(CompiledSuite::new(suite));
-    let files = dq_gate::io::discover(&[dir.clone()]).unwrap();
+    let files = dq_gate::io::discover(std::slice::from_ref(&dir)).unwrap();
     let out = tempfile::tempdir_in(root.join("target/bench-data")).unwrap();
     let before = rss();
     let t = Instant::now();
@@ -221,7 +221,7 @@ fn main() {
     drop(batches);
 
     // 2. validate, read included.
-    let files = dq_gate::io::discover(&[file.clone()]).unwrap();
+    let files = dq_gate::io::discover(std::slice::from_ref(&file)).unwrap();
     let opts = RunOptions {
         as_of,
         ..RunOptions::default()

@@ -182,7 +182,7 @@ pub fn rows(seed: u64, total: u64, start: u64, len: usize) -> RecordBatch {
                 }
                 4 => {}
                 _ => {
-                    let _ = write!(buf, "{:010}\n", r.below(10_000_000_000));
+                    let _ = writeln!(buf, "{:010}", r.below(10_000_000_000));
                 }
             }
         } else {

@@ -167,7 +167,7 @@ pub fn open(file: &InputFile, contract: Option<&Contract>, chunk_rows: usize) ->
         Format::Ndjson => {
             let mut buf = BufReader::with_capacity(1 << 20, f);
             let (inferred, _) =
-                arrow::json::reader::infer_json_schema(&mut buf.by_ref(), Some(INFER_RECORDS))
+                arrow::json::reader::infer_json_schema(buf.by_ref(), Some(INFER_RECORDS))
                     .map_err(|e| format_error(&path, e))?;
             let mut f = buf.into_inner();
             f.seek(SeekFrom::Start(0))

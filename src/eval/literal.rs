@@ -212,41 +212,81 @@ pub(crate) fn from_unit(v: i64, unit: TimeUnit) -> Option<DateTime<Utc>> {
     }
 }
 
+/// Expands `$body` once per integer-like type, with `$t` naming its Arrow type (the native
+/// value converts to `i128` with `as`); `$other` for any other type.
+macro_rules! int_like {
+    ($dt:expr, $t:ident => $body:expr, _ => $other:expr) => {
+        match $dt {
+            DataType::Int8 => int_like!(@ $t = Int8Type, $body),
+            DataType::Int16 => int_like!(@ $t = Int16Type, $body),
+            DataType::Int32 => int_like!(@ $t = Int32Type, $body),
+            DataType::Int64 => int_like!(@ $t = Int64Type, $body),
+            DataType::UInt8 => int_like!(@ $t = UInt8Type, $body),
+            DataType::UInt16 => int_like!(@ $t = UInt16Type, $body),
+            DataType::UInt32 => int_like!(@ $t = UInt32Type, $body),
+            DataType::UInt64 => int_like!(@ $t = UInt64Type, $body),
+            DataType::Decimal128(_, _) => int_like!(@ $t = Decimal128Type, $body),
+            DataType::Date32 => int_like!(@ $t = Date32Type, $body),
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                int_like!(@ $t = TimestampSecondType, $body)
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                int_like!(@ $t = TimestampMillisecondType, $body)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                int_like!(@ $t = TimestampMicrosecondType, $body)
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                int_like!(@ $t = TimestampNanosecondType, $body)
+            }
+            _ => $other,
+        }
+    };
+    (@ $t:ident = $ty:ty, $body:expr) => {{
+        type $t = $ty;
+        #[allow(clippy::unnecessary_cast)]
+        let r = $body;
+        r
+    }};
+}
+
 /// Runs `pred` over every value of an integer-like array as `i128`. `None` for other types.
 pub(crate) fn map_int_like(array: &dyn Array, pred: impl Fn(i128) -> bool) -> Option<BooleanArray> {
-    fn go<T: ArrowPrimitiveType>(
-        a: &dyn Array,
-        pred: impl Fn(i128) -> bool,
-        conv: impl Fn(T::Native) -> i128,
-    ) -> BooleanArray {
-        let a: &PrimitiveArray<T> = a.as_primitive();
-        map_primitive(a, |v| pred(conv(v)))
+    Some(int_like!(array.data_type(), T => {
+        let a: &PrimitiveArray<T> = array.as_primitive();
+        map_primitive(a, |v| pred(v as i128))
+    }, _ => return None))
+}
+
+/// Calls `f(i, conv(value))` for every row `i` set in `rows` of a primitive array.
+fn selected<T: ArrowPrimitiveType, R>(
+    a: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    f: &mut impl FnMut(usize, R),
+    conv: impl Fn(T::Native) -> R,
+) {
+    let v = a.as_primitive::<T>().values();
+    if rows.count_set_bits() == v.len() {
+        // Every row: a plain loop the compiler can unroll, no bit scanning.
+        for (i, x) in v.iter().enumerate() {
+            f(i, conv(*x));
+        }
+    } else {
+        for i in rows.set_indices() {
+            f(i, conv(v[i]));
+        }
     }
-    Some(match array.data_type() {
-        DataType::Int8 => go::<Int8Type>(array, pred, |v| v as i128),
-        DataType::Int16 => go::<Int16Type>(array, pred, |v| v as i128),
-        DataType::Int32 => go::<Int32Type>(array, pred, |v| v as i128),
-        DataType::Int64 => go::<Int64Type>(array, pred, |v| v as i128),
-        DataType::UInt8 => go::<UInt8Type>(array, pred, |v| v as i128),
-        DataType::UInt16 => go::<UInt16Type>(array, pred, |v| v as i128),
-        DataType::UInt32 => go::<UInt32Type>(array, pred, |v| v as i128),
-        DataType::UInt64 => go::<UInt64Type>(array, pred, |v| v as i128),
-        DataType::Decimal128(_, _) => go::<Decimal128Type>(array, pred, |v| v),
-        DataType::Date32 => go::<Date32Type>(array, pred, |v| v as i128),
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            go::<TimestampSecondType>(array, pred, |v| v as i128)
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            go::<TimestampMillisecondType>(array, pred, |v| v as i128)
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            go::<TimestampMicrosecondType>(array, pred, |v| v as i128)
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            go::<TimestampNanosecondType>(array, pred, |v| v as i128)
-        }
-        _ => return None,
-    })
+}
+
+/// A float's identity for equality: NaNs are one value and `-0.0` is `0.0`.
+pub(crate) fn float_key(f: f64) -> u64 {
+    if f.is_nan() {
+        f64::NAN.to_bits()
+    } else if f == 0.0 {
+        0
+    } else {
+        f.to_bits()
+    }
 }
 
 /// Calls `f(i, value)` for every row `i` set in `rows`, with the integer-like value as `i128`.
@@ -256,49 +296,9 @@ pub(crate) fn for_each_int(
     rows: &arrow::buffer::BooleanBuffer,
     mut f: impl FnMut(usize, i128),
 ) -> bool {
-    fn go<T: ArrowPrimitiveType>(
-        a: &dyn Array,
-        rows: &arrow::buffer::BooleanBuffer,
-        f: &mut impl FnMut(usize, i128),
-        conv: impl Fn(T::Native) -> i128,
-    ) {
-        let v = a.as_primitive::<T>().values();
-        if rows.count_set_bits() == v.len() {
-            // Every row: a plain loop the compiler can unroll, no bit scanning.
-            for (i, x) in v.iter().enumerate() {
-                f(i, conv(*x));
-            }
-        } else {
-            for i in rows.set_indices() {
-                f(i, conv(v[i]));
-            }
-        }
-    }
-    match array.data_type() {
-        DataType::Int8 => go::<Int8Type>(array, rows, &mut f, |v| v as i128),
-        DataType::Int16 => go::<Int16Type>(array, rows, &mut f, |v| v as i128),
-        DataType::Int32 => go::<Int32Type>(array, rows, &mut f, |v| v as i128),
-        DataType::Int64 => go::<Int64Type>(array, rows, &mut f, |v| v as i128),
-        DataType::UInt8 => go::<UInt8Type>(array, rows, &mut f, |v| v as i128),
-        DataType::UInt16 => go::<UInt16Type>(array, rows, &mut f, |v| v as i128),
-        DataType::UInt32 => go::<UInt32Type>(array, rows, &mut f, |v| v as i128),
-        DataType::UInt64 => go::<UInt64Type>(array, rows, &mut f, |v| v as i128),
-        DataType::Decimal128(_, _) => go::<Decimal128Type>(array, rows, &mut f, |v| v),
-        DataType::Date32 => go::<Date32Type>(array, rows, &mut f, |v| v as i128),
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            go::<TimestampSecondType>(array, rows, &mut f, |v| v as i128)
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            go::<TimestampMillisecondType>(array, rows, &mut f, |v| v as i128)
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            go::<TimestampMicrosecondType>(array, rows, &mut f, |v| v as i128)
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            go::<TimestampNanosecondType>(array, rows, &mut f, |v| v as i128)
-        }
-        _ => return false,
-    }
+    int_like!(array.data_type(), T => {
+        selected::<T, _>(array, rows, &mut f, |v| v as i128)
+    }, _ => return false);
     true
 }
 
@@ -309,26 +309,9 @@ pub(crate) fn for_each_float(
     rows: &arrow::buffer::BooleanBuffer,
     mut f: impl FnMut(usize, f64),
 ) -> bool {
-    fn go<T: ArrowPrimitiveType>(
-        a: &dyn Array,
-        rows: &arrow::buffer::BooleanBuffer,
-        f: &mut impl FnMut(usize, f64),
-        conv: impl Fn(T::Native) -> f64,
-    ) {
-        let v = a.as_primitive::<T>().values();
-        if rows.count_set_bits() == v.len() {
-            for (i, x) in v.iter().enumerate() {
-                f(i, conv(*x));
-            }
-        } else {
-            for i in rows.set_indices() {
-                f(i, conv(v[i]));
-            }
-        }
-    }
     match array.data_type() {
-        DataType::Float32 => go::<Float32Type>(array, rows, &mut f, |v| v as f64),
-        DataType::Float64 => go::<Float64Type>(array, rows, &mut f, |v| v),
+        DataType::Float32 => selected::<Float32Type, _>(array, rows, &mut f, |v| v as f64),
+        DataType::Float64 => selected::<Float64Type, _>(array, rows, &mut f, |v| v),
         _ => return false,
     }
     true
@@ -336,31 +319,9 @@ pub(crate) fn for_each_float(
 
 /// The value at `i` of an integer-like array as `i128` (validity not checked).
 pub(crate) fn int_value(array: &dyn Array, i: usize) -> Option<i128> {
-    Some(match array.data_type() {
-        DataType::Int8 => array.as_primitive::<Int8Type>().value(i) as i128,
-        DataType::Int16 => array.as_primitive::<Int16Type>().value(i) as i128,
-        DataType::Int32 => array.as_primitive::<Int32Type>().value(i) as i128,
-        DataType::Int64 => array.as_primitive::<Int64Type>().value(i) as i128,
-        DataType::UInt8 => array.as_primitive::<UInt8Type>().value(i) as i128,
-        DataType::UInt16 => array.as_primitive::<UInt16Type>().value(i) as i128,
-        DataType::UInt32 => array.as_primitive::<UInt32Type>().value(i) as i128,
-        DataType::UInt64 => array.as_primitive::<UInt64Type>().value(i) as i128,
-        DataType::Decimal128(_, _) => array.as_primitive::<Decimal128Type>().value(i),
-        DataType::Date32 => array.as_primitive::<Date32Type>().value(i) as i128,
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            array.as_primitive::<TimestampSecondType>().value(i) as i128
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            array.as_primitive::<TimestampMillisecondType>().value(i) as i128
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            array.as_primitive::<TimestampMicrosecondType>().value(i) as i128
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            array.as_primitive::<TimestampNanosecondType>().value(i) as i128
-        }
-        _ => return None,
-    })
+    Some(int_like!(array.data_type(), T => {
+        array.as_primitive::<T>().value(i) as i128
+    }, _ => return None))
 }
 
 /// Runs `pred` over every value of a float array as `f64`. `None` for other types.

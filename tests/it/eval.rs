@@ -282,7 +282,7 @@ fn aggregates_quarantine_the_batch_and_fail_stops() {
         "x",
         Arc::new(Int32Array::from(vec![1, -1, 2])) as ArrayRef,
     )]);
-    let r = eval_chunks(&c, &[b.clone()]);
+    let r = eval_chunks(&c, std::slice::from_ref(&b));
     assert_eq!(r.fate, Fate::QuarantineAll);
     assert_eq!(r.report.outcome, BatchOutcome::BatchQuarantined);
     assert_eq!(quarantined(&r), vec![true, true, true]);

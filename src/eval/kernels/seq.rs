@@ -45,7 +45,7 @@ pub(crate) struct SeqMatcher {
 fn all_in_range(v: &[u8], lo: u8, hi: u8) -> bool {
     const H: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let (l, h) = (ONES * lo as u64, ONES * hi as u64 | H);
+    let (l, h) = (ONES * lo as u64, (ONES * hi as u64) | H);
     let word_ok = |w: u64| w & H == 0 && ((w | H) - l) & (h - w) & H == H;
     let n = v.len();
     let mut i = 0;

@@ -10,7 +10,9 @@ use arrow::array::{Array, BooleanArray};
 use hashbrown::HashSet;
 
 use crate::eval::access::bytes_values;
-use crate::eval::literal::{Domain, Typed, bind_literal, domain_of, map_float, map_int_like};
+use crate::eval::literal::{
+    Domain, Typed, bind_literal, domain_of, float_key, map_float, map_int_like,
+};
 use crate::suite::Literal;
 use crate::types::type_name;
 
@@ -157,16 +159,6 @@ fn short_views(
     ))
 }
 
-fn float_key(f: f64) -> u64 {
-    if f.is_nan() {
-        f64::NAN.to_bits()
-    } else if f == 0.0 {
-        0.0f64.to_bits()
-    } else {
-        f.to_bits()
-    }
-}
-
 impl SetFilter {
     pub(crate) fn build(
         values: &[Literal],
@@ -246,7 +238,7 @@ impl SetFilter {
                     .collect(),
             ),
             Domain::Bool => {
-                let has = |b: bool| typed.iter().any(|t| *t == Typed::Bool(b));
+                let has = |b: bool| typed.contains(&Typed::Bool(b));
                 SetFilter::Bool {
                     has_true: has(true),
                     has_false: has(false),

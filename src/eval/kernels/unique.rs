@@ -15,7 +15,7 @@ use arrow::row::{RowConverter, SortField};
 use hashbrown::HashMap;
 
 use crate::eval::access::for_each_bytes;
-use crate::eval::literal::{Domain, domain_of, for_each_int};
+use crate::eval::literal::{Domain, domain_of, float_key, for_each_float, for_each_int};
 
 #[derive(Debug, Default)]
 pub(crate) struct UniqueCounter {
@@ -28,17 +28,6 @@ fn in_scope(scope: Option<&BooleanBuffer>, i: usize) -> bool {
     scope.is_none_or(|s| s.value(i))
 }
 
-fn float_key(f: f64) -> i128 {
-    let f = if f.is_nan() {
-        f64::NAN
-    } else if f == 0.0 {
-        0.0
-    } else {
-        f
-    };
-    f.to_bits() as i128
-}
-
 /// Calls `f(i, key)` for every row set in `rows` of a non-string column, the key identifying the
 /// value (integers as themselves, floats by normalized bits, booleans as 0/1). Dispatches on the
 /// type once; `false` for a type it has no key for.
@@ -48,16 +37,10 @@ pub(super) fn for_each_int_key(
     mut f: impl FnMut(usize, i128),
 ) -> bool {
     use arrow::array::AsArray;
-    use arrow::datatypes::{DataType, Float32Type, Float64Type};
+    use arrow::datatypes::DataType;
     match array.data_type() {
-        DataType::Float64 => {
-            let v = array.as_primitive::<Float64Type>().values();
-            rows.set_indices().for_each(|i| f(i, float_key(v[i])));
-        }
-        DataType::Float32 => {
-            let v = array.as_primitive::<Float32Type>().values();
-            rows.set_indices()
-                .for_each(|i| f(i, float_key(v[i] as f64)));
+        DataType::Float32 | DataType::Float64 => {
+            return for_each_float(array, rows, |i, v| f(i, float_key(v) as i128));
         }
         DataType::Boolean => {
             let b = array.as_boolean();
