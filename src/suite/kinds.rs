@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::format::{Item, StrftimeItems};
 
 use super::reader::{
-    Ctx, MapReader, as_literal, as_string, as_string_list, as_uint, describe, is_name,
+    Ctx, MapReader, as_choice, as_literal, as_string, as_string_list, as_uint, describe, is_name,
     parse_duration,
 };
 use super::yaml::{Node, Pos, Scalar, Value};
@@ -109,23 +109,13 @@ fn expectation(
             }
         }
         Some(v) => {
-            let of = match v.scalar() {
-                Some(Scalar::Str("warn")) => Some(OnFail::Warn),
-                Some(Scalar::Str("quarantine_rows")) => Some(OnFail::QuarantineRows),
-                Some(Scalar::Str("quarantine_batch")) => Some(OnFail::QuarantineBatch),
-                Some(Scalar::Str("fail")) => Some(OnFail::Fail),
-                _ => {
-                    ctx.err(
-                        v.pos,
-                        &m.path("on_fail"),
-                        format!(
-                            "expected warn, quarantine_rows, quarantine_batch or fail, found {}",
-                            describe(v)
-                        ),
-                    );
-                    None
-                }
-            };
+            let actions = [
+                ("warn", OnFail::Warn),
+                ("quarantine_rows", OnFail::QuarantineRows),
+                ("quarantine_batch", OnFail::QuarantineBatch),
+                ("fail", OnFail::Fail),
+            ];
+            let of = as_choice(ctx, v, &m.path("on_fail"), &actions);
             if of == Some(OnFail::QuarantineRows) && aggregate {
                 ctx.err(
                     v.pos,
@@ -182,19 +172,12 @@ fn expectation(
                     format!("`nulls` does not apply to `{kind_name}`"),
                 );
             }
-            match v.scalar() {
-                Some(Scalar::Str("ignore")) => NullPolicy::Ignore,
-                Some(Scalar::Str("pass")) => NullPolicy::Pass,
-                Some(Scalar::Str("fail")) => NullPolicy::Fail,
-                _ => {
-                    ctx.err(
-                        v.pos,
-                        &m.path("nulls"),
-                        format!("expected ignore, pass or fail, found {}", describe(v)),
-                    );
-                    NullPolicy::Ignore
-                }
-            }
+            let policies = [
+                ("ignore", NullPolicy::Ignore),
+                ("pass", NullPolicy::Pass),
+                ("fail", NullPolicy::Fail),
+            ];
+            as_choice(ctx, v, &m.path("nulls"), &policies).unwrap_or(NullPolicy::Ignore)
         }
     };
     let filter = m.string(ctx, "where", false);
@@ -338,21 +321,11 @@ fn kind(ctx: &mut Ctx, m: &mut MapReader<'_>, expect: &str) -> Option<Kind> {
         }
         "matches_regex" | "not_matches_regex" => {
             let column = col(ctx, m);
-            let mode = match m.get("mode") {
-                None => RegexMode::Full,
-                Some(v) => match v.scalar() {
-                    Some(Scalar::Str("full")) => RegexMode::Full,
-                    Some(Scalar::Str("search")) => RegexMode::Search,
-                    _ => {
-                        ctx.err(
-                            v.pos,
-                            &m.path("mode"),
-                            format!("expected `full` or `search`, found {}", describe(v)),
-                        );
-                        RegexMode::Full
-                    }
-                },
-            };
+            let modes = [("full", RegexMode::Full), ("search", RegexMode::Search)];
+            let mode = m
+                .get("mode")
+                .and_then(|v| as_choice(ctx, v, &m.path("mode"), &modes))
+                .unwrap_or(RegexMode::Full);
             let regex = m.string(ctx, "regex", true);
             if let Some(r) = &regex
                 && let Err(e) = crate::eval::compile_regex(r, mode)
@@ -429,25 +402,19 @@ fn kind(ctx: &mut Ctx, m: &mut MapReader<'_>, expect: &str) -> Option<Kind> {
         }
         "compare" => {
             let left = m.string(ctx, "left", true);
-            let op = m.required(ctx, "op").and_then(|v| {
-                let op = match v.text() {
-                    Some("<") => Some(CmpOp::Lt),
-                    Some("<=") => Some(CmpOp::LtEq),
-                    Some("=") | Some("==") => Some(CmpOp::Eq),
-                    Some("!=") | Some("<>") => Some(CmpOp::NotEq),
-                    Some(">=") => Some(CmpOp::GtEq),
-                    Some(">") => Some(CmpOp::Gt),
-                    _ => None,
-                };
-                if op.is_none() {
-                    ctx.err(
-                        v.pos,
-                        &m.path("op"),
-                        format!("expected one of <, <=, =, !=, >=, >; found {}", describe(v)),
-                    );
-                }
-                op
-            });
+            let ops = [
+                ("<", CmpOp::Lt),
+                ("<=", CmpOp::LtEq),
+                ("=", CmpOp::Eq),
+                ("==", CmpOp::Eq),
+                ("!=", CmpOp::NotEq),
+                ("<>", CmpOp::NotEq),
+                (">=", CmpOp::GtEq),
+                (">", CmpOp::Gt),
+            ];
+            let op = m
+                .required(ctx, "op")
+                .and_then(|v| as_choice(ctx, v, &m.path("op"), &ops));
             let right = match (m.has("right"), m.has("value")) {
                 (true, false) => m.string(ctx, "right", true).map(Operand::Column),
                 (false, true) => m

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use super::kinds::expectations;
 use super::problems::{SuiteProblem, SuiteProblems};
-use super::reader::{Ctx, MapReader, as_string, as_string_list, describe, is_name};
+use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, describe, is_name};
 use super::yaml::{self, Node, Scalar, Value};
 use super::{ColumnSpec, Contract, SchemaMode, Suite, Tables};
 use crate::types::ColumnType;
@@ -119,21 +119,16 @@ fn tables(ctx: &mut Ctx, node: &Node) -> Tables {
 
 fn contract(ctx: &mut Ctx, node: &Node) -> Option<Contract> {
     let mut m = MapReader::new(ctx, node, "schema")?;
-    let mode = match m.get("mode") {
-        None => SchemaMode::Strict,
-        Some(v) => match v.scalar() {
-            Some(Scalar::Str("strict")) => SchemaMode::Strict,
-            Some(Scalar::Str("additive")) => SchemaMode::Additive,
-            _ => {
-                ctx.err(
-                    v.pos,
-                    "schema.mode",
-                    format!("expected `strict` or `additive`, found {}", describe(v)),
-                );
-                SchemaMode::Strict
-            }
-        },
-    };
+    let mode = m
+        .get("mode")
+        .and_then(|v| {
+            let modes = [
+                ("strict", SchemaMode::Strict),
+                ("additive", SchemaMode::Additive),
+            ];
+            as_choice(ctx, v, "schema.mode", &modes)
+        })
+        .unwrap_or(SchemaMode::Strict);
     let mut columns = Vec::new();
     if let Some(list) = m.required(ctx, "columns") {
         match &list.value {

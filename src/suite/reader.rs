@@ -179,6 +179,33 @@ pub(super) fn as_uint(ctx: &mut Ctx, node: &Node, path: &str) -> Option<u64> {
     }
 }
 
+/// The value among `options` (spelling, value) that `node` spells; otherwise an error naming
+/// every spelling.
+pub(super) fn as_choice<T: Copy>(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    options: &[(&str, T)],
+) -> Option<T> {
+    let found = match node.scalar() {
+        Some(Scalar::Str(s)) => options.iter().find(|(w, _)| *w == s).map(|(_, v)| *v),
+        _ => None,
+    };
+    if found.is_none() {
+        let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+        ctx.err(
+            node.pos,
+            path,
+            format!(
+                "expected one of {}; found {}",
+                words.join(", "),
+                describe(node)
+            ),
+        );
+    }
+    found
+}
+
 pub(super) fn describe(node: &Node) -> String {
     match node.text() {
         Some(t) => format!("{} `{t}`", node.kind_name()),

@@ -216,3 +216,29 @@ fn other_format_versions_are_refused() {
     let p = problems("dq_suite: 2\nname: t\nversion: 1\nexpectations: []\n");
     assert!(p[0].contains("unsupported suite format"), "{p:?}");
 }
+
+#[test]
+fn a_word_outside_its_choices_names_every_choice() {
+    let p = problems(
+        r#"dq_suite: 1
+name: t
+version: 1
+schema:
+  mode: loose
+  columns:
+    - {name: n, type: int64}
+expectations:
+  - {id: a, expect: in_set, column: n, values: [1], on_fail: drop, nulls: skip}
+  - {id: b, expect: compare, left: n, op: '=>', value: 1}
+"#,
+    );
+    assert_eq!(
+        p,
+        vec![
+            "5:9 schema.mode: expected one of strict, additive; found a string `loose`",
+            "9:62 expectations[0].on_fail: expected one of warn, quarantine_rows, quarantine_batch, fail; found a string `drop`",
+            "9:75 expectations[0].nulls: expected one of ignore, pass, fail; found a string `skip`",
+            "10:43 expectations[1].op: expected one of <, <=, =, ==, !=, <>, >=, >; found a string `=>`",
+        ]
+    );
+}
