@@ -16,23 +16,10 @@ use arrow::array::{
 use arrow::datatypes::Int32Type;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dq_gate::eval::batch::BatchRun;
+use dq_gate::generate::Rng;
 use dq_gate::{CompiledSuite, Suite};
 
 const ROWS: usize = 1 << 20;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn f(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn compiled(expectation: &str) -> CompiledSuite {
     let text = format!("dq_suite: 1\nname: b\nversion: 1\nexpectations:\n  - {expectation}\n");

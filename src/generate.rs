@@ -54,8 +54,10 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
-/// SplitMix64: small, fast, and good enough to draw benchmark data.
-struct Rng(u64);
+/// SplitMix64: small, fast, and good enough to draw benchmark data. `Rng(seed)` starts a
+/// stream; the same seed gives the same stream.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
 
 impl Rng {
     fn for_row(seed: u64, row: u64) -> Self {
@@ -63,7 +65,9 @@ impl Rng {
         r.next();
         r
     }
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -71,7 +75,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
-    fn f(&mut self) -> f64 {
+    pub fn f(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
     fn below(&mut self, n: u64) -> u64 {
