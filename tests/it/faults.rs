@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use super::gate::{fixture_ids, ints, read, version};
-use super::util::root;
+use super::util::{root, wait_all};
 
 fn run(
     dir: &Path,
@@ -152,15 +152,7 @@ async fn concurrent_writers_into_the_same_tables_all_succeed() {
                 .unwrap()
         })
         .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    wait_all(children, 1);
     assert_eq!(landed(dir.path()).await, sorted(expected));
     let q = ints(&read(&dir.path().join("q"), "").await, "claim_id");
     assert_eq!(q.len(), 36);

@@ -19,7 +19,7 @@ use dq_gate::gate::Gate;
 use dq_gate::{CompiledSuite, Suite};
 
 use super::gate::{fixture_ids, ints};
-use super::util::{as_of, root};
+use super::util::{as_of, root, wait_all};
 
 struct Moto {
     child: Child,
@@ -222,15 +222,7 @@ async fn gating_into_s3_is_exactly_once_and_safe_for_concurrent_writers() {
             c.spawn().unwrap()
         })
         .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    wait_all(children, 1);
     let mut all = ints(
         &read_s3("s3://dqbucket/shared/claims", &opts).await,
         "claim_id",

@@ -34,3 +34,16 @@ pub fn eval_chunks(compiled: &CompiledSuite, chunks: &[RecordBatch]) -> BatchRes
 pub fn quarantined(r: &BatchResult) -> Vec<bool> {
     r.chunks.iter().flat_map(|c| c.quarantine.iter()).collect()
 }
+
+/// Waits for every process and checks that each exited with `code` (its stderr shown if not).
+pub fn wait_all(children: Vec<std::process::Child>, code: i32) {
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
