@@ -116,7 +116,7 @@ use arrow::datatypes::ArrowNativeType as _;
 
 /// Calls `f` with the bytes of every non-null value, with its row index. For samples and
 /// hashing, where the caller needs the value itself.
-pub(crate) fn for_each_bytes(array: &dyn Array, mut f: impl FnMut(usize, &[u8])) -> bool {
+pub(crate) fn for_each_bytes<'a>(array: &'a dyn Array, mut f: impl FnMut(usize, &'a [u8])) -> bool {
     let nulls = array.logical_nulls();
     let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
     match array.data_type() {
@@ -157,12 +157,14 @@ pub(crate) fn for_each_bytes(array: &dyn Array, mut f: impl FnMut(usize, &[u8]))
                 .for_each(|i| f(i, a.value(i)));
         }
         DataType::Dictionary(_, _) => {
+            // The dictionary's values once, then each row by its key.
             let d = array.as_any_dictionary();
-            let keys = d.normalized_keys();
-            let values = d.values();
-            for (i, k) in keys.iter().enumerate() {
+            let Some(values) = value_slices(d.values().as_ref()) else {
+                return false;
+            };
+            for (i, k) in d.normalized_keys().iter().enumerate() {
                 if valid(i)
-                    && let Some(b) = value_bytes(values.as_ref(), *k)
+                    && let Some(b) = values[*k]
                 {
                     f(i, b);
                 }
@@ -171,6 +173,43 @@ pub(crate) fn for_each_bytes(array: &dyn Array, mut f: impl FnMut(usize, &[u8]))
         _ => return false,
     }
     true
+}
+
+/// Every value's bytes (`None` for a null), or `None` when the array is not string or binary.
+fn value_slices(array: &dyn Array) -> Option<Vec<Option<&[u8]>>> {
+    let mut out = vec![None; array.len()];
+    for_each_bytes(array, |i, b| out[i] = Some(b)).then_some(out)
+}
+
+/// Random access to the bytes of a string or binary array's values, dictionaries included (for
+/// the few rows a caller looks up by index; scans use [`for_each_bytes`]).
+pub(crate) struct ByteAt<'a> {
+    array: &'a dyn Array,
+    dictionary: Option<(Vec<usize>, &'a dyn Array)>,
+}
+
+impl<'a> ByteAt<'a> {
+    pub(crate) fn new(array: &'a dyn Array) -> Self {
+        let dictionary = matches!(array.data_type(), DataType::Dictionary(_, _)).then(|| {
+            let d = array.as_any_dictionary();
+            (d.normalized_keys(), d.values().as_ref())
+        });
+        ByteAt { array, dictionary }
+    }
+
+    /// A dictionary array's row keys and values.
+    pub(crate) fn dictionary(&self) -> Option<(&[usize], &'a dyn Array)> {
+        self.dictionary.as_ref().map(|(k, v)| (k.as_slice(), *v))
+    }
+
+    /// The bytes of row `i`; empty for a null.
+    pub(crate) fn get(&self, i: usize) -> &'a [u8] {
+        match &self.dictionary {
+            Some((keys, values)) => value_bytes(*values, keys[i]),
+            None => value_bytes(self.array, i),
+        }
+        .unwrap_or_default()
+    }
 }
 
 /// The bytes of value `i` of a (non-dictionary) string or binary array.

@@ -17,12 +17,12 @@
 
 use std::hash::BuildHasher;
 
-use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::array::{Array, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 
 use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter, for_each_int_key, wanted};
-use crate::eval::access::{for_each_bytes, value_bytes};
+use crate::eval::access::{ByteAt, for_each_bytes};
 use crate::eval::literal::{Domain, domain_of, for_each_int};
 use crate::eval::par_map;
 
@@ -160,30 +160,6 @@ fn dense(
     }))
 }
 
-/// The bytes of row `i` of a string or binary chunk, dictionaries included.
-struct ByteSource<'a> {
-    array: &'a dyn Array,
-    dictionary: Option<(Vec<usize>, &'a dyn Array)>,
-}
-
-impl<'a> ByteSource<'a> {
-    fn new(array: &'a dyn Array) -> Self {
-        let dictionary = matches!(array.data_type(), DataType::Dictionary(_, _)).then(|| {
-            let d = array.as_any_dictionary();
-            (d.normalized_keys(), d.values().as_ref())
-        });
-        ByteSource { array, dictionary }
-    }
-
-    fn get(&self, i: usize) -> &'a [u8] {
-        match &self.dictionary {
-            Some((keys, values)) => value_bytes(*values, keys[i]),
-            None => value_bytes(self.array, i),
-        }
-        .unwrap_or_default()
-    }
-}
-
 fn sorted<'a>(
     columns: &[(&'a dyn Array, Option<&BooleanBuffer>)],
     nulls_distinct: bool,
@@ -208,10 +184,10 @@ fn sorted<'a>(
         starts.push(starts.last().copied().unwrap_or(0) + a.len() as u64);
     }
     let total = *starts.last().unwrap_or(&0) as usize;
-    let sources: Vec<ByteSource<'a>> = if exact {
+    let sources: Vec<ByteAt<'a>> = if exact {
         Vec::new()
     } else {
-        columns.iter().map(|(a, _)| ByteSource::new(*a)).collect()
+        columns.iter().map(|(a, _)| ByteAt::new(*a)).collect()
     };
     let hasher = hashbrown::DefaultHashBuilder::default();
     // 1. (key, row) pairs of every in-scope value, chunk by chunk on every core.
@@ -223,17 +199,19 @@ fn sorted<'a>(
         let mut keys = Vec::with_capacity(rows.count_set_bits());
         let ok = if exact {
             for_each_int_key(a, &rows, |i, k| keys.push((k as u64, base + i as u64)))
-        } else if let Some((codes, values)) = &sources[c].dictionary {
+        } else if let Some((codes, values)) = sources[c].dictionary() {
             // One hash per dictionary value, not per row.
             let mut hashes = vec![0u64; values.len()];
-            for_each_bytes(*values, |i, v| hashes[i] = hasher.hash_one(v));
+            for_each_bytes(values, |i, v| hashes[i] = hasher.hash_one(v));
             rows.set_indices()
                 .for_each(|i| keys.push((hashes[codes[i]], base + i as u64)));
             true
         } else {
-            rows.set_indices()
-                .for_each(|i| keys.push((hasher.hash_one(sources[c].get(i)), base + i as u64)));
-            true
+            for_each_bytes(a, |i, v| {
+                if rows.value(i) {
+                    keys.push((hasher.hash_one(v), base + i as u64));
+                }
+            })
         };
         ok.then_some(keys)
     });
