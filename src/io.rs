@@ -14,9 +14,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -328,26 +329,53 @@ pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Resul
     })))
 }
 
-/// Reads a whole Parquet file, its row groups decoded in parallel, in file order.
+/// Reads a whole Parquet file, each column of each row group decoded as its own task on every
+/// core (a file has few row groups, and whole row groups would leave a core idle), assembled
+/// into chunks in file order.
 fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Vec<RecordBatch>> {
     let path = &file.path;
     let f = File::open(path).map_err(|e| Error::input(path, e))?;
     let meta = parquet_metadata(&f, path)?;
-    let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
-    let parts = crate::eval::par_map(&groups, |g| -> Result<Vec<RecordBatch>> {
+    let schema = meta.schema().clone();
+    let columns = schema.fields().len();
+    let tasks: Vec<(usize, usize)> = (0..meta.metadata().num_row_groups())
+        .flat_map(|g| (0..columns).map(move |c| (g, c)))
+        .collect();
+    let parts = crate::eval::par_map(&tasks, |&(g, c)| -> Result<Vec<ArrayRef>> {
         // Its own handle: clones of one share the file position, which threads would race on.
         let f = File::open(path).map_err(|e| Error::input(path, e))?;
+        let descr = meta.metadata().file_metadata().schema_descr_ptr();
         ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-            .with_row_groups(vec![*g])
+            .with_row_groups(vec![g])
+            .with_projection(ProjectionMask::roots(&descr, [c]))
             .with_batch_size(chunk_rows)
             .build()
             .map_err(|e| format_error(path, e.into()))?
-            .map(|r| r.map_err(|e| format_error(path, e)))
+            .map(|r| {
+                r.map(|b| b.column(0).clone())
+                    .map_err(|e| format_error(path, e))
+            })
             .collect()
     });
     let mut out = Vec::new();
-    for p in parts {
-        out.extend(p?);
+    let mut parts = parts.into_iter();
+    while let Some(first) = parts.next() {
+        // One row group: its columns' chunks, side by side.
+        let mut cols: Vec<std::vec::IntoIter<ArrayRef>> = vec![first?.into_iter()];
+        for _ in 1..columns {
+            cols.push(parts.next().expect("a task per column")?.into_iter());
+        }
+        while let Some(a) = cols[0].next() {
+            let mut arrays = vec![a];
+            arrays.extend(
+                cols[1..]
+                    .iter_mut()
+                    .map(|c| c.next().expect("same chunking")),
+            );
+            out.push(
+                RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_error(path, e))?,
+            );
+        }
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@ mod expectations;
 mod faults;
 mod gate;
 mod golden;
+mod parquet_read;
 mod props;
 #[cfg(feature = "s3")]
 mod s3;
