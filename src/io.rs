@@ -23,6 +23,7 @@ use parquet::arrow::arrow_reader::{
 };
 
 use crate::error::{Error, Result};
+use crate::facts::FileFacts;
 use crate::suite::Contract;
 
 /// Rows per chunk read from a file (a batch may be many chunks).
@@ -307,6 +308,13 @@ fn parquet_decoded_size(file: &InputFile) -> Result<usize> {
         .sum())
 }
 
+/// What a Parquet file's row-group statistics prove about its rows, as it is read.
+pub fn parquet_facts(file: &InputFile) -> Result<Option<Arc<FileFacts>>> {
+    let f = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
+    let meta = parquet_metadata(&f, &file.path)?;
+    Ok(FileFacts::from_metadata(meta.metadata(), meta.schema()))
+}
+
 /// Reads the `rows` rows of a batch again, from row `spec.first_row` of its file.
 pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Result<Chunks> {
     let chunks = open(&spec.input, contract, DEFAULT_CHUNK_ROWS)?;
@@ -428,6 +436,8 @@ pub struct BatchSpec {
     pub input: InputFile,
     /// First row within the file.
     pub first_row: u64,
+    /// What the file's statistics prove about its rows (Parquet inputs with statistics).
+    pub facts: Option<Arc<FileFacts>>,
 }
 
 /// The batches of a list of files: one per file, or every `batch_rows` rows (a batch never
@@ -439,6 +449,7 @@ pub struct Batches<'a> {
     chunk_rows: usize,
     next_file: usize,
     current: Option<(InputFile, std::iter::Peekable<Chunks>, u64)>,
+    facts: Option<Arc<FileFacts>>,
     carry: Option<RecordBatch>,
     seq: u64,
     parallel_limit: usize,
@@ -458,6 +469,7 @@ impl<'a> Batches<'a> {
             chunk_rows: batch_rows.map_or(DEFAULT_CHUNK_ROWS, |n| n.min(DEFAULT_CHUNK_ROWS)),
             next_file: 0,
             current: None,
+            facts: None,
             carry: None,
             seq: 0,
             parallel_limit: 1 << 30,
@@ -481,6 +493,10 @@ impl<'a> Batches<'a> {
                     return Ok(None);
                 };
                 self.next_file += 1;
+                self.facts = match file.format {
+                    Format::Parquet => parquet_facts(file)?,
+                    _ => None,
+                };
                 if self.batch_rows.is_none()
                     && file.format == Format::Parquet
                     && parquet_decoded_size(file)? <= self.parallel_limit
@@ -491,6 +507,7 @@ impl<'a> Batches<'a> {
                         seq: self.seq,
                         input: file.clone(),
                         first_row: 0,
+                        facts: self.facts.clone(),
                     };
                     let chunks = read_parquet_whole(file, self.chunk_rows)?;
                     return Ok(Some((spec, Box::new(chunks.into_iter().map(Ok)))));
@@ -505,6 +522,7 @@ impl<'a> Batches<'a> {
                         seq: self.seq,
                         input: file,
                         first_row: 0,
+                        facts: self.facts.clone(),
                     };
                     return Ok(Some((spec, Box::new(chunks))));
                 }
@@ -540,6 +558,7 @@ impl<'a> Batches<'a> {
                 seq: self.seq,
                 input: file.clone(),
                 first_row: *first_row,
+                facts: self.facts.clone(),
             };
             *first_row += taken as u64;
             if self.carry.is_none() && chunks.peek().is_none() {

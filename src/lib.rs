@@ -46,6 +46,7 @@
 pub(crate) mod conform;
 pub mod error;
 pub mod eval;
+pub mod facts;
 pub mod gate;
 pub mod generate;
 pub mod io;

@@ -53,7 +53,8 @@ pub fn validate(
     while let Some((spec, chunks)) = batches.next_batch()? {
         let input = display_path(&spec.input.path);
         let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row)
-            .with_memory_budget(opts.batch_memory);
+            .with_memory_budget(opts.batch_memory)
+            .with_facts(spec.facts.clone());
         for chunk in chunks {
             run.push(&chunk?, spec.input.format.is_text())?;
         }

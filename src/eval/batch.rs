@@ -14,6 +14,8 @@
 //! is TRUE for it: a NULL never slips through. Because chunks are evaluated independently and
 //! merged in order, the result does not depend on how a batch is chunked.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
@@ -28,6 +30,7 @@ use super::stream::{Spilled, settle_chunk};
 use super::verdict::verdict;
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::error::Result;
+use crate::facts::{ChunkFacts, FileFacts};
 use crate::report::{BatchOutcome, BatchReport, ExpectationResult};
 use crate::suite::{NullPolicy, OnFail};
 
@@ -84,12 +87,13 @@ pub struct BatchRun<'a> {
     seq: u64,
     input: String,
     first_row: u64,
-    pending: Vec<(RecordBatch, bool, u64)>,
+    pending: Vec<(RecordBatch, bool, u64, Option<ChunkFacts>)>,
     pending_bytes: usize,
     budget: usize,
     spilled: Option<Spilled>,
     text: bool,
     rows: u64,
+    facts: Option<Arc<FileFacts>>,
 }
 
 impl<'a> BatchRun<'a> {
@@ -113,7 +117,15 @@ impl<'a> BatchRun<'a> {
             spilled: None,
             text: false,
             rows: 0,
+            facts: None,
         }
+    }
+
+    /// What the input file's statistics prove about its rows (see [`crate::facts`]): a check
+    /// they settle for a chunk is not scanned there, and its report counts the rows as proven.
+    pub fn with_facts(mut self, facts: Option<Arc<FileFacts>>) -> Self {
+        self.facts = facts;
+        self
     }
 
     /// Holds at most this many bytes of Arrow data; a larger batch is evaluated chunk by chunk
@@ -134,6 +146,10 @@ impl<'a> BatchRun<'a> {
         let first = self.first_row + self.rows;
         self.rows += chunk.num_rows() as u64;
         self.text = text;
+        let facts = self
+            .facts
+            .as_ref()
+            .map(|f| f.rows(first, chunk.num_rows() as u64));
         if let Some(s) = self.spilled.as_mut() {
             return s.absorb(chunk::evaluate(
                 self.compiled,
@@ -141,16 +157,17 @@ impl<'a> BatchRun<'a> {
                 chunk,
                 text,
                 first,
+                facts.as_ref(),
             )?);
         }
         self.pending_bytes += chunk.get_array_memory_size();
-        self.pending.push((chunk.clone(), text, first));
+        self.pending.push((chunk.clone(), text, first, facts));
         if self.pending_bytes > self.budget {
             // Too large to hold: evaluate what is held and keep only partial results.
             let mut s = Spilled::new(self.compiled.rules().len());
             let (compiled, as_of) = (self.compiled, self.as_of);
-            let outs = par_map(&self.pending, |(c, text, first)| {
-                chunk::evaluate(compiled, as_of, c, *text, *first)
+            let outs = par_map(&self.pending, |(c, text, first, facts)| {
+                chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
             });
             for out in outs {
                 s.absorb(out?)?;
@@ -178,7 +195,8 @@ impl<'a> BatchRun<'a> {
             let mut first = self.first_row;
             for c in source()? {
                 let c = c?;
-                let mut out = chunk::evaluate(compiled, self.as_of, &c, self.text, first)?.chunk;
+                let mut out =
+                    chunk::evaluate(compiled, self.as_of, &c, self.text, first, None)?.chunk;
                 first += c.num_rows() as u64;
                 for (ri, p) in settle_chunk(compiled, &s.counters, &mut out)? {
                     s.partials[ri].absorb(p);
@@ -224,8 +242,8 @@ impl<'a> BatchRun<'a> {
         let compiled = self.compiled;
         let rules = compiled.rules();
         let as_of = self.as_of;
-        let outs = par_map(&self.pending, |(c, text, first)| {
-            chunk::evaluate(compiled, as_of, c, *text, *first)
+        let outs = par_map(&self.pending, |(c, text, first, facts)| {
+            chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
         });
         self.pending = Vec::new();
         let mut chunks: Vec<Chunk> = Vec::with_capacity(outs.len());
@@ -467,6 +485,7 @@ fn result(
         on_fail: rule.on_fail.as_str().to_string(),
         success,
         evaluated: p.evaluated,
+        proven: p.proven,
         failed: p.failed,
         failed_fraction: (p.evaluated > 0 && !rule.aggregate)
             .then(|| p.failed as f64 / p.evaluated as f64),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -16,6 +16,7 @@ use super::kernels::strings::{length_between, regex_matches};
 use super::nulls::{RowOutcome, outcome, true_mask};
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::error::{Error, Result};
+use crate::facts::{ChunkFacts, ColumnFacts};
 use crate::metrics::MetricState;
 use crate::report::values::{cell, mask};
 use crate::suite::MetricKind;
@@ -40,6 +41,8 @@ pub(crate) struct Chunk {
 #[derive(Debug, Default)]
 pub(crate) struct Partial {
     pub evaluated: u64,
+    /// Of `evaluated`, rows settled by statistics rather than scanned.
+    pub proven: u64,
     pub failed: u64,
     pub samples: Vec<Value>,
     pub keys: Vec<Value>,
@@ -52,6 +55,7 @@ impl Partial {
     /// Adds a later partial (rows after this one's).
     pub(crate) fn absorb(&mut self, other: Partial) {
         self.evaluated += other.evaluated;
+        self.proven += other.proven;
         self.failed += other.failed;
         let room = MAX_SAMPLES.saturating_sub(self.samples.len());
         self.samples.extend(other.samples.into_iter().take(room));
@@ -79,6 +83,7 @@ pub(crate) fn evaluate(
     input: &RecordBatch,
     text: bool,
     first_row: u64,
+    facts: Option<&ChunkFacts>,
 ) -> Result<ChunkOut> {
     let (batch, bad_cells, violations, raw) = match compiled.conformer() {
         Some(c) => {
@@ -127,6 +132,16 @@ pub(crate) fn evaluate(
                     evaluated: b.parsed,
                 }
             }),
+            Op::NotNull(c)
+                if proves(facts, &chunk.batch, *c, |f| f.no_nulls)
+                    && !bad_cells.iter().any(|b| b.column == *c) =>
+            {
+                partial.proven += in_scope();
+                Some(RowOutcome {
+                    fail: BooleanBuffer::new_unset(rows),
+                    evaluated: in_scope(),
+                })
+            }
             Op::NotNull(c) => {
                 let nulls = col(*c).logical_nulls();
                 let mut fail = nulls.map_or_else(|| BooleanBuffer::new_unset(rows), |n| !n.inner());
@@ -154,6 +169,17 @@ pub(crate) fn evaluate(
                     .contains(col(*c))
                     .ok_or_else(|| unsupported(rule, col(*c)))?;
                 Some(outcome(&negate(r, *negated), rule.nulls, scope.as_ref()))
+            }
+            Op::Range { col: c, range }
+                if proves(facts, &chunk.batch, *c, |f| {
+                    f.bounds.is_some_and(|b| range.proves(b))
+                }) =>
+            {
+                // Every value is within the bounds: only the null policy is left to apply.
+                let r = BooleanArray::new(BooleanBuffer::new_set(rows), col(*c).logical_nulls());
+                let o = outcome(&r, rule.nulls, scope.as_ref());
+                partial.proven += o.evaluated;
+                Some(o)
             }
             Op::Range { col: c, range } => {
                 let r = range
@@ -223,6 +249,19 @@ pub(crate) fn evaluate(
         partials,
         violations,
     })
+}
+
+/// Whether the facts of column `c` (as it is in `batch`) pass `test`.
+fn proves(
+    facts: Option<&ChunkFacts>,
+    batch: &RecordBatch,
+    c: usize,
+    test: impl Fn(&ColumnFacts) -> bool,
+) -> bool {
+    let field = batch.schema_ref().field(c);
+    facts
+        .and_then(|f| f.column(field.name(), field.data_type()))
+        .is_some_and(test)
 }
 
 fn negate(r: arrow::array::BooleanArray, negated: bool) -> arrow::array::BooleanArray {

@@ -161,7 +161,7 @@ impl Replay {
         text: bool,
         first_row: u64,
     ) -> Result<RoutedChunk> {
-        let mut chunk = chunk::evaluate(compiled, self.as_of, input, text, first_row)?.chunk;
+        let mut chunk = chunk::evaluate(compiled, self.as_of, input, text, first_row, None)?.chunk;
         settle_chunk(compiled, &self.counters, &mut chunk)?;
         let routing = routing_rules(compiled.rules());
         let quarantine = quarantine_mask(&chunk.fails, &routing, self.fate, chunk.batch.num_rows());

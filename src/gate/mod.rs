@@ -265,7 +265,8 @@ impl Gate {
             let input = display_path(&spec.input.path);
             let text = spec.input.format.is_text();
             let mut b = BatchRun::new(&compiled, run.as_of, spec.seq, &input, spec.first_row)
-                .with_memory_budget(budget);
+                .with_memory_budget(budget)
+                .with_facts(spec.facts.clone());
             for c in chunks {
                 b.push(&c?, text)?;
             }

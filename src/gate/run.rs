@@ -268,6 +268,7 @@ impl ActiveRun {
                 on_fail: "quarantine_rows".into(),
                 success: rule_failed[i] == 0,
                 evaluated: rule_eval[i],
+                proven: 0,
                 failed: rule_failed[i],
                 failed_fraction: (rule_eval[i] > 0)
                     .then(|| rule_failed[i] as f64 / rule_eval[i] as f64),

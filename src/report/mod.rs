@@ -184,6 +184,10 @@ pub struct ExpectationResult {
     pub success: bool,
     /// Rows evaluated (row-level) or in scope (aggregate).
     pub evaluated: u64,
+    /// Of the evaluated rows, those the input's statistics proved to pass without scanning
+    /// them (Parquet row groups with no nulls, or min/max within the bounds); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub proven: u64,
     /// Rows that failed (row-level; 0 for aggregates).
     pub failed: u64,
     /// failed / evaluated (`null` when nothing was evaluated).
@@ -306,4 +310,8 @@ impl ReportBuilder {
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.report
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod eval;
 mod expectations;
+mod facts;
 mod faults;
 mod gate;
 mod golden;

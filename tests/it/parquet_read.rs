@@ -6,22 +6,8 @@ use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema};
 use dq_gate::io::{Batches, discover};
-use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
 
-fn write(path: &std::path::Path, batch: &RecordBatch, group_rows: usize) {
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(group_rows))
-        .build();
-    let mut w = ArrowWriter::try_new(
-        std::fs::File::create(path).unwrap(),
-        batch.schema(),
-        Some(props),
-    )
-    .unwrap();
-    w.write(batch).unwrap();
-    w.close().unwrap();
-}
+use super::util::write_parquet;
 
 #[test]
 fn several_row_groups_read_back_whole_and_in_order() {
@@ -45,7 +31,7 @@ fn several_row_groups_read_back_whole_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("groups.parquet");
     // Uneven row groups: 300, 300, 300, 100.
-    write(&path, &batch, 300);
+    write_parquet(&path, &batch, 300);
 
     let files = discover(&[path]).unwrap();
     let mut batches = Batches::new(&files, None, None);

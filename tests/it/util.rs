@@ -21,6 +21,17 @@ pub fn suite(body: &str) -> Suite {
     Suite::from_yaml(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
 }
 
+/// Writes `batch` as a Parquet file of row groups of `group_rows` rows (with statistics).
+pub fn write_parquet(path: &std::path::Path, batch: &RecordBatch, group_rows: usize) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 /// Evaluates chunks as one batch.
 pub fn eval_chunks(compiled: &CompiledSuite, chunks: &[RecordBatch]) -> BatchResult {
     let mut run = BatchRun::new(compiled, as_of(), 1, "memory", 0);

@@ -14,6 +14,7 @@ use crate::eval::access::map_bytes;
 use crate::eval::literal::{
     Domain, Typed, bind_literal, domain_of, float_cmp, map_float, map_int_like,
 };
+use crate::facts::Bounds;
 use crate::suite::Literal;
 use crate::types::type_name;
 
@@ -99,6 +100,18 @@ pub(crate) fn typed_cmp(a: &Typed, b: &Typed) -> Option<Ordering> {
 }
 
 impl RangeFilter {
+    /// Whether every value within `b` passes. Float bounds leave NaN out, and NaN fails any
+    /// `max`: they prove a lone `min` only.
+    pub(crate) fn proves(&self, b: Bounds) -> bool {
+        match (self, b) {
+            (RangeFilter::Int { lo, hi }, Bounds::Int(min, max)) => *lo <= min && max <= *hi,
+            (RangeFilter::Float { lo, hi: None }, Bounds::Float(min, _)) => {
+                lo.is_none_or(|(lo, strict)| if strict { min > lo } else { min >= lo })
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn build(iv: Interval, dt: &DataType) -> Result<Self, String> {
         let domain = domain_of(dt)
             .filter(|d| *d != Domain::Bool)

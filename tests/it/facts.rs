@@ -1,0 +1,167 @@
+//! Checks settled by Parquet statistics: the same results as scanning, and reported as proven.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
+use dq_gate::CompiledSuite;
+use dq_gate::eval::batch::{BatchResult, BatchRun};
+use dq_gate::io::{Batches, discover};
+use proptest::prelude::*;
+use serde_json::Value;
+
+use super::util::{as_of, quarantined, suite, write_parquet};
+
+/// Evaluates every batch of a Parquet file, with or without its statistics.
+fn evaluate(
+    path: &std::path::Path,
+    compiled: &CompiledSuite,
+    batch_rows: Option<usize>,
+    facts: bool,
+) -> Vec<BatchResult> {
+    let files = discover(&[path.to_path_buf()]).unwrap();
+    let mut batches = Batches::new(&files, None, batch_rows);
+    let mut out = Vec::new();
+    while let Some((spec, chunks)) = batches.next_batch().unwrap() {
+        let mut run = BatchRun::new(compiled, as_of(), spec.seq, "t", spec.first_row)
+            .with_facts(if facts { spec.facts.clone() } else { None });
+        for c in chunks {
+            run.push(&c.unwrap(), false).unwrap();
+        }
+        out.push(run.finish().unwrap());
+    }
+    out
+}
+
+/// A report entry without its `proven` count.
+fn scanned_view(r: &BatchResult) -> Vec<Value> {
+    r.report
+        .expectations
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap();
+            v.as_object_mut().unwrap().remove("proven");
+            v
+        })
+        .collect()
+}
+
+fn batch(ints: &[Option<i64>], floats: &[Option<f64>]) -> RecordBatch {
+    let days: Vec<Option<i32>> = ints.iter().map(|v| v.map(|d| 18_000 + d as i32)).collect();
+    RecordBatch::try_from_iter(vec![
+        ("i", Arc::new(Int64Array::from(ints.to_vec())) as ArrayRef),
+        (
+            "f",
+            Arc::new(Float64Array::from(floats.to_vec())) as ArrayRef,
+        ),
+        ("d", Arc::new(Date32Array::from(days)) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn clean_row_groups_are_proven_and_the_rest_scanned() {
+    // Three row groups of 100 rows: clean; one null; one value out of range.
+    let mut ints: Vec<Option<i64>> = (0..300).map(|i| Some(10 + i % 40)).collect();
+    ints[150] = None;
+    ints[250] = Some(500);
+    // Floats: a NaN in the first group, a negative in the last.
+    let mut floats: Vec<Option<f64>> = (0..300).map(|i| Some(i as f64 / 7.0)).collect();
+    floats[5] = Some(f64::NAN);
+    floats[299] = Some(-1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write_parquet(&path, &batch(&ints, &floats), 100);
+    let compiled = CompiledSuite::new(suite(
+        "expectations:
+  - {id: i_present, expect: not_null, column: i}
+  - {id: i_range, expect: between, column: i, min: 0, max: 100}
+  - {id: f_min, expect: between, column: f, min: 0}
+  - {id: f_both, expect: between, column: f, min: 0, max: 1000}
+  - {id: d_range, expect: between, column: d, min: '2019-01-01', max: '2019-12-31', nulls: ignore}
+",
+    ));
+    let with = evaluate(&path, &compiled, None, true);
+    let without = evaluate(&path, &compiled, None, false);
+    assert_eq!(scanned_view(&with[0]), scanned_view(&without[0]));
+    assert_eq!(quarantined(&with[0]), quarantined(&without[0]));
+    let got: Vec<(&str, u64, u64, u64)> = with[0]
+        .report
+        .expectations
+        .iter()
+        .map(|e| (e.id.as_str(), e.evaluated, e.failed, e.proven))
+        .collect();
+    // 18000 days is 2019-04-14; values 18010..=18049 lie in 2019, 18500 does not.
+    assert_eq!(
+        got,
+        vec![
+            ("i_present", 300, 1, 200),
+            // The null is not evaluated (the default `nulls: ignore`); its group is still
+            // proven in range.
+            ("i_range", 299, 1, 199),
+            // NaN passes a lone min: the first two groups are proven.
+            ("f_min", 300, 1, 200),
+            // NaN fails any max, and float statistics leave NaN out: nothing proven.
+            ("f_both", 300, 2, 0),
+            ("d_range", 299, 1, 199),
+        ]
+    );
+    // Without statistics nothing is proven, and the JSON report has no `proven` key.
+    assert!(without[0].report.expectations.iter().all(|e| e.proven == 0));
+    let json = serde_json::to_value(&without[0].report.expectations[0]).unwrap();
+    assert!(json.get("proven").is_none());
+}
+
+fn opt_f64() -> impl Strategy<Value = Option<f64>> {
+    prop::option::weighted(
+        0.9,
+        prop_oneof![
+            8 => (-2i32..8).prop_map(|v| v as f64 / 2.0),
+            1 => Just(f64::NAN),
+        ],
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Statistics-proven results equal scanned ones, however the file is grouped and batched.
+    #[test]
+    fn proven_equals_scanned(
+        rows in prop::collection::vec(
+            (prop::option::weighted(0.9, -3i64..9), opt_f64()), 1..200),
+        group_rows in 1usize..60,
+        batch_rows in prop::option::of(1usize..90),
+        lo in -3i64..3,
+        hi in 3i64..9,
+        strict in any::<(bool, bool)>(),
+        policy in prop_oneof![Just("ignore"), Just("pass"), Just("fail")],
+    ) {
+        let (ints, floats): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_parquet(&path, &batch(&ints, &floats), group_rows);
+        let (smin, smax) = strict;
+        let compiled = CompiledSuite::new(suite(&format!(
+            "expectations:
+  - {{id: a, expect: not_null, column: i}}
+  - {{id: b, expect: between, column: i, min: {lo}, max: {hi}, strict_min: {smin}, strict_max: {smax}, nulls: {policy}}}
+  - {{id: c, expect: between, column: f, min: {lo}, strict_min: {smin}, nulls: {policy}}}
+  - {{id: d, expect: between, column: f, min: {lo}, max: {hi}, nulls: {policy}}}
+  - {{id: e, expect: between, column: d, min: '2019-04-14', max: '{}', nulls: {policy}}}
+  - {{id: g, expect: not_null, column: f, where: 'i > 0'}}
+  - {{id: h, expect: between, column: i, min: {lo}, where: 'f > 1', nulls: {policy}}}
+",
+            chrono::NaiveDate::from_ymd_opt(2019, 4, 14).unwrap() + chrono::Days::new(hi as u64)
+        )));
+        let with = evaluate(&path, &compiled, batch_rows, true);
+        let without = evaluate(&path, &compiled, batch_rows, false);
+        prop_assert_eq!(with.len(), without.len());
+        for (a, b) in with.iter().zip(&without) {
+            prop_assert_eq!(scanned_view(a), scanned_view(b));
+            prop_assert_eq!(quarantined(a), quarantined(b));
+            for e in &a.report.expectations {
+                prop_assert!(e.proven <= e.evaluated);
+            }
+        }
+    }
+}
