@@ -115,6 +115,9 @@ fn dfa_match(
 /// `true` where the value matches (full or search, as compiled).
 pub(crate) fn regex_matches(re: &SuiteRegex, array: &dyn Array) -> Option<BooleanArray> {
     if let Some(seq) = &re.seq {
+        if let Some(r) = seq.match_array(array) {
+            return Some(r);
+        }
         return map_bytes(array, |v| seq.is_match(v));
     }
     let mut cache = re.dfa.as_ref().map(|d| d.create_cache());
