@@ -17,9 +17,9 @@
 
 use std::hash::BuildHasher;
 
-use arrow::array::{Array, BooleanArray};
+use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Int64Type};
 
 use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter, for_each_int_key, wanted};
 use crate::eval::access::{ByteAt, for_each_bytes};
@@ -93,13 +93,31 @@ fn dense(
     }
     let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
     let idx: Vec<usize> = (0..columns.len()).collect();
+    // 64-bit integers with every row in scope (ids, keys) are read as plain slices.
+    let plain: Option<Vec<&[i64]>> = columns
+        .iter()
+        .zip(&wants)
+        .map(|((a, _), w)| {
+            let p = a.as_primitive_opt::<Int64Type>()?;
+            (w.count_set_bits() == p.len()).then(|| p.values().as_ref())
+        })
+        .collect();
     // 1. The range, chunk by chunk on every core.
     let ranges = par_map(&idx, |&i| {
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
-        for_each_int(columns[i].0, &wants[i], |_, v| {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        });
+        if let Some(p) = &plain {
+            let (l, h) = p[i]
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            if !p[i].is_empty() {
+                (lo, hi) = (l as i128, h as i128);
+            }
+        } else {
+            for_each_int(columns[i].0, &wants[i], |_, v| {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            });
+        }
         (lo, hi, wants[i].count_set_bits() as u128)
     });
     let (lo, hi, n) = ranges
@@ -115,8 +133,8 @@ fn dense(
         return None;
     }
     // 2. Two bits per value, `seen` and `repeated` (a quarter of a byte counter, so the random
-    //    accesses stay in cache): each core marks its share of the chunks, then the shares are
-    //    combined a word at a time.
+    //    accesses stay in cache), side by side so that one cache line holds both: each core
+    //    marks its share of the chunks, then the shares are combined a word at a time.
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(idx.len());
@@ -125,38 +143,54 @@ fn dense(
         .collect();
     let words = (span as usize).div_ceil(64);
     let parts = par_map(&shares, |share| {
-        let mut seen = vec![0u64; words];
-        let mut repeated = vec![0u64; words];
+        // [seen, repeated] per 64 slots.
+        let mut bits = vec![[0u64; 2]; words];
+        let mut mark = |k: usize| {
+            let (w, bit) = (&mut bits[k >> 6], 1u64 << (k & 63));
+            w[1] |= w[0] & bit;
+            w[0] |= bit;
+        };
         for &i in share {
-            for_each_int(columns[i].0, &wants[i], |_, v| {
-                let k = (v - lo) as usize;
-                let (w, bit) = (k >> 6, 1u64 << (k & 63));
-                repeated[w] |= seen[w] & bit;
-                seen[w] |= bit;
-            });
+            match &plain {
+                // Within the range: the offset from `lo` fits 64 bits.
+                Some(p) => p[i]
+                    .iter()
+                    .for_each(|&v| mark((v as u64).wrapping_sub(lo as u64) as usize)),
+                None => {
+                    for_each_int(columns[i].0, &wants[i], |_, v| mark((v - lo) as usize));
+                }
+            }
         }
-        (seen, repeated)
+        bits
     });
     let mut parts = parts.into_iter();
-    let (mut seen, mut repeated) = parts
-        .next()
-        .unwrap_or_else(|| (vec![0u64; words], vec![0u64; words]));
-    for (s2, r2) in parts {
-        for w in 0..words {
-            repeated[w] |= r2[w] | (seen[w] & s2[w]);
-            seen[w] |= s2[w];
+    let mut bits = parts.next().unwrap_or_else(|| vec![[0u64; 2]; words]);
+    for other in parts {
+        for (w, o) in bits.iter_mut().zip(&other) {
+            w[1] |= o[1] | (w[0] & o[0]);
+            w[0] |= o[0];
         }
     }
-    drop(seen);
+    let repeated: Vec<u64> = bits.iter().map(|w| w[1]).collect();
+    drop(bits);
     let nulls = null_count(columns);
     // 3. Each chunk's rows marked by their value's count, on every core.
-    Some(par_map(columns, |(a, _)| {
-        let r = map_int_like(*a, |v| {
-            let k = v - lo;
-            k < 0 || k >= span as i128 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0
-        })
-        .expect("integer-like");
-        settle(r.values().clone(), *a, nulls_distinct, nulls)
+    Some(par_map(&idx, |&i| {
+        let a = columns[i].0;
+        let once = |k: u64| k >= span as u64 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0;
+        let values = match &plain {
+            Some(p) => BooleanBuffer::collect_bool(p[i].len(), |r| {
+                once((p[i][r] as u64).wrapping_sub(lo as u64))
+            }),
+            None => map_int_like(a, |v| {
+                let k = v - lo;
+                k < 0 || k >= span as i128 || once(k as u64)
+            })
+            .expect("integer-like")
+            .values()
+            .clone(),
+        };
+        settle(values, a, nulls_distinct, nulls)
     }))
 }
 
@@ -328,6 +362,47 @@ mod tests {
         let got = over(&[(&a, None), (&b, None)], false);
         assert_eq!(got[0][2], Some(false));
         assert_eq!(got[0][3], Some(false));
+    }
+
+    /// Null-free 64-bit ids read as slices: the same verdicts as through the general path
+    /// (a scope, or a null, sends a chunk there), sliced chunks and negative values included.
+    #[test]
+    fn dense_ids_as_slices_and_in_general() {
+        let mut seed = 11u64;
+        let mut ids: Vec<i64> = (0..3000)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                -1500 + (seed >> 40) as i64 % 2500
+            })
+            .collect();
+        let naive = |v: i64| ids.iter().filter(|x| **x == v).count() == 1;
+        let all = Int64Array::from(ids.clone());
+        let (a, b, c) = (
+            all.slice(0, 1000),
+            all.slice(1000, 1500),
+            all.slice(2500, 500),
+        );
+        let everything = BooleanBuffer::new_set(1000);
+        let got = over(&[(&a, None), (&b, None), (&c, None)], true);
+        let got_general = over(&[(&a, Some(&everything)), (&b, None), (&c, None)], true);
+        let want: Vec<Option<bool>> = ids.iter().map(|v| Some(naive(*v))).collect();
+        assert_eq!(got.concat(), want);
+        // The same with the first chunk's scope spelled out (every row): slices need no scope.
+        assert_eq!(got_general.concat(), want);
+        // A chunk with a null takes the general path; the other values keep their verdicts.
+        let mut with_null: Vec<Option<i64>> = ids[..1000].iter().map(|v| Some(*v)).collect();
+        with_null[3] = None;
+        let n = Int64Array::from(with_null);
+        let got = over(&[(&n, None), (&b, None), (&c, None)], true);
+        let still: Vec<Option<i64>> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i != 3).then_some(*v))
+            .collect();
+        for (i, g) in got.concat().iter().enumerate() {
+            let want = still[i].map(|v| still.iter().filter(|x| **x == Some(v)).count() == 1);
+            assert_eq!(*g, want, "row {i}");
+        }
     }
 
     #[test]
