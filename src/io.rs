@@ -337,19 +337,32 @@ pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Resul
     })))
 }
 
-/// Reads a whole Parquet file, each column of each row group decoded as its own task on every
-/// core (a file has few row groups, and whole row groups would leave a core idle), assembled
-/// into chunks in file order.
-fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Vec<RecordBatch>> {
-    let path = &file.path;
-    let f = File::open(path).map_err(|e| Error::input(path, e))?;
-    let meta = parquet_metadata(&f, path)?;
+/// Reads a whole Parquet file row group by row group, each column of a row group decoded as its
+/// own task on every core, assembled into chunks in file order. A row group is decoded when the
+/// chunks before it have been taken, so a reader that does not keep chunks holds one row group.
+fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Chunks> {
+    let path = file.path.clone();
+    let f = File::open(&path).map_err(|e| Error::input(&path, e))?;
+    let meta = parquet_metadata(&f, &path)?;
+    let groups = meta.metadata().num_row_groups();
+    Ok(Box::new((0..groups).flat_map(
+        move |g| match read_row_group(&path, &meta, g, chunk_rows) {
+            Ok(chunks) => chunks.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        },
+    )))
+}
+
+/// Row group `g` of a Parquet file, its columns decoded in parallel.
+fn read_row_group(
+    path: &Path,
+    meta: &ArrowReaderMetadata,
+    g: usize,
+    chunk_rows: usize,
+) -> Result<Vec<RecordBatch>> {
     let schema = meta.schema().clone();
-    let columns = schema.fields().len();
-    let tasks: Vec<(usize, usize)> = (0..meta.metadata().num_row_groups())
-        .flat_map(|g| (0..columns).map(move |c| (g, c)))
-        .collect();
-    let parts = crate::eval::par_map(&tasks, |&(g, c)| -> Result<Vec<ArrayRef>> {
+    let columns: Vec<usize> = (0..schema.fields().len()).collect();
+    let parts = crate::eval::par_map(&columns, |&c| -> Result<Vec<ArrayRef>> {
         // Its own handle: clones of one share the file position, which threads would race on.
         let f = File::open(path).map_err(|e| Error::input(path, e))?;
         let descr = meta.metadata().file_metadata().schema_descr_ptr();
@@ -365,25 +378,19 @@ fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Vec<RecordB
             })
             .collect()
     });
+    let mut cols = Vec::with_capacity(parts.len());
+    for p in parts {
+        cols.push(p?.into_iter());
+    }
     let mut out = Vec::new();
-    let mut parts = parts.into_iter();
-    while let Some(first) = parts.next() {
-        // One row group: its columns' chunks, side by side.
-        let mut cols: Vec<std::vec::IntoIter<ArrayRef>> = vec![first?.into_iter()];
-        for _ in 1..columns {
-            cols.push(parts.next().expect("a task per column")?.into_iter());
-        }
-        while let Some(a) = cols[0].next() {
-            let mut arrays = vec![a];
-            arrays.extend(
-                cols[1..]
-                    .iter_mut()
-                    .map(|c| c.next().expect("same chunking")),
-            );
-            out.push(
-                RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_error(path, e))?,
-            );
-        }
+    while let Some(first) = cols.first_mut().and_then(|c| c.next()) {
+        let mut arrays = vec![first];
+        arrays.extend(
+            cols[1..]
+                .iter_mut()
+                .map(|c| c.next().expect("same chunking")),
+        );
+        out.push(RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_error(path, e))?);
     }
     Ok(out)
 }
@@ -509,8 +516,7 @@ impl<'a> Batches<'a> {
                         first_row: 0,
                         facts: self.facts.clone(),
                     };
-                    let chunks = read_parquet_whole(file, self.chunk_rows)?;
-                    return Ok(Some((spec, Box::new(chunks.into_iter().map(Ok)))));
+                    return Ok(Some((spec, read_parquet_whole(file, self.chunk_rows)?)));
                 }
                 let chunks = open(file, self.contract, self.chunk_rows)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));

@@ -21,7 +21,7 @@ use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
 use super::bind::Op;
-use super::chunk::{self, Chunk, Partial, par_map, record};
+use super::chunk::{self, Chunk, ChunkOut, Partial, par_map, record};
 use super::kernels::batch_unique::unique_over;
 use super::kernels::unique::CompoundCounter;
 use super::nulls::outcome;
@@ -94,6 +94,9 @@ pub struct BatchRun<'a> {
     text: bool,
     rows: u64,
     facts: Option<Arc<FileFacts>>,
+    /// Report only: chunks evaluated as they arrive, kept slimmed (see [`BatchRun::report_only`]).
+    report_only: bool,
+    evaluated: Vec<Result<ChunkOut>>,
 }
 
 impl<'a> BatchRun<'a> {
@@ -118,7 +121,18 @@ impl<'a> BatchRun<'a> {
             text: false,
             rows: 0,
             facts: None,
+            report_only: false,
+            evaluated: Vec::new(),
         }
+    }
+
+    /// For a report without routed rows (`validate`): chunks are evaluated as they arrive, a few
+    /// at a time on every core, and each keeps only the columns settling uniqueness and naming
+    /// sampled rows need; the batch's routed chunks then hold those columns alone (the others
+    /// are null columns of type `Null`). Memory follows the chunks in flight, not the batch.
+    pub fn report_only(mut self) -> Self {
+        self.report_only = true;
+        self
     }
 
     /// What the input file's statistics prove about its rows (see [`crate::facts`]): a check
@@ -162,6 +176,17 @@ impl<'a> BatchRun<'a> {
         }
         self.pending_bytes += chunk.get_array_memory_size();
         self.pending.push((chunk.clone(), text, first, facts));
+        if self.report_only && self.pending.len() >= 2 * threads() {
+            let (compiled, as_of) = (self.compiled, self.as_of);
+            let outs = par_map(&self.pending, |(c, text, first, facts)| {
+                chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
+                    .map(|out| slim(compiled, out))
+            });
+            self.evaluated.extend(outs);
+            self.pending = Vec::new();
+            self.pending_bytes = 0;
+            return Ok(());
+        }
         if self.pending_bytes > self.budget {
             // Too large to hold: evaluate what is held and keep only partial results.
             let mut s = Spilled::new(self.compiled.rules().len());
@@ -169,7 +194,7 @@ impl<'a> BatchRun<'a> {
             let outs = par_map(&self.pending, |(c, text, first, facts)| {
                 chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
             });
-            for out in outs {
+            for out in std::mem::take(&mut self.evaluated).into_iter().chain(outs) {
                 s.absorb(out?)?;
             }
             self.pending = Vec::new();
@@ -242,9 +267,10 @@ impl<'a> BatchRun<'a> {
         let compiled = self.compiled;
         let rules = compiled.rules();
         let as_of = self.as_of;
-        let outs = par_map(&self.pending, |(c, text, first, facts)| {
+        let mut outs = std::mem::take(&mut self.evaluated);
+        outs.extend(par_map(&self.pending, |(c, text, first, facts)| {
             chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
-        });
+        }));
         self.pending = Vec::new();
         let mut chunks: Vec<Chunk> = Vec::with_capacity(outs.len());
         let mut partials: Vec<Partial> = rules.iter().map(|_| Partial::default()).collect();
@@ -307,6 +333,68 @@ impl<'a> BatchRun<'a> {
             replay: None,
         })
     }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// An evaluated chunk without the columns nothing reads any more: only those of `unique` and
+/// `compound_unique` rules (and their sample columns) and the contract's key columns stay, the
+/// others become null columns of type `Null` (no memory), so column indices keep their meaning.
+fn slim(compiled: &CompiledSuite, mut out: ChunkOut) -> ChunkOut {
+    let Some(bound) = out.chunk.bound.clone() else {
+        return out;
+    };
+    let batch = &out.chunk.batch;
+    let schema = batch.schema();
+    let mut keep = vec![false; batch.num_columns()];
+    for br in &bound.rules {
+        let cols: &[usize] = match &br.op {
+            Op::Unique { col, .. } => std::slice::from_ref(col),
+            Op::Compound { cols, .. } => cols,
+            _ => continue,
+        };
+        for c in cols.iter().chain(&br.sample_cols) {
+            keep[*c] = true;
+        }
+    }
+    if let Some(contract) = compiled.suite().schema.as_ref() {
+        for c in contract.columns.iter().filter(|c| c.is_key()) {
+            if let Ok(i) = schema.index_of(&c.name) {
+                keep[i] = true;
+            }
+        }
+    }
+    let rows = batch.num_rows();
+    let (fields, columns): (Vec<_>, Vec<_>) = keep
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            if *k {
+                (schema.field(i).clone(), batch.column(i).clone())
+            } else {
+                let f = arrow::datatypes::Field::new(
+                    schema.field(i).name(),
+                    arrow::datatypes::DataType::Null,
+                    true,
+                );
+                (
+                    f,
+                    arrow::array::new_null_array(&arrow::datatypes::DataType::Null, rows),
+                )
+            }
+        })
+        .unzip();
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
+    if let Ok(b) = RecordBatch::try_new_with_options(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns,
+        &options,
+    ) {
+        out.chunk.batch = b;
+    }
+    out
 }
 
 fn report(

@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn dense_ids_as_slices_and_in_general() {
         let mut seed = 11u64;
-        let mut ids: Vec<i64> = (0..3000)
+        let ids: Vec<i64> = (0..3000)
             .map(|_| {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
                 -1500 + (seed >> 40) as i64 % 2500
