@@ -10,6 +10,7 @@ pub(crate) mod seq;
 pub(crate) mod set;
 pub(crate) mod strings;
 pub(crate) mod unique;
+pub(crate) mod words;
 
 /// Every row-level kernel on the edge cases arrow's own kernel tests use: empty, all-null,
 /// lengths around the 64-bit word (63, 64, 65, 129), sliced inputs (a non-zero offset), and
