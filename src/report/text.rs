@@ -96,6 +96,13 @@ pub fn render(r: &Report) -> String {
                 "  {:<idw$}  {:<17}  {:<16}  {:>10}  {:>8}  {:>8}  {verdict}",
                 e.id, e.expect, e.on_fail, e.evaluated, e.failed, pct
             );
+            if e.proven > 0 {
+                let _ = writeln!(
+                    out,
+                    "  {:<idw$}    {} rows proven by Parquet statistics, not scanned",
+                    "", e.proven
+                );
+            }
             if let Some(o) = &e.observed {
                 let _ = writeln!(out, "  {:<idw$}    observed {o}", "");
             }
