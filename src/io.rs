@@ -483,15 +483,16 @@ impl<'a> Batches<'a> {
         }
     }
 
-    /// Files whose decoded size is at most this many bytes are read whole, their row groups in
-    /// parallel; larger ones are streamed. Default: 1 GiB.
+    /// Parquet files whose decoded size is at most this many bytes (made one batch, which the
+    /// gate holds) are decoded a row group at a time with its columns in parallel; larger ones
+    /// are streamed by one reader. Default: 1 GiB.
     pub fn with_parallel_read_limit(mut self, bytes: usize) -> Self {
         self.parallel_limit = bytes;
         self
     }
 
     /// The next batch and its chunks, or `None` at the end. A whole-file batch streams its
-    /// chunks (or holds them, read in parallel, when the file is small); a `batch_rows` batch
+    /// chunks (decoded in parallel, a row group at a time, when the file is small); a `batch_rows` batch
     /// holds its rows.
     pub fn next_batch(&mut self) -> Result<Option<(BatchSpec, Chunks)>> {
         loop {
@@ -508,7 +509,7 @@ impl<'a> Batches<'a> {
                     && file.format == Format::Parquet
                     && parquet_decoded_size(file)? <= self.parallel_limit
                 {
-                    // The whole file is one batch: decode its row groups on every core.
+                    // The whole file is one batch: decode its columns on every core.
                     self.seq += 1;
                     let spec = BatchSpec {
                         seq: self.seq,
