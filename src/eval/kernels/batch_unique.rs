@@ -17,9 +17,9 @@
 
 use std::hash::BuildHasher;
 
-use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::array::{Array, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::DataType;
 
 use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter, for_each_int_key, wanted};
 use crate::eval::access::{ByteAt, for_each_bytes};
@@ -93,31 +93,13 @@ fn dense(
     }
     let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
     let idx: Vec<usize> = (0..columns.len()).collect();
-    // 64-bit integers with every row in scope (ids, keys) are read as plain slices.
-    let plain: Option<Vec<&[i64]>> = columns
-        .iter()
-        .zip(&wants)
-        .map(|((a, _), w)| {
-            let p = a.as_primitive_opt::<Int64Type>()?;
-            (w.count_set_bits() == p.len()).then(|| p.values().as_ref())
-        })
-        .collect();
     // 1. The range, chunk by chunk on every core.
     let ranges = par_map(&idx, |&i| {
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
-        if let Some(p) = &plain {
-            let (l, h) = p[i]
-                .iter()
-                .fold((i64::MAX, i64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-            if !p[i].is_empty() {
-                (lo, hi) = (l as i128, h as i128);
-            }
-        } else {
-            for_each_int(columns[i].0, &wants[i], |_, v| {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            });
-        }
+        for_each_int(columns[i].0, &wants[i], |_, v| {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        });
         (lo, hi, wants[i].count_set_bits() as u128)
     });
     let (lo, hi, n) = ranges
@@ -151,15 +133,7 @@ fn dense(
             w[0] |= bit;
         };
         for &i in share {
-            match &plain {
-                // Within the range: the offset from `lo` fits 64 bits.
-                Some(p) => p[i]
-                    .iter()
-                    .for_each(|&v| mark((v as u64).wrapping_sub(lo as u64) as usize)),
-                None => {
-                    for_each_int(columns[i].0, &wants[i], |_, v| mark((v - lo) as usize));
-                }
-            }
+            for_each_int(columns[i].0, &wants[i], |_, v| mark((v - lo) as usize));
         }
         bits
     });
@@ -175,22 +149,13 @@ fn dense(
     drop(bits);
     let nulls = null_count(columns);
     // 3. Each chunk's rows marked by their value's count, on every core.
-    Some(par_map(&idx, |&i| {
-        let a = columns[i].0;
-        let once = |k: u64| k >= span as u64 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0;
-        let values = match &plain {
-            Some(p) => BooleanBuffer::collect_bool(p[i].len(), |r| {
-                once((p[i][r] as u64).wrapping_sub(lo as u64))
-            }),
-            None => map_int_like(a, |v| {
-                let k = v - lo;
-                k < 0 || k >= span as i128 || once(k as u64)
-            })
-            .expect("integer-like")
-            .values()
-            .clone(),
-        };
-        settle(values, a, nulls_distinct, nulls)
+    Some(par_map(columns, |(a, _)| {
+        let r = map_int_like(*a, |v| {
+            let k = v - lo;
+            k < 0 || k >= span as i128 || (repeated[(k >> 6) as usize] >> (k & 63)) & 1 == 0
+        })
+        .expect("integer-like");
+        settle(r.values().clone(), *a, nulls_distinct, nulls)
     }))
 }
 
@@ -364,8 +329,8 @@ mod tests {
         assert_eq!(got[0][3], Some(false));
     }
 
-    /// Null-free 64-bit ids read as slices: the same verdicts as through the general path
-    /// (a scope, or a null, sends a chunk there), sliced chunks and negative values included.
+    /// Dense ids across sliced chunks, negative values, a scope spelled out and a null: the
+    /// verdicts of a naive count.
     #[test]
     fn dense_ids_as_slices_and_in_general() {
         let mut seed = 11u64;
@@ -387,9 +352,9 @@ mod tests {
         let got_general = over(&[(&a, Some(&everything)), (&b, None), (&c, None)], true);
         let want: Vec<Option<bool>> = ids.iter().map(|v| Some(naive(*v))).collect();
         assert_eq!(got.concat(), want);
-        // The same with the first chunk's scope spelled out (every row): slices need no scope.
+        // The same with the first chunk's scope spelled out (every row).
         assert_eq!(got_general.concat(), want);
-        // A chunk with a null takes the general path; the other values keep their verdicts.
+        // A chunk with a null: the other values keep their verdicts.
         let mut with_null: Vec<Option<i64>> = ids[..1000].iter().map(|v| Some(*v)).collect();
         with_null[3] = None;
         let n = Int64Array::from(with_null);
