@@ -90,9 +90,7 @@ impl FileFacts {
         let mut columns = Vec::new();
         for field in schema.fields() {
             let dt = field.data_type();
-            let Some(leaf) = (0..leaves.num_columns())
-                .find(|i| leaves.column(*i).path().string() == *field.name())
-            else {
+            let Some(leaf) = crate::io::top_level_leaf(leaves, field.name()) else {
                 continue;
             };
             let per_group: Option<Vec<ColumnFacts>> = groups

@@ -263,9 +263,7 @@ fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
             ) {
                 return f;
             }
-            let Some(leaf) =
-                (0..leaves.num_columns()).find(|i| leaves.column(*i).path().string() == *f.name())
-            else {
+            let Some(leaf) = top_level_leaf(leaves, f.name()) else {
                 return f;
             };
             let all_dictionary = pq.num_row_groups() > 0
@@ -296,23 +294,27 @@ fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
         .map_err(bad)
 }
 
-/// The decoded size of a Parquet file's data, from its metadata.
-fn parquet_decoded_size(file: &InputFile) -> Result<usize> {
+/// A Parquet file's metadata as it is read (see [`parquet_metadata`]).
+fn parquet_file_metadata(file: &InputFile) -> Result<ArrowReaderMetadata> {
     let f = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
-    let meta = parquet_metadata(&f, &file.path)?;
-    Ok(meta
-        .metadata()
+    parquet_metadata(&f, &file.path)
+}
+
+/// The Parquet leaf column of a top-level, non-nested field.
+pub(crate) fn top_level_leaf(
+    leaves: &parquet::schema::types::SchemaDescriptor,
+    name: &str,
+) -> Option<usize> {
+    (0..leaves.num_columns()).find(|i| leaves.column(*i).path().string() == name)
+}
+
+/// The decoded size of a Parquet file's data, from its metadata.
+fn decoded_size(meta: &ArrowReaderMetadata) -> usize {
+    meta.metadata()
         .row_groups()
         .iter()
         .map(|rg| rg.total_byte_size().max(0) as usize)
-        .sum())
-}
-
-/// What a Parquet file's row-group statistics prove about its rows, as it is read.
-pub fn parquet_facts(file: &InputFile) -> Result<Option<Arc<FileFacts>>> {
-    let f = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
-    let meta = parquet_metadata(&f, &file.path)?;
-    Ok(FileFacts::from_metadata(meta.metadata(), meta.schema()))
+        .sum()
 }
 
 /// Reads the `rows` rows of a batch again, from row `spec.first_row` of its file.
@@ -340,17 +342,15 @@ pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Resul
 /// Reads a whole Parquet file row group by row group, each column of a row group decoded as its
 /// own task on every core, assembled into chunks in file order. A row group is decoded when the
 /// chunks before it have been taken, so a reader that does not keep chunks holds one row group.
-fn read_parquet_whole(file: &InputFile, chunk_rows: usize) -> Result<Chunks> {
-    let path = file.path.clone();
-    let f = File::open(&path).map_err(|e| Error::input(&path, e))?;
-    let meta = parquet_metadata(&f, &path)?;
+fn read_parquet_whole(path: &Path, meta: ArrowReaderMetadata, chunk_rows: usize) -> Chunks {
+    let path = path.to_path_buf();
     let groups = meta.metadata().num_row_groups();
-    Ok(Box::new((0..groups).flat_map(
-        move |g| match read_row_group(&path, &meta, g, chunk_rows) {
+    Box::new(
+        (0..groups).flat_map(move |g| match read_row_group(&path, &meta, g, chunk_rows) {
             Ok(chunks) => chunks.into_iter().map(Ok).collect::<Vec<_>>(),
             Err(e) => vec![Err(e)],
-        },
-    )))
+        }),
+    )
 }
 
 /// Row group `g` of a Parquet file, its columns decoded in parallel.
@@ -501,13 +501,16 @@ impl<'a> Batches<'a> {
                     return Ok(None);
                 };
                 self.next_file += 1;
-                self.facts = match file.format {
-                    Format::Parquet => parquet_facts(file)?,
+                let meta = match file.format {
+                    Format::Parquet => Some(parquet_file_metadata(file)?),
                     _ => None,
                 };
-                if self.batch_rows.is_none()
-                    && file.format == Format::Parquet
-                    && parquet_decoded_size(file)? <= self.parallel_limit
+                self.facts = meta
+                    .as_ref()
+                    .and_then(|m| FileFacts::from_metadata(m.metadata(), m.schema()));
+                if let Some(meta) = meta
+                    && self.batch_rows.is_none()
+                    && decoded_size(&meta) <= self.parallel_limit
                 {
                     // The whole file is one batch: decode its columns on every core.
                     self.seq += 1;
@@ -517,7 +520,8 @@ impl<'a> Batches<'a> {
                         first_row: 0,
                         facts: self.facts.clone(),
                     };
-                    return Ok(Some((spec, read_parquet_whole(file, self.chunk_rows)?)));
+                    let chunks = read_parquet_whole(&file.path, meta, self.chunk_rows);
+                    return Ok(Some((spec, chunks)));
                 }
                 let chunks = open(file, self.contract, self.chunk_rows)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));
