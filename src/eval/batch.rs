@@ -21,7 +21,7 @@ use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
 use super::bind::Op;
-use super::chunk::{self, Chunk, ChunkOut, Partial, par_map, record};
+use super::chunk::{self, Chunk, ChunkOut, Partial, cores, par_map, record};
 use super::kernels::batch_unique::unique_over;
 use super::kernels::unique::CompoundCounter;
 use super::nulls::outcome;
@@ -176,31 +176,34 @@ impl<'a> BatchRun<'a> {
         }
         self.pending_bytes += chunk.get_array_memory_size();
         self.pending.push((chunk.clone(), text, first, facts));
-        if self.report_only && self.pending.len() >= 2 * threads() {
-            let (compiled, as_of) = (self.compiled, self.as_of);
-            let outs = par_map(&self.pending, |(c, text, first, facts)| {
-                chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
-                    .map(|out| slim(compiled, out))
-            });
-            self.evaluated.extend(outs);
-            self.pending = Vec::new();
-            self.pending_bytes = 0;
+        if self.report_only && self.pending.len() >= 2 * cores() {
+            let compiled = self.compiled;
+            let outs = self.evaluate_pending();
+            self.evaluated
+                .extend(outs.into_iter().map(|o| o.map(|o| slim(compiled, o))));
             return Ok(());
         }
         if self.pending_bytes > self.budget {
             // Too large to hold: evaluate what is held and keep only partial results.
             let mut s = Spilled::new(self.compiled.rules().len());
-            let (compiled, as_of) = (self.compiled, self.as_of);
-            let outs = par_map(&self.pending, |(c, text, first, facts)| {
-                chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
-            });
+            let outs = self.evaluate_pending();
             for out in std::mem::take(&mut self.evaluated).into_iter().chain(outs) {
                 s.absorb(out?)?;
             }
-            self.pending = Vec::new();
             self.spilled = Some(s);
         }
         Ok(())
+    }
+
+    /// Evaluates the held chunks on every core, in order, and lets them go.
+    fn evaluate_pending(&mut self) -> Vec<Result<ChunkOut>> {
+        let (compiled, as_of) = (self.compiled, self.as_of);
+        let outs = par_map(&self.pending, |(c, text, first, facts)| {
+            chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
+        });
+        self.pending = Vec::new();
+        self.pending_bytes = 0;
+        outs
     }
 
     /// Like [`BatchRun::finish`], reading the batch again from `source` when it was too large
@@ -268,10 +271,7 @@ impl<'a> BatchRun<'a> {
         let rules = compiled.rules();
         let as_of = self.as_of;
         let mut outs = std::mem::take(&mut self.evaluated);
-        outs.extend(par_map(&self.pending, |(c, text, first, facts)| {
-            chunk::evaluate(compiled, as_of, c, *text, *first, facts.as_ref())
-        }));
-        self.pending = Vec::new();
+        outs.extend(self.evaluate_pending());
         let mut chunks: Vec<Chunk> = Vec::with_capacity(outs.len());
         let mut partials: Vec<Partial> = rules.iter().map(|_| Partial::default()).collect();
         let mut violations: Vec<String> = Vec::new();
@@ -335,10 +335,6 @@ impl<'a> BatchRun<'a> {
     }
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// An evaluated chunk without the columns nothing reads any more: only those of `unique` and
 /// `compound_unique` rules (and their sample columns) and the contract's key columns stay, the
 /// others become null columns of type `Null` (no memory), so column indices keep their meaning.
@@ -359,12 +355,8 @@ fn slim(compiled: &CompiledSuite, mut out: ChunkOut) -> ChunkOut {
             keep[*c] = true;
         }
     }
-    if let Some(contract) = compiled.suite().schema.as_ref() {
-        for c in contract.columns.iter().filter(|c| c.is_key()) {
-            if let Ok(i) = schema.index_of(&c.name) {
-                keep[i] = true;
-            }
-        }
+    for i in chunk::key_columns(compiled, &schema) {
+        keep[i] = true;
     }
     let rows = batch.num_rows();
     let (fields, columns): (Vec<_>, Vec<_>) = keep

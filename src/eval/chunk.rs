@@ -360,9 +360,12 @@ fn sample(chunk: &Chunk, i: usize, cols: &[usize], compiled: &CompiledSuite, rul
     }
 }
 
-fn keys(chunk: &Chunk, i: usize, compiled: &CompiledSuite) -> Value {
-    let schema = chunk.batch.schema();
-    let key_cols: Vec<usize> = compiled
+/// Indices in `schema` of the contract's `key` columns.
+pub(crate) fn key_columns(
+    compiled: &CompiledSuite,
+    schema: &arrow::datatypes::Schema,
+) -> Vec<usize> {
+    compiled
         .suite()
         .schema
         .as_ref()
@@ -373,7 +376,12 @@ fn keys(chunk: &Chunk, i: usize, compiled: &CompiledSuite) -> Value {
                 .filter_map(|c| schema.index_of(&c.name).ok())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn keys(chunk: &Chunk, i: usize, compiled: &CompiledSuite) -> Value {
+    let schema = chunk.batch.schema();
+    let key_cols = key_columns(compiled, &schema);
     let mut obj: serde_json::Map<String, Value> = key_cols
         .iter()
         .map(|c| {
@@ -390,11 +398,14 @@ fn keys(chunk: &Chunk, i: usize, compiled: &CompiledSuite) -> Value {
     Value::Object(obj)
 }
 
+/// The machine's cores (1 when unknown).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Runs `f` over `items` on up to the machine's cores, keeping order.
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
+    let threads = cores().min(items.len());
     if threads <= 1 {
         return items.iter().map(f).collect();
     }

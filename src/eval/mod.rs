@@ -28,7 +28,7 @@ use crate::suite::{Kind, NullPolicy, OnFail, Suite};
 
 pub use kernels::strings::compile_regex;
 
-pub(crate) use chunk::par_map;
+pub(crate) use chunk::{cores, par_map};
 
 pub(crate) use bind::{Bound, bind_expectation};
 

@@ -117,9 +117,7 @@ fn dense(
     // 2. Two bits per value, `seen` and `repeated` (a quarter of a byte counter, so the random
     //    accesses stay in cache), side by side so that one cache line holds both: each core
     //    marks its share of the chunks, then the shares are combined a word at a time.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(idx.len());
+    let threads = crate::eval::cores().min(idx.len());
     let shares: Vec<Vec<usize>> = (0..threads)
         .map(|t| idx.iter().copied().filter(|i| i % threads == t).collect())
         .collect();
