@@ -36,6 +36,19 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (median(times), last.unwrap())
 }
 
+/// The suite over batches held in memory, as one batch; the rows passing every check.
+fn suite_over(
+    compiled: &CompiledSuite,
+    batches: &[RecordBatch],
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> u64 {
+    let mut r = BatchRun::new(compiled, as_of, 1, "memory", 0);
+    for b in batches {
+        r.push(b, false).unwrap();
+    }
+    r.finish().unwrap().report.rows_passed
+}
+
 fn read_all(path: &Path) -> Vec<RecordBatch> {
     let f = std::fs::File::open(path).unwrap();
     parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
@@ -208,13 +221,7 @@ fn main() {
     if want("memory") {
         for (name, batches) in [("memory", &batches), ("memory-as-read", &as_read)] {
             let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
-            let (t_mem, passed) = time(runs, || {
-                let mut r = BatchRun::new(&compiled, as_of, 1, "memory", 0);
-                for b in batches {
-                    r.push(b, false).unwrap();
-                }
-                r.finish().unwrap().report.rows_passed
-            });
+            let (t_mem, passed) = time(runs, || suite_over(&compiled, batches, as_of));
             println!(
                 "{name:<15}{t_mem:>8.3} s  {:>6.1} M rows/s  ({:.0} MB of Arrow; {passed} rows pass all checks)",
                 rows as f64 / t_mem / 1e6,
@@ -228,16 +235,7 @@ fn main() {
             let mut one = suite.clone();
             one.expectations = vec![e.clone()];
             let c = CompiledSuite::new(one);
-            let each = |batches: &[RecordBatch]| {
-                time(runs, || {
-                    let mut r = BatchRun::new(&c, as_of, 1, "memory", 0);
-                    for b in batches {
-                        r.push(b, false).unwrap();
-                    }
-                    r.finish().unwrap().report.rows_passed
-                })
-                .0
-            };
+            let each = |batches: &[RecordBatch]| time(runs, || suite_over(&c, batches, as_of)).0;
             println!(
                 "  {:<24} {:>8.3} s  as read {:>8.3} s",
                 e.id,
