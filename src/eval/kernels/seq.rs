@@ -10,7 +10,7 @@
 use arrow::array::{Array, BooleanArray};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
-use super::words::Words;
+use super::words::{H, Words, lanes_in_range};
 
 /// 256-bit byte set (built in this form, then turned into a lookup table).
 type ByteSet = [u64; 4];
@@ -45,14 +45,12 @@ pub(crate) struct SeqMatcher {
 }
 
 /// Whether every byte of `v` (at least 8 bytes, ASCII range `lo..=hi`) lies in the range, 8 bytes
-/// per step (SWAR): with bytes below 0x80, `(b | 0x80) - lo` keeps bit 7 exactly when `b >= lo`,
-/// and `(hi | 0x80) - b` exactly when `b <= hi`; no borrow crosses a byte.
+/// per step (SWAR, see [`lanes_in_range`]).
 #[inline]
 fn all_in_range(v: &[u8], lo: u8, hi: u8) -> bool {
-    const H: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
     let (l, h) = (ONES * lo as u64, (ONES * hi as u64) | H);
-    let word_ok = |w: u64| w & H == 0 && ((w | H) - l) & (h - w) & H == H;
+    let word_ok = |w: u64| w & H == 0 && lanes_in_range(w, l, h) == H;
     let n = v.len();
     let mut i = 0;
     let mut ok = true;

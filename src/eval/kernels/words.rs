@@ -10,7 +10,8 @@ use arrow::datatypes::DataType;
 const WORD_LEN: usize = 16;
 /// Classes of up to this many ASCII ranges (`[0-9A-TV-Z]` is three) fit the word matcher.
 const WORD_RANGES: usize = 3;
-const H: u64 = 0x8080_8080_8080_8080;
+/// Bit 7 of every byte.
+pub(super) const H: u64 = 0x8080_8080_8080_8080;
 
 /// One alternative as per-lane ranges: lane `p` of word `p / 8` holds the ranges of the class
 /// at byte position `p`; unused ranges are empty, lanes past the value's end accept anything.
@@ -29,16 +30,23 @@ pub(super) struct Words {
     ranges: usize,
 }
 
-/// Whether every byte of `w` is ASCII and lies in one of its lane's ranges: with bytes below
+/// Bit 7 of each byte lane of `w` set when the lane's byte lies in `lo..=hi` of that lane
+/// (`hi` given with bit 7 of every lane set); meaningful for ASCII bytes only. With bytes below
 /// 0x80, `(b | 0x80) - lo` keeps bit 7 exactly when `b >= lo` and `(hi | 0x80) - b` exactly when
 /// `b <= hi`; no borrow crosses a lane.
+#[inline(always)]
+pub(super) fn lanes_in_range(w: u64, lo: u64, hi: u64) -> u64 {
+    ((w | H) - lo) & hi.wrapping_sub(w) & H
+}
+
+/// Whether every byte of `w` is ASCII and lies in one of its lane's ranges.
 #[inline(always)]
 fn word_ok<const R: usize>(w: u64, lo: &[u64; WORD_RANGES], hi: &[u64; WORD_RANGES]) -> bool {
     let mut any = 0;
     for r in 0..R {
-        any |= ((w | H) - lo[r]) & hi[r].wrapping_sub(w);
+        any |= lanes_in_range(w, lo[r], hi[r]);
     }
-    w & H == 0 && any & H == H
+    w & H == 0 && any == H
 }
 
 /// The ASCII ranges of a byte table, if it has at most [`WORD_RANGES`] of them.
