@@ -20,6 +20,11 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use dq_gate::eval::batch::BatchRun;
 use dq_gate::{CompiledSuite, RunOptions, Suite};
 
+// The allocator `dq-check` runs with.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -157,6 +162,64 @@ fn peak_rss(args: &[String]) {
     );
 }
 
+/// The cost of decoding each column of the canonical file alone, on one core (Parquet read only,
+/// as Arrow types are written): where the read's time goes.
+/// `DQ_BENCH_ONLY=columns cargo bench --profile bench-local --bench e2e -- ROWS`
+fn column_costs(args: &[String]) {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let rows: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5_000_000);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join(format!("target/bench-data/claims-{rows}.parquet"));
+    let open =
+        || ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
+    let schema = open().schema().clone();
+    let views = Arc::new(arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                arrow::datatypes::DataType::Utf8 => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(arrow::datatypes::DataType::Utf8View),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    for (c, field) in schema.fields().iter().enumerate() {
+        let read = |as_views: bool| {
+            time(3, || {
+                let f = std::fs::File::open(&file).unwrap();
+                let mut o = parquet::arrow::arrow_reader::ArrowReaderOptions::new();
+                if as_views {
+                    o = o.with_schema(views.clone());
+                }
+                let b = ParquetRecordBatchReaderBuilder::try_new_with_options(f, o).unwrap();
+                let mask = ProjectionMask::roots(b.parquet_schema(), [c]);
+                b.with_projection(mask)
+                    .with_batch_size(65_536)
+                    .build()
+                    .unwrap()
+                    .map(|b| b.unwrap().get_array_memory_size())
+                    .sum::<usize>()
+            })
+        };
+        let (t, bytes) = read(false);
+        let (tv, _) = read(true);
+        println!(
+            "{:<16} {:>8.3} s  {:>6.0} MB  as views {:>8.3} s",
+            field.name(),
+            t,
+            bytes as f64 / 1e6,
+            tv
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -164,6 +227,9 @@ fn main() {
         .collect();
     if std::env::var("DQ_BENCH_ONLY").as_deref() == Ok("rss") {
         return peak_rss(&args);
+    }
+    if std::env::var("DQ_BENCH_ONLY").as_deref() == Ok("columns") {
+        return column_costs(&args);
     }
     let rows: u64 = args
         .first()
@@ -263,7 +329,8 @@ fn main() {
     if want("validate") {
         // The reader alone: what is left for the checks.
         let (t_read, n) = time(runs, || {
-            let mut b = dq_gate::io::Batches::new(&files, suite.schema.as_ref(), None);
+            let mut b = dq_gate::io::Batches::new(&files, suite.schema.as_ref(), None)
+                .with_strings(dq_gate::io::Strings::Views);
             let (_, chunks) = b.next_batch().unwrap().unwrap();
             chunks.map(|c| c.unwrap().num_rows()).sum::<usize>()
         });

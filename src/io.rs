@@ -119,11 +119,30 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>> {
     Ok(out)
 }
 
+/// How a Parquet file's string columns are read. A column whose every data page is
+/// dictionary-encoded is read as an Arrow dictionary either way (the kernels then evaluate each
+/// distinct value once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strings {
+    /// The other string columns as written (`Utf8`, `LargeUtf8`): what the gate writes on.
+    #[default]
+    AsWritten,
+    /// The other string columns as string views, which point into the decoded pages instead of
+    /// copying each value: a cheaper read for a pass that only evaluates (`validate`).
+    Views,
+}
+
 /// A stream of chunks from one file.
 pub type Chunks = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
-/// Opens a file for reading in chunks of at most `chunk_rows` rows.
-pub fn open(file: &InputFile, contract: Option<&Contract>, chunk_rows: usize) -> Result<Chunks> {
+/// Opens a file for reading in chunks of at most `chunk_rows` rows, Parquet string columns laid
+/// out as `strings` says.
+pub fn open(
+    file: &InputFile,
+    contract: Option<&Contract>,
+    chunk_rows: usize,
+    strings: Strings,
+) -> Result<Chunks> {
     let path = file.path.clone();
     let f = File::open(&path).map_err(|e| Error::input(&path, e))?;
     let wrap = {
@@ -132,7 +151,7 @@ pub fn open(file: &InputFile, contract: Option<&Contract>, chunk_rows: usize) ->
     };
     Ok(match file.format {
         Format::Parquet => {
-            let meta = parquet_metadata(&f, &path)?;
+            let meta = parquet_metadata(&f, &path, strings)?;
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta)
                 .with_batch_size(chunk_rows)
                 .build()
@@ -240,8 +259,8 @@ pub fn open(file: &InputFile, contract: Option<&Contract>, chunk_rows: usize) ->
 
 /// Reads a Parquet file's metadata and picks the Arrow types to read it as: string columns whose
 /// every data page is dictionary-encoded are read as dictionaries (the kernels then evaluate each
-/// distinct value once), the rest as written.
-fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
+/// distinct value once), the other string columns as `strings` says, the rest as written.
+fn parquet_metadata(f: &File, path: &Path, strings: Strings) -> Result<ArrowReaderMetadata> {
     use parquet::basic::Encoding;
     let bad = |e: parquet::errors::ParquetError| Error::InputFormat {
         path: path.to_path_buf(),
@@ -263,27 +282,26 @@ fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
             ) {
                 return f;
             }
-            let Some(leaf) = top_level_leaf(leaves, f.name()) else {
+            let all_dictionary = top_level_leaf(leaves, f.name()).is_some_and(|leaf| {
+                pq.num_row_groups() > 0
+                    && pq.row_groups().iter().all(|rg| {
+                        let c = rg.column(leaf);
+                        c.dictionary_page_offset().is_some()
+                            && c.page_encoding_stats_mask().is_some_and(|m| {
+                                m.is_only(Encoding::RLE_DICTIONARY)
+                                    || m.is_only(Encoding::PLAIN_DICTIONARY)
+                            })
+                    })
+            });
+            let ty = if all_dictionary {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            } else if strings == Strings::Views {
+                DataType::Utf8View
+            } else {
                 return f;
             };
-            let all_dictionary = pq.num_row_groups() > 0
-                && pq.row_groups().iter().all(|rg| {
-                    let c = rg.column(leaf);
-                    c.dictionary_page_offset().is_some()
-                        && c.page_encoding_stats_mask().is_some_and(|m| {
-                            m.is_only(Encoding::RLE_DICTIONARY)
-                                || m.is_only(Encoding::PLAIN_DICTIONARY)
-                        })
-                });
-            if all_dictionary {
-                changed = true;
-                f.with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                ))
-            } else {
-                f
-            }
+            changed |= f.data_type() != &ty;
+            f.with_data_type(ty)
         })
         .collect();
     if !changed {
@@ -295,9 +313,9 @@ fn parquet_metadata(f: &File, path: &Path) -> Result<ArrowReaderMetadata> {
 }
 
 /// A Parquet file's metadata as it is read (see [`parquet_metadata`]).
-fn parquet_file_metadata(file: &InputFile) -> Result<ArrowReaderMetadata> {
+fn parquet_file_metadata(file: &InputFile, strings: Strings) -> Result<ArrowReaderMetadata> {
     let f = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
-    parquet_metadata(&f, &file.path)
+    parquet_metadata(&f, &file.path, strings)
 }
 
 /// The Parquet leaf column of a top-level, non-nested field.
@@ -319,7 +337,7 @@ fn decoded_size(meta: &ArrowReaderMetadata) -> usize {
 
 /// Reads the `rows` rows of a batch again, from row `spec.first_row` of its file.
 pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Result<Chunks> {
-    let chunks = open(&spec.input, contract, DEFAULT_CHUNK_ROWS)?;
+    let chunks = open(&spec.input, contract, DEFAULT_CHUNK_ROWS, spec.strings)?;
     let (mut skip, mut take) = (spec.first_row, rows);
     Ok(Box::new(chunks.filter_map(move |c| {
         let c = match c {
@@ -445,6 +463,8 @@ pub struct BatchSpec {
     pub first_row: u64,
     /// What the file's statistics prove about its rows (Parquet inputs with statistics).
     pub facts: Option<Arc<FileFacts>>,
+    /// How its Parquet string columns are read (again by [`reread`]).
+    pub strings: Strings,
 }
 
 /// The batches of a list of files: one per file, or every `batch_rows` rows (a batch never
@@ -460,6 +480,7 @@ pub struct Batches<'a> {
     carry: Option<RecordBatch>,
     seq: u64,
     parallel_limit: usize,
+    strings: Strings,
 }
 
 impl<'a> Batches<'a> {
@@ -480,7 +501,14 @@ impl<'a> Batches<'a> {
             carry: None,
             seq: 0,
             parallel_limit: 1 << 30,
+            strings: Strings::AsWritten,
         }
+    }
+
+    /// How Parquet string columns are read. Default: [`Strings::AsWritten`].
+    pub fn with_strings(mut self, strings: Strings) -> Self {
+        self.strings = strings;
+        self
     }
 
     /// Parquet files whose decoded size is at most this many bytes (made one batch, which the
@@ -502,7 +530,7 @@ impl<'a> Batches<'a> {
                 };
                 self.next_file += 1;
                 let meta = match file.format {
-                    Format::Parquet => Some(parquet_file_metadata(file)?),
+                    Format::Parquet => Some(parquet_file_metadata(file, self.strings)?),
                     _ => None,
                 };
                 self.facts = meta
@@ -519,11 +547,12 @@ impl<'a> Batches<'a> {
                         input: file.clone(),
                         first_row: 0,
                         facts: self.facts.clone(),
+                        strings: self.strings,
                     };
                     let chunks = read_parquet_whole(&file.path, meta, self.chunk_rows);
                     return Ok(Some((spec, chunks)));
                 }
-                let chunks = open(file, self.contract, self.chunk_rows)?.peekable();
+                let chunks = open(file, self.contract, self.chunk_rows, self.strings)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));
                 if self.batch_rows.is_none() {
                     // The whole file is one batch, even when it is empty.
@@ -534,6 +563,7 @@ impl<'a> Batches<'a> {
                         input: file,
                         first_row: 0,
                         facts: self.facts.clone(),
+                        strings: self.strings,
                     };
                     return Ok(Some((spec, Box::new(chunks))));
                 }
@@ -570,6 +600,7 @@ impl<'a> Batches<'a> {
                 input: file.clone(),
                 first_row: *first_row,
                 facts: self.facts.clone(),
+                strings: self.strings,
             };
             *first_row += taken as u64;
             if self.carry.is_none() && chunks.peek().is_none() {
