@@ -12,14 +12,15 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 
 use crate::error::{Error, Result};
@@ -357,60 +358,137 @@ pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Resul
     })))
 }
 
-/// Reads a whole Parquet file row group by row group, each column of a row group decoded as its
-/// own task on every core, assembled into chunks in file order. A row group is decoded when the
-/// chunks before it have been taken, so a reader that does not keep chunks holds one row group.
+/// Reads a whole Parquet file chunk by chunk, with a reader per column of the current row group:
+/// each chunk's columns are decoded as their own tasks on every core, the costliest first. Only
+/// the chunk being assembled is decoded, so a reader that does not keep chunks reuses the same
+/// few megabytes of memory instead of touching a row group's worth of fresh pages.
 fn read_parquet_whole(path: &Path, meta: ArrowReaderMetadata, chunk_rows: usize) -> Chunks {
-    let path = path.to_path_buf();
-    let groups = meta.metadata().num_row_groups();
-    Box::new(
-        (0..groups).flat_map(move |g| match read_row_group(&path, &meta, g, chunk_rows) {
-            Ok(chunks) => chunks.into_iter().map(Ok).collect::<Vec<_>>(),
-            Err(e) => vec![Err(e)],
-        }),
-    )
+    Box::new(ParallelChunks {
+        path: path.to_path_buf(),
+        meta,
+        chunk_rows,
+        next_group: 0,
+        readers: Vec::new(),
+        ready: std::collections::VecDeque::new(),
+        failed: false,
+    })
 }
 
-/// Row group `g` of a Parquet file, its columns decoded in parallel.
-fn read_row_group(
-    path: &Path,
-    meta: &ArrowReaderMetadata,
-    g: usize,
+/// See [`read_parquet_whole`].
+struct ParallelChunks {
+    path: PathBuf,
+    meta: ArrowReaderMetadata,
     chunk_rows: usize,
-) -> Result<Vec<RecordBatch>> {
-    let schema = meta.schema().clone();
-    let columns: Vec<usize> = (0..schema.fields().len()).collect();
-    let parts = crate::eval::par_map(&columns, |&c| -> Result<Vec<ArrayRef>> {
-        // Its own handle: clones of one share the file position, which threads would race on.
-        let f = File::open(path).map_err(|e| Error::input(path, e))?;
-        let descr = meta.metadata().file_metadata().schema_descr_ptr();
-        ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-            .with_row_groups(vec![g])
-            .with_projection(ProjectionMask::roots(&descr, [c]))
-            .with_batch_size(chunk_rows)
-            .build()
-            .map_err(|e| format_error(path, e.into()))?
-            .map(|r| {
-                r.map(|b| b.column(0).clone())
-                    .map_err(|e| format_error(path, e))
+    next_group: usize,
+    /// The current row group's column readers, costliest first, with their column index.
+    readers: Vec<(usize, Mutex<ParquetRecordBatchReader>)>,
+    /// Chunks decoded and not yet taken.
+    ready: std::collections::VecDeque<RecordBatch>,
+    failed: bool,
+}
+
+/// Chunks decoded per round: each column task decodes this many chunks' worth of rows, which
+/// keeps the tasks large next to the cost of starting them.
+const CHUNKS_PER_ROUND: usize = 4;
+
+impl ParallelChunks {
+    /// One reader per column of row group `g`, ordered by compressed size, largest first.
+    fn open_group(&self, g: usize) -> Result<Vec<(usize, Mutex<ParquetRecordBatchReader>)>> {
+        let path = &self.path;
+        let descr = self.meta.metadata().file_metadata().schema_descr_ptr();
+        let group = self.meta.metadata().row_group(g);
+        let mut columns: Vec<(usize, i64)> = (0..self.meta.schema().fields().len())
+            .map(|c| {
+                let size = top_level_leaf(&descr, self.meta.schema().field(c).name())
+                    .map_or(0, |leaf| group.column(leaf).compressed_size());
+                (c, size)
+            })
+            .collect();
+        columns.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+        columns
+            .into_iter()
+            .map(|(c, _)| {
+                // Its own handle: clones of one share the file position, which threads would
+                // race on.
+                let f = File::open(path).map_err(|e| Error::input(path, e))?;
+                let reader =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
+                        .with_row_groups(vec![g])
+                        .with_projection(ProjectionMask::roots(&descr, [c]))
+                        .with_batch_size(self.chunk_rows)
+                        .build()
+                        .map_err(|e| format_error(path, e.into()))?;
+                Ok((c, Mutex::new(reader)))
             })
             .collect()
-    });
-    let mut cols = Vec::with_capacity(parts.len());
-    for p in parts {
-        cols.push(p?.into_iter());
     }
-    let mut out = Vec::new();
-    while let Some(first) = cols.first_mut().and_then(|c| c.next()) {
-        let mut arrays = vec![first];
-        arrays.extend(
-            cols[1..]
-                .iter_mut()
-                .map(|c| c.next().expect("same chunking")),
-        );
-        out.push(RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_error(path, e))?);
+
+    /// Decodes the next round of chunks of the current row group into `ready`; `false` when the
+    /// row group is done.
+    fn decode_round(&mut self) -> Result<bool> {
+        let path = &self.path;
+        let parts = crate::eval::par_map(&self.readers, |(_, r)| {
+            let mut r = r.lock().expect("not poisoned");
+            r.by_ref()
+                .take(CHUNKS_PER_ROUND)
+                .map(|b| b.map(|b| b.column(0).clone()))
+                .collect::<std::result::Result<Vec<ArrayRef>, ArrowError>>()
+        });
+        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); parts.len()];
+        for ((c, _), part) in self.readers.iter().zip(parts) {
+            columns[*c] = part.map_err(|e| format_error(path, e))?;
+        }
+        let chunks = columns[0].len();
+        if columns.iter().any(|c| c.len() != chunks) {
+            return Err(Error::InputFormat {
+                path: path.clone(),
+                detail: "the columns of a row group hold different row counts".into(),
+            });
+        }
+        for i in 0..chunks {
+            let arrays = columns.iter().map(|c| c[i].clone()).collect();
+            self.ready.push_back(
+                RecordBatch::try_new(self.meta.schema().clone(), arrays)
+                    .map_err(|e| format_error(path, e))?,
+            );
+        }
+        Ok(chunks > 0)
     }
-    Ok(out)
+}
+
+impl Iterator for ParallelChunks {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        while !self.failed {
+            if let Some(chunk) = self.ready.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.readers.is_empty() {
+                if self.next_group >= self.meta.metadata().num_row_groups() {
+                    return None;
+                }
+                self.next_group += 1;
+                match self.open_group(self.next_group - 1) {
+                    Ok(readers) if readers.is_empty() => return None,
+                    Ok(readers) => self.readers = readers,
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            match self.decode_round() {
+                Ok(true) => {}
+                Ok(false) => self.readers.clear(),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
 }
 
 fn text_schema(header: &Schema) -> SchemaRef {
