@@ -11,6 +11,10 @@
 //! merging. Only statistics that are exact and whose values are the Arrow values read are used:
 //! signed integers, dates, timestamps stored in their own unit, floats. Floats' min/max leave
 //! NaN out, so they prove only a lone lower bound (NaN passes it: see the range kernel).
+//!
+//! A file's null counts, summed over its row groups, settle null-count metrics of a batch that
+//! is the whole file; a column no other check reads is then not decoded at all
+//! (`CompiledSuite::unread_columns`).
 
 use std::sync::Arc;
 
@@ -79,6 +83,8 @@ pub struct FileFacts {
     group_rows: Vec<u64>,
     /// Per column with usable statistics: name, Arrow type read, facts per row group.
     columns: Vec<(String, DataType, Vec<ColumnFacts>)>,
+    /// Per column whose every row group states its null count: name, nulls in the file.
+    null_counts: Vec<(String, u64)>,
 }
 
 impl FileFacts {
@@ -88,11 +94,19 @@ impl FileFacts {
         let leaves = meta.file_metadata().schema_descr();
         let groups = meta.row_groups();
         let mut columns = Vec::new();
+        let mut null_counts = Vec::new();
         for field in schema.fields() {
             let dt = field.data_type();
             let Some(leaf) = crate::io::top_level_leaf(leaves, field.name()) else {
                 continue;
             };
+            let nulls: Option<u64> = groups
+                .iter()
+                .map(|g| g.column(leaf).statistics().and_then(|s| s.null_count_opt()))
+                .sum();
+            if let Some(n) = nulls {
+                null_counts.push((field.name().clone(), n));
+            }
             let per_group: Option<Vec<ColumnFacts>> = groups
                 .iter()
                 .map(|g| g.column(leaf).statistics().map(|s| facts_of(s, dt)))
@@ -103,12 +117,27 @@ impl FileFacts {
                 columns.push((field.name().clone(), dt.clone(), per_group));
             }
         }
-        (!columns.is_empty()).then(|| {
+        (!columns.is_empty() || !null_counts.is_empty()).then(|| {
             Arc::new(FileFacts {
                 group_rows: groups.iter().map(|g| g.num_rows().max(0) as u64).collect(),
                 columns,
+                null_counts,
             })
         })
+    }
+
+    /// The rows of the file.
+    pub fn rows_in_file(&self) -> u64 {
+        self.group_rows.iter().sum()
+    }
+
+    /// The nulls of column `name` in the whole file, when every row group states its count
+    /// (a statistic Parquet keeps exact, whatever the column's type).
+    pub fn nulls_in_file(&self, name: &str) -> Option<u64> {
+        self.null_counts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| *c)
     }
 
     /// Facts true of rows `[first, first + len)` of the file.
@@ -185,6 +214,7 @@ mod tests {
         FileFacts {
             group_rows,
             columns: vec![("x".into(), DataType::Int64, per_group)],
+            null_counts: Vec::new(),
         }
     }
 

@@ -362,11 +362,27 @@ pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Resul
 /// each chunk's columns are decoded as their own tasks on every core, the costliest first. Only
 /// the chunk being assembled is decoded, so a reader that does not keep chunks reuses the same
 /// few megabytes of memory instead of touching a row group's worth of fresh pages.
-fn read_parquet_whole(path: &Path, meta: ArrowReaderMetadata, chunk_rows: usize) -> Chunks {
+///
+/// Columns in `unread` (schema indices; at least one column is left) are not decoded: each chunk
+/// holds an all-null stand-in of the column's type instead (see [`Batches::with_unread`]).
+fn read_parquet_whole(
+    path: &Path,
+    meta: ArrowReaderMetadata,
+    chunk_rows: usize,
+    unread: Vec<usize>,
+) -> Chunks {
+    let stand_ins = unread
+        .iter()
+        .map(|c| {
+            let dt = meta.schema().field(*c).data_type();
+            (*c, arrow::array::new_null_array(dt, chunk_rows))
+        })
+        .collect();
     Box::new(ParallelChunks {
         path: path.to_path_buf(),
         meta,
         chunk_rows,
+        stand_ins,
         next_group: 0,
         readers: Vec::new(),
         ready: std::collections::VecDeque::new(),
@@ -379,6 +395,8 @@ struct ParallelChunks {
     path: PathBuf,
     meta: ArrowReaderMetadata,
     chunk_rows: usize,
+    /// Per column not decoded, its index and an all-null array of `chunk_rows` rows.
+    stand_ins: Vec<(usize, ArrayRef)>,
     next_group: usize,
     /// The current row group's column readers, costliest first, with their column index.
     readers: Vec<(usize, Mutex<ParquetRecordBatchReader>)>,
@@ -398,6 +416,7 @@ impl ParallelChunks {
         let descr = self.meta.metadata().file_metadata().schema_descr_ptr();
         let group = self.meta.metadata().row_group(g);
         let mut columns: Vec<(usize, i64)> = (0..self.meta.schema().fields().len())
+            .filter(|c| !self.stand_ins.iter().any(|(u, _)| u == c))
             .map(|c| {
                 let size = top_level_leaf(&descr, self.meta.schema().field(c).name())
                     .map_or(0, |leaf| group.column(leaf).compressed_size());
@@ -434,11 +453,15 @@ impl ParallelChunks {
                 .map(|b| b.map(|b| b.column(0).clone()))
                 .collect::<std::result::Result<Vec<ArrayRef>, ArrowError>>()
         });
-        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); parts.len()];
+        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); self.meta.schema().fields().len()];
         for ((c, _), part) in self.readers.iter().zip(parts) {
             columns[*c] = part.map_err(|e| format_error(path, e))?;
         }
-        let chunks = columns[0].len();
+        let lengths: Vec<usize> = columns[self.readers[0].0].iter().map(|a| a.len()).collect();
+        for (c, stand_in) in &self.stand_ins {
+            columns[*c] = lengths.iter().map(|n| stand_in.slice(0, *n)).collect();
+        }
+        let chunks = lengths.len();
         if columns.iter().any(|c| c.len() != chunks) {
             return Err(Error::InputFormat {
                 path: path.clone(),
@@ -543,7 +566,14 @@ pub struct BatchSpec {
     pub facts: Option<Arc<FileFacts>>,
     /// How its Parquet string columns are read (again by [`reread`]).
     pub strings: Strings,
+    /// Columns its chunks hold as all-null stand-ins, not decoded (see
+    /// [`Batches::with_unread`]).
+    pub unread: Vec<String>,
 }
+
+/// Picks the columns of a file (read as the schema given, with the file's statistics) that a
+/// pass over the whole file need not decode.
+pub type UnreadPlan<'a> = &'a (dyn Fn(&SchemaRef, Option<&FileFacts>) -> Vec<String> + Sync);
 
 /// The batches of a list of files: one per file, or every `batch_rows` rows (a batch never
 /// spans two files). Files are opened one at a time and read in chunks.
@@ -559,6 +589,7 @@ pub struct Batches<'a> {
     seq: u64,
     parallel_limit: usize,
     strings: Strings,
+    unread: Option<UnreadPlan<'a>>,
 }
 
 impl<'a> Batches<'a> {
@@ -580,7 +611,17 @@ impl<'a> Batches<'a> {
             seq: 0,
             parallel_limit: 1 << 30,
             strings: Strings::AsWritten,
+            unread: None,
         }
+    }
+
+    /// For a Parquet file read whole as one batch (decoded in parallel): the columns `plan`
+    /// names are not decoded; its chunks hold all-null stand-ins of their types instead, and
+    /// [`BatchSpec::unread`] names them. For passes whose checks of those columns the file's
+    /// statistics settle (`validate`, with [`crate::CompiledSuite::unread_columns`]).
+    pub fn with_unread(mut self, plan: UnreadPlan<'a>) -> Self {
+        self.unread = Some(plan);
+        self
     }
 
     /// How Parquet string columns are read. Default: [`Strings::AsWritten`].
@@ -620,14 +661,29 @@ impl<'a> Batches<'a> {
                 {
                     // The whole file is one batch: decode its columns on every core.
                     self.seq += 1;
+                    let mut unread: Vec<String> = self
+                        .unread
+                        .map(|plan| plan(meta.schema(), self.facts.as_deref()))
+                        .unwrap_or_default();
+                    if let Some(first) = meta.schema().fields().first()
+                        && unread.len() >= meta.schema().fields().len()
+                    {
+                        // Chunks take their length from a decoded column.
+                        unread.retain(|n| n != first.name());
+                    }
+                    let indices: Vec<usize> = unread
+                        .iter()
+                        .filter_map(|n| meta.schema().index_of(n).ok())
+                        .collect();
+                    let chunks = read_parquet_whole(&file.path, meta, self.chunk_rows, indices);
                     let spec = BatchSpec {
                         seq: self.seq,
                         input: file.clone(),
                         first_row: 0,
                         facts: self.facts.clone(),
                         strings: self.strings,
+                        unread,
                     };
-                    let chunks = read_parquet_whole(&file.path, meta, self.chunk_rows);
                     return Ok(Some((spec, chunks)));
                 }
                 let chunks = open(file, self.contract, self.chunk_rows, self.strings)?.peekable();
@@ -642,6 +698,7 @@ impl<'a> Batches<'a> {
                         first_row: 0,
                         facts: self.facts.clone(),
                         strings: self.strings,
+                        unread: Vec::new(),
                     };
                     return Ok(Some((spec, Box::new(chunks))));
                 }
@@ -679,6 +736,7 @@ impl<'a> Batches<'a> {
                 first_row: *first_row,
                 facts: self.facts.clone(),
                 strings: self.strings,
+                unread: Vec::new(),
             };
             *first_row += taken as u64;
             if self.carry.is_none() && chunks.peek().is_none() {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::eval::CompiledSuite;
 use crate::eval::batch::{BatchRun, Fate};
+use crate::facts::FileFacts;
 use crate::io::{Batches, InputFile, Strings, display_path};
 use crate::report::{Report, ReportBuilder};
 
@@ -48,15 +49,21 @@ pub fn validate(
         files.iter().map(|f| display_path(&f.path)).collect(),
     );
     let contract = suite.schema.as_ref();
-    // Nothing is written, so plain string columns can be read as views of the decoded pages.
+    // Nothing is written, so plain string columns can be read as views of the decoded pages,
+    // and columns whose checks the file's statistics settle need not be decoded.
+    let plan = |schema: &arrow::datatypes::SchemaRef, facts: Option<&FileFacts>| {
+        compiled.unread_columns(schema, facts)
+    };
     let mut batches = Batches::new(files, contract, opts.batch_rows)
         .with_parallel_read_limit(opts.batch_memory)
-        .with_strings(Strings::Views);
+        .with_strings(Strings::Views)
+        .with_unread(&plan);
     while let Some((spec, chunks)) = batches.next_batch()? {
         let input = display_path(&spec.input.path);
         let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row)
             .with_memory_budget(opts.batch_memory)
             .with_facts(spec.facts.clone())
+            .with_unread(spec.unread.clone())
             .report_only();
         for chunk in chunks {
             run.push(&chunk?, spec.input.format.is_text())?;

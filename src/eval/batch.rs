@@ -97,6 +97,8 @@ pub struct BatchRun<'a> {
     /// Report only: chunks evaluated as they arrive, kept slimmed (see [`BatchRun::report_only`]).
     report_only: bool,
     evaluated: Vec<Result<ChunkOut>>,
+    /// Columns read as all-null stand-ins (see [`BatchRun::with_unread`]).
+    unread: Vec<String>,
 }
 
 impl<'a> BatchRun<'a> {
@@ -123,6 +125,7 @@ impl<'a> BatchRun<'a> {
             facts: None,
             report_only: false,
             evaluated: Vec::new(),
+            unread: Vec::new(),
         }
     }
 
@@ -139,6 +142,15 @@ impl<'a> BatchRun<'a> {
     /// they settle for a chunk is not scanned there, and its report counts the rows as proven.
     pub fn with_facts(mut self, facts: Option<Arc<FileFacts>>) -> Self {
         self.facts = facts;
+        self
+    }
+
+    /// Columns the batch's chunks hold as all-null stand-ins, not decoded because only
+    /// null-count metrics read them (or nothing does): see
+    /// [`CompiledSuite::unread_columns`]. The batch must be a whole file with those facts
+    /// ([`BatchRun::with_facts`]); the metrics then take the file's null counts.
+    pub fn with_unread(mut self, columns: Vec<String>) -> Self {
+        self.unread = columns;
         self
     }
 
@@ -234,6 +246,9 @@ impl<'a> BatchRun<'a> {
                         .count_set_bits() as u64;
             }
         }
+        if let Some(bound) = s.bound.as_deref() {
+            self.settle_unread(bound, &mut s.partials)?;
+        }
         let (results, batch_failures, fate) = decide(
             compiled,
             s.bound.as_deref(),
@@ -291,6 +306,7 @@ impl<'a> BatchRun<'a> {
         let bound = chunks.iter().find_map(|c| c.bound.clone());
         if !violated && let Some(bound) = &bound {
             settle_uniqueness(compiled, &mut chunks, &mut partials, bound)?;
+            self.settle_unread(bound, &mut partials)?;
         }
 
         let (results, batch_failures, fate) = decide(
@@ -331,6 +347,28 @@ impl<'a> BatchRun<'a> {
             batch_failures,
             schema_violations: violations,
             replay: None,
+        })
+    }
+}
+
+impl BatchRun<'_> {
+    /// Gives the null-count metrics over unread columns the file's counts.
+    fn settle_unread(&self, bound: &super::Bound, partials: &mut [Partial]) -> Result<()> {
+        super::unread::settle(
+            self.compiled,
+            bound,
+            partials,
+            &self.unread,
+            self.facts.as_deref(),
+            self.first_row,
+            self.rows,
+        )
+        .ok_or_else(|| {
+            crate::Error::Usage(format!(
+                "batch {} of {}: columns {:?} were not read, and the file's statistics do not \
+                 settle every check of them",
+                self.seq, self.input, self.unread
+            ))
         })
     }
 }

@@ -66,6 +66,28 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// The columns the kernel reads.
+    pub(crate) fn columns(&self) -> Vec<usize> {
+        match self {
+            Op::NotNull(c)
+            | Op::Type(c)
+            | Op::Set { col: c, .. }
+            | Op::Range { col: c, .. }
+            | Op::Regex { col: c, .. }
+            | Op::Length { col: c, .. }
+            | Op::Format { col: c, .. }
+            | Op::NotInFuture { col: c, .. }
+            | Op::Unique { col: c, .. }
+            | Op::Freshness { col: c, .. }
+            | Op::Metric { col: Some(c), .. } => vec![*c],
+            Op::Metric { col: None, .. } => Vec::new(),
+            Op::Compound { cols, .. } => cols.clone(),
+            Op::Expr(e) => e.column_indices(),
+        }
+    }
+}
+
 /// A rule bound to a schema.
 #[derive(Debug)]
 pub(crate) struct BoundRule {

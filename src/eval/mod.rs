@@ -15,6 +15,7 @@ pub(crate) mod kernels;
 pub mod literal;
 pub(crate) mod nulls;
 mod stream;
+mod unread;
 mod verdict;
 
 use std::collections::HashMap;

@@ -431,6 +431,12 @@ impl MetricState {
         MetricState(Inner::new(metric, dt))
     }
 
+    /// The state of a null-count metric (`null_count`, `null_fraction`, `non_null_fraction`)
+    /// over `rows` rows of which `nulls` are null, as file statistics state them.
+    pub fn of_nulls(nulls: u64, rows: u64) -> Self {
+        MetricState(Inner::Nulls { nulls, rows })
+    }
+
     /// Adds the rows of `array` selected by `scope` (all when `None`); `rows` is the chunk length.
     pub fn update(
         &mut self,

@@ -165,3 +165,191 @@ proptest! {
         }
     }
 }
+
+const UNREAD_SUITE: &str = r"schema:
+  columns:
+    - {name: id, type: int64, tags: [key]}
+    - {name: note, type: string}
+    - {name: code, type: string}
+    - {name: amount, type: int64}
+    - {name: spare, type: string}
+    - {name: ref, type: string}
+expectations:
+  - {id: id_nulls, expect: metric, metric: null_count, column: id, max: 1000}
+  - {id: note_nulls, expect: metric, metric: null_fraction, column: note, max: 0.3}
+  - {id: note_present, expect: metric, metric: non_null_fraction, column: note, min: 0.9}
+  - {id: code_nulls, expect: metric, metric: null_fraction, column: code, max: 0.3, where: 'amount > 2'}
+  - {id: amount_nulls, expect: metric, metric: null_count, column: amount, max: 5}
+  - {id: amount_sane, expect: sql, expr: 'amount >= 0 OR ref IS NULL'}
+";
+
+/// Reads a Parquet file whole as `validate` does and as the gate does, and returns both reports
+/// of its one batch.
+fn validate_both_ways(path: &std::path::Path, compiled: &CompiledSuite) -> (Value, Value) {
+    let files = discover(&[path.to_path_buf()]).unwrap();
+    let v = dq_gate::validate(
+        compiled,
+        &files,
+        &dq_gate::RunOptions {
+            as_of: as_of(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut batches = Batches::new(&files, compiled.suite().schema.as_ref(), None);
+    let (spec, chunks) = batches.next_batch().unwrap().unwrap();
+    assert!(spec.unread.is_empty());
+    let mut run = BatchRun::new(compiled, as_of(), 1, "t", 0).with_facts(spec.facts.clone());
+    for c in chunks {
+        run.push(&c.unwrap(), false).unwrap();
+    }
+    let full = run.finish().unwrap();
+    (
+        serde_json::to_value(&v.batches[0].expectations).unwrap(),
+        serde_json::to_value(&full.report.expectations).unwrap(),
+    )
+}
+
+fn unread_table(rows: usize, seed: u64) -> RecordBatch {
+    use arrow::array::StringArray;
+    let h = |i: usize, k: u64| (i as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15 ^ k) >> 58;
+    let strs = |k: u64, share: u64| -> ArrayRef {
+        Arc::new(StringArray::from_iter((0..rows).map(|i| {
+            (h(i, k) >= share).then(|| format!("value number {i} of the column"))
+        })))
+    };
+    let ints = |k: u64, share: u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(
+            (0..rows).map(|i| (h(i, k) >= share).then_some(h(i, k + 7) as i64 - 3)),
+        ))
+    };
+    RecordBatch::try_from_iter(vec![
+        ("id", ints(1, 1)),
+        ("note", strs(2, 9)),
+        ("code", strs(3, 20)),
+        ("amount", ints(4, 2)),
+        ("spare", strs(5, 30)),
+        ("ref", strs(6, 4)),
+    ])
+    .unwrap()
+}
+
+/// `validate` does not decode a column that only null-count metrics without `where` read (nor
+/// one nothing reads), takes those metrics from the file's null counts, and reports exactly
+/// what decoding every column reports, the metrics counted as proven.
+#[test]
+fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
+    let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let rows = 5_000;
+    write_parquet(&path, &unread_table(rows, 3), 1_300);
+
+    let files = discover(std::slice::from_ref(&path)).unwrap();
+    let mut b = Batches::new(&files, None, None);
+    let (spec, _) = b.next_batch().unwrap().unwrap();
+    let schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&path).unwrap(),
+    )
+    .unwrap()
+    .schema()
+    .clone();
+    // id is a key; code's metric has a `where`; amount and ref are read by SQL.
+    assert_eq!(
+        compiled.unread_columns(&schema, spec.facts.as_deref()),
+        vec!["note".to_string(), "spare".to_string()]
+    );
+
+    let (validated, decoded) = validate_both_ways(&path, &compiled);
+    let strip = |v: &Value| -> Value {
+        let mut v = v.clone();
+        for e in v.as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("proven");
+        }
+        v
+    };
+    assert_eq!(strip(&validated), strip(&decoded));
+    let proven = |v: &Value, id: &str| -> Option<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .and_then(|e| e.get("proven").and_then(Value::as_u64))
+    };
+    for id in ["note_nulls", "note_present"] {
+        assert_eq!(proven(&validated, id), Some(rows as u64), "{id}");
+        assert_eq!(proven(&decoded, id), None, "{id}");
+    }
+    for id in ["id_nulls", "code_nulls", "amount_nulls"] {
+        assert_eq!(proven(&validated, id), None, "{id}");
+    }
+    // The metrics observed real nulls, not the stand-in's.
+    let observed = |id: &str| {
+        validated
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap()["observed"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(observed("note_nulls") > 0.05 && observed("note_nulls") < 0.3);
+    assert!((observed("note_nulls") + observed("note_present") - 1.0).abs() < 1e-12);
+}
+
+/// Without null counts in the file's statistics, every column a check reads is decoded.
+#[test]
+fn without_null_counts_the_counted_columns_are_decoded() {
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let table = unread_table(3_000, 5);
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_max_row_group_row_count(Some(1_000))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        table.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&table).unwrap();
+    w.close().unwrap();
+    let files = discover(std::slice::from_ref(&path)).unwrap();
+    let mut b = Batches::new(&files, None, None);
+    let (spec, _) = b.next_batch().unwrap().unwrap();
+    assert_eq!(
+        compiled.unread_columns(&table.schema(), spec.facts.as_deref()),
+        vec!["spare".to_string()]
+    );
+    let (validated, decoded) = validate_both_ways(&path, &compiled);
+    assert_eq!(validated, decoded);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any null pattern and row-group size: not decoding the settled columns changes nothing
+    /// but the `proven` counts.
+    #[test]
+    fn unread_columns_report_what_decoded_columns_report(
+        rows in 1usize..4_000, group in 1usize..1_500, seed in any::<u64>(),
+    ) {
+        let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_parquet(&path, &unread_table(rows, seed), group);
+        let (mut validated, decoded) = validate_both_ways(&path, &compiled);
+        for e in validated.as_array_mut().unwrap() {
+            let id = e["id"].as_str().unwrap().to_string();
+            let proven = e.as_object_mut().unwrap().remove("proven");
+            if id.starts_with("note_") {
+                prop_assert_eq!(proven, Some(Value::from(rows as u64)));
+            }
+        }
+        prop_assert_eq!(validated, decoded);
+    }
+}

@@ -72,6 +72,16 @@ impl BoolExpr {
         Ok(BoolExpr { phys, columns })
     }
 
+    /// The indices of the columns the compiled expression reads.
+    pub(crate) fn column_indices(&self) -> Vec<usize> {
+        let mut cols: Vec<usize> = datafusion::physical_expr::utils::collect_columns(&self.phys)
+            .iter()
+            .map(|c| c.index())
+            .collect();
+        cols.sort_unstable();
+        cols
+    }
+
     /// `left op right`, where right is a column or a literal typed for the left column.
     pub(crate) fn compare(
         left: &str,
