@@ -358,13 +358,14 @@ pub fn reread(spec: &BatchSpec, rows: u64, contract: Option<&Contract>) -> Resul
     })))
 }
 
-/// Reads a whole Parquet file chunk by chunk, with a reader per column of the current row group:
-/// each chunk's columns are decoded as their own tasks on every core, the costliest first. Only
-/// the chunk being assembled is decoded, so a reader that does not keep chunks reuses the same
-/// few megabytes of memory instead of touching a row group's worth of fresh pages.
+/// Reads a whole Parquet file in rounds of chunks, with a reader per column of the current row
+/// group: each round decodes [`CHUNKS_PER_ROUND`] chunks of every column, each column its own
+/// task on every core, the costliest first. A reader that does not keep chunks thus reuses the
+/// memory of one round instead of touching a row group's worth of fresh pages.
 ///
 /// Columns in `unread` (schema indices; at least one column is left) are not decoded: each chunk
-/// holds an all-null stand-in of the column's type instead (see [`Batches::with_unread`]).
+/// holds an all-null stand-in of the column's type instead, its field made nullable (see
+/// [`Batches::with_unread`]).
 fn read_parquet_whole(
     path: &Path,
     meta: ArrowReaderMetadata,
@@ -378,9 +379,26 @@ fn read_parquet_whole(
             (*c, arrow::array::new_null_array(dt, chunk_rows))
         })
         .collect();
+    let schema = Arc::new(Schema::new_with_metadata(
+        meta.schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let f = f.as_ref().clone();
+                if unread.contains(&i) {
+                    f.with_nullable(true)
+                } else {
+                    f
+                }
+            })
+            .collect::<Vec<_>>(),
+        meta.schema().metadata().clone(),
+    ));
     Box::new(ParallelChunks {
         path: path.to_path_buf(),
         meta,
+        schema,
         chunk_rows,
         stand_ins,
         next_group: 0,
@@ -394,6 +412,8 @@ fn read_parquet_whole(
 struct ParallelChunks {
     path: PathBuf,
     meta: ArrowReaderMetadata,
+    /// The chunks' schema.
+    schema: SchemaRef,
     chunk_rows: usize,
     /// Per column not decoded, its index and an all-null array of `chunk_rows` rows.
     stand_ins: Vec<(usize, ArrayRef)>,
@@ -471,7 +491,7 @@ impl ParallelChunks {
         for i in 0..chunks {
             let arrays = columns.iter().map(|c| c[i].clone()).collect();
             self.ready.push_back(
-                RecordBatch::try_new(self.meta.schema().clone(), arrays)
+                RecordBatch::try_new(self.schema.clone(), arrays)
                     .map_err(|e| format_error(path, e))?,
             );
         }

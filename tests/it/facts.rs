@@ -174,6 +174,7 @@ const UNREAD_SUITE: &str = r"schema:
     - {name: amount, type: int64}
     - {name: spare, type: string}
     - {name: ref, type: string}
+    - {name: tag, type: string}
 expectations:
   - {id: id_nulls, expect: metric, metric: null_count, column: id, max: 1000}
   - {id: note_nulls, expect: metric, metric: null_fraction, column: note, max: 0.3}
@@ -223,14 +224,29 @@ fn unread_table(rows: usize, seed: u64) -> RecordBatch {
             (0..rows).map(|i| (h(i, k) >= share).then_some(h(i, k + 7) as i64 - 3)),
         ))
     };
-    RecordBatch::try_from_iter(vec![
+    // `tag` is a required column (no nulls allowed) that nothing reads.
+    let tag: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..rows).map(|i| format!("t{i}")),
+    ));
+    let columns = vec![
         ("id", ints(1, 1)),
         ("note", strs(2, 9)),
         ("code", strs(3, 20)),
         ("amount", ints(4, 2)),
         ("spare", strs(5, 30)),
         ("ref", strs(6, 4)),
-    ])
+        ("tag", tag),
+    ];
+    let schema = arrow::datatypes::Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| arrow::datatypes::Field::new(*n, a.data_type().clone(), *n != "tag"))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
     .unwrap()
 }
 
@@ -257,7 +273,7 @@ fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
     // id is a key; code's metric has a `where`; amount and ref are read by SQL.
     assert_eq!(
         compiled.unread_columns(&schema, spec.facts.as_deref()),
-        vec!["note".to_string(), "spare".to_string()]
+        ["note", "spare", "tag"]
     );
 
     let (validated, decoded) = validate_both_ways(&path, &compiled);
@@ -323,7 +339,7 @@ fn without_null_counts_the_counted_columns_are_decoded() {
     let (spec, _) = b.next_batch().unwrap().unwrap();
     assert_eq!(
         compiled.unread_columns(&table.schema(), spec.facts.as_deref()),
-        vec!["spare".to_string()]
+        ["spare", "tag"]
     );
     let (validated, decoded) = validate_both_ways(&path, &compiled);
     assert_eq!(validated, decoded);
