@@ -1,0 +1,293 @@
+//! Parquet inputs: the Arrow types a file is read as (dictionary pages kept as dictionaries,
+//! plain strings as written or as views), and the whole-file reader that decodes the columns of
+//! a row group in parallel, a round of chunks at a time.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+
+use super::{Chunks, InputFile, format_error};
+use crate::error::{Error, Result};
+
+/// How a Parquet file's string columns are read. A column whose every data page is
+/// dictionary-encoded is read as an Arrow dictionary either way (the kernels then evaluate each
+/// distinct value once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strings {
+    /// The other string columns as written (`Utf8`, `LargeUtf8`): what the gate writes on.
+    #[default]
+    AsWritten,
+    /// The other string columns as string views, which point into the decoded pages instead of
+    /// copying each value: a cheaper read for a pass that only evaluates (`validate`).
+    Views,
+}
+
+/// Reads a Parquet file's metadata and picks the Arrow types to read it as: string columns whose
+/// every data page is dictionary-encoded are read as dictionaries (the kernels then evaluate each
+/// distinct value once), the other string columns as `strings` says, the rest as written.
+pub(super) fn parquet_metadata(
+    f: &File,
+    path: &Path,
+    strings: Strings,
+) -> Result<ArrowReaderMetadata> {
+    use parquet::basic::Encoding;
+    let bad = |e: parquet::errors::ParquetError| Error::InputFormat {
+        path: path.to_path_buf(),
+        detail: format!("not a readable Parquet file: {e}"),
+    };
+    let meta = ArrowReaderMetadata::load(f, ArrowReaderOptions::new()).map_err(bad)?;
+    let schema = meta.schema().clone();
+    let pq = meta.metadata();
+    let leaves = pq.file_metadata().schema_descr();
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let f = field.as_ref().clone();
+            if !matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                return f;
+            }
+            let all_dictionary = top_level_leaf(leaves, f.name()).is_some_and(|leaf| {
+                pq.num_row_groups() > 0
+                    && pq.row_groups().iter().all(|rg| {
+                        let c = rg.column(leaf);
+                        c.dictionary_page_offset().is_some()
+                            && c.page_encoding_stats_mask().is_some_and(|m| {
+                                m.is_only(Encoding::RLE_DICTIONARY)
+                                    || m.is_only(Encoding::PLAIN_DICTIONARY)
+                            })
+                    })
+            });
+            let ty = if all_dictionary {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            } else if strings == Strings::Views {
+                DataType::Utf8View
+            } else {
+                return f;
+            };
+            changed |= f.data_type() != &ty;
+            f.with_data_type(ty)
+        })
+        .collect();
+    if !changed {
+        return Ok(meta);
+    }
+    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(pq.clone(), ArrowReaderOptions::new().with_schema(hinted))
+        .map_err(bad)
+}
+
+/// A Parquet file's metadata as it is read (see [`parquet_metadata`]).
+pub(super) fn parquet_file_metadata(
+    file: &InputFile,
+    strings: Strings,
+) -> Result<ArrowReaderMetadata> {
+    let f = File::open(&file.path).map_err(|e| Error::input(&file.path, e))?;
+    parquet_metadata(&f, &file.path, strings)
+}
+
+/// The Parquet leaf column of a top-level, non-nested field.
+pub(crate) fn top_level_leaf(
+    leaves: &parquet::schema::types::SchemaDescriptor,
+    name: &str,
+) -> Option<usize> {
+    (0..leaves.num_columns()).find(|i| leaves.column(*i).path().string() == name)
+}
+
+/// The decoded size of a Parquet file's data, from its metadata.
+pub(super) fn decoded_size(meta: &ArrowReaderMetadata) -> usize {
+    meta.metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| rg.total_byte_size().max(0) as usize)
+        .sum()
+}
+
+/// Reads a whole Parquet file in rounds of chunks, with a reader per column of the current row
+/// group: each round decodes [`CHUNKS_PER_ROUND`] chunks of every column, each column its own
+/// task on every core, the costliest first. A reader that does not keep chunks thus reuses the
+/// memory of one round instead of touching a row group's worth of fresh pages.
+///
+/// Columns in `unread` (schema indices; at least one column is left) are not decoded: each chunk
+/// holds an all-null stand-in of the column's type instead, its field made nullable (see
+/// [`Batches::with_unread`]).
+pub(super) fn read_parquet_whole(
+    path: &Path,
+    meta: ArrowReaderMetadata,
+    chunk_rows: usize,
+    unread: Vec<usize>,
+) -> Chunks {
+    let stand_ins = unread
+        .iter()
+        .map(|c| {
+            let dt = meta.schema().field(*c).data_type();
+            (*c, arrow::array::new_null_array(dt, chunk_rows))
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(
+        meta.schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let f = f.as_ref().clone();
+                if unread.contains(&i) {
+                    f.with_nullable(true)
+                } else {
+                    f
+                }
+            })
+            .collect::<Vec<_>>(),
+        meta.schema().metadata().clone(),
+    ));
+    Box::new(ParallelChunks {
+        path: path.to_path_buf(),
+        meta,
+        schema,
+        chunk_rows,
+        stand_ins,
+        next_group: 0,
+        readers: Vec::new(),
+        ready: std::collections::VecDeque::new(),
+        failed: false,
+    })
+}
+
+/// See [`read_parquet_whole`].
+struct ParallelChunks {
+    path: PathBuf,
+    meta: ArrowReaderMetadata,
+    /// The chunks' schema.
+    schema: SchemaRef,
+    chunk_rows: usize,
+    /// Per column not decoded, its index and an all-null array of `chunk_rows` rows.
+    stand_ins: Vec<(usize, ArrayRef)>,
+    next_group: usize,
+    /// The current row group's column readers, costliest first, with their column index.
+    readers: Vec<(usize, Mutex<ParquetRecordBatchReader>)>,
+    /// Chunks decoded and not yet taken.
+    ready: std::collections::VecDeque<RecordBatch>,
+    failed: bool,
+}
+
+/// Chunks decoded per round: each column task decodes this many chunks' worth of rows, which
+/// keeps the tasks large next to the cost of starting them.
+const CHUNKS_PER_ROUND: usize = 4;
+
+impl ParallelChunks {
+    /// One reader per column of row group `g`, ordered by compressed size, largest first.
+    fn open_group(&self, g: usize) -> Result<Vec<(usize, Mutex<ParquetRecordBatchReader>)>> {
+        let path = &self.path;
+        let descr = self.meta.metadata().file_metadata().schema_descr_ptr();
+        let group = self.meta.metadata().row_group(g);
+        let mut columns: Vec<(usize, i64)> = (0..self.meta.schema().fields().len())
+            .filter(|c| !self.stand_ins.iter().any(|(u, _)| u == c))
+            .map(|c| {
+                let size = top_level_leaf(&descr, self.meta.schema().field(c).name())
+                    .map_or(0, |leaf| group.column(leaf).compressed_size());
+                (c, size)
+            })
+            .collect();
+        columns.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+        columns
+            .into_iter()
+            .map(|(c, _)| {
+                // Its own handle: clones of one share the file position, which threads would
+                // race on.
+                let f = File::open(path).map_err(|e| Error::input(path, e))?;
+                let reader =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
+                        .with_row_groups(vec![g])
+                        .with_projection(ProjectionMask::roots(&descr, [c]))
+                        .with_batch_size(self.chunk_rows)
+                        .build()
+                        .map_err(|e| format_error(path, e.into()))?;
+                Ok((c, Mutex::new(reader)))
+            })
+            .collect()
+    }
+
+    /// Decodes the next round of chunks of the current row group into `ready`; `false` when the
+    /// row group is done.
+    fn decode_round(&mut self) -> Result<bool> {
+        let path = &self.path;
+        let parts = crate::eval::par_map(&self.readers, |(_, r)| {
+            let mut r = r.lock().expect("not poisoned");
+            r.by_ref()
+                .take(CHUNKS_PER_ROUND)
+                .map(|b| b.map(|b| b.column(0).clone()))
+                .collect::<std::result::Result<Vec<ArrayRef>, ArrowError>>()
+        });
+        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); self.meta.schema().fields().len()];
+        for ((c, _), part) in self.readers.iter().zip(parts) {
+            columns[*c] = part.map_err(|e| format_error(path, e))?;
+        }
+        let lengths: Vec<usize> = columns[self.readers[0].0].iter().map(|a| a.len()).collect();
+        for (c, stand_in) in &self.stand_ins {
+            columns[*c] = lengths.iter().map(|n| stand_in.slice(0, *n)).collect();
+        }
+        let chunks = lengths.len();
+        if columns.iter().any(|c| c.len() != chunks) {
+            return Err(Error::InputFormat {
+                path: path.clone(),
+                detail: "the columns of a row group hold different row counts".into(),
+            });
+        }
+        for i in 0..chunks {
+            let arrays = columns.iter().map(|c| c[i].clone()).collect();
+            self.ready.push_back(
+                RecordBatch::try_new(self.schema.clone(), arrays)
+                    .map_err(|e| format_error(path, e))?,
+            );
+        }
+        Ok(chunks > 0)
+    }
+}
+
+impl Iterator for ParallelChunks {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        while !self.failed {
+            if let Some(chunk) = self.ready.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.readers.is_empty() {
+                if self.next_group >= self.meta.metadata().num_row_groups() {
+                    return None;
+                }
+                self.next_group += 1;
+                match self.open_group(self.next_group - 1) {
+                    Ok(readers) if readers.is_empty() => return None,
+                    Ok(readers) => self.readers = readers,
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            match self.decode_round() {
+                Ok(true) => {}
+                Ok(false) => self.readers.clear(),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
