@@ -384,13 +384,10 @@ fn slim(compiled: &CompiledSuite, mut out: ChunkOut) -> ChunkOut {
     let schema = batch.schema();
     let mut keep = vec![false; batch.num_columns()];
     for br in &bound.rules {
-        let cols: &[usize] = match &br.op {
-            Op::Unique { col, .. } => std::slice::from_ref(col),
-            Op::Compound { cols, .. } => cols,
-            _ => continue,
-        };
-        for c in cols.iter().chain(&br.sample_cols) {
-            keep[*c] = true;
+        if matches!(br.op, Op::Unique { .. } | Op::Compound { .. }) {
+            for c in br.op.columns().iter().chain(&br.sample_cols) {
+                keep[*c] = true;
+            }
         }
     }
     for i in chunk::key_columns(compiled, &schema) {

@@ -415,47 +415,20 @@ impl<'a> Batches<'a> {
                     && decoded_size(&meta) <= self.parallel_limit
                 {
                     // The whole file is one batch: decode its columns on every core.
-                    self.seq += 1;
-                    let mut unread: Vec<String> = self
+                    let unread = self
                         .unread
                         .map(|plan| plan(meta.schema(), self.facts.as_deref()))
                         .unwrap_or_default();
-                    if let Some(first) = meta.schema().fields().first()
-                        && unread.len() >= meta.schema().fields().len()
-                    {
-                        // Chunks take their length from a decoded column.
-                        unread.retain(|n| n != first.name());
-                    }
-                    let indices: Vec<usize> = unread
-                        .iter()
-                        .filter_map(|n| meta.schema().index_of(n).ok())
-                        .collect();
-                    let chunks = read_parquet_whole(&file.path, meta, self.chunk_rows, indices);
-                    let spec = BatchSpec {
-                        seq: self.seq,
-                        input: file.clone(),
-                        first_row: 0,
-                        facts: self.facts.clone(),
-                        strings: self.strings,
-                        unread,
-                    };
-                    return Ok(Some((spec, chunks)));
+                    let (chunks, unread) =
+                        read_parquet_whole(&file.path, meta, self.chunk_rows, unread);
+                    return Ok(Some((self.spec(file.clone(), 0, unread), chunks)));
                 }
                 let chunks = open(file, self.contract, self.chunk_rows, self.strings)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));
                 if self.batch_rows.is_none() {
                     // The whole file is one batch, even when it is empty.
                     let (file, chunks, _) = self.current.take().expect("just set");
-                    self.seq += 1;
-                    let spec = BatchSpec {
-                        seq: self.seq,
-                        input: file,
-                        first_row: 0,
-                        facts: self.facts.clone(),
-                        strings: self.strings,
-                        unread: Vec::new(),
-                    };
-                    return Ok(Some((spec, Box::new(chunks))));
+                    return Ok(Some((self.spec(file, 0, Vec::new()), Box::new(chunks))));
                 }
             }
             let n = self.batch_rows.expect("per-file batches returned above");
@@ -484,20 +457,26 @@ impl<'a> Batches<'a> {
                 self.current = None;
                 continue;
             }
-            self.seq += 1;
-            let spec = BatchSpec {
-                seq: self.seq,
-                input: file.clone(),
-                first_row: *first_row,
-                facts: self.facts.clone(),
-                strings: self.strings,
-                unread: Vec::new(),
-            };
+            let (input, first) = (file.clone(), *first_row);
             *first_row += taken as u64;
             if self.carry.is_none() && chunks.peek().is_none() {
                 self.current = None;
             }
+            let spec = self.spec(input, first, Vec::new());
             return Ok(Some((spec, Box::new(out.into_iter().map(Ok)))));
+        }
+    }
+
+    /// The next batch's spec: rows of `input` from `first_row`.
+    fn spec(&mut self, input: InputFile, first_row: u64, unread: Vec<String>) -> BatchSpec {
+        self.seq += 1;
+        BatchSpec {
+            seq: self.seq,
+            input,
+            first_row,
+            facts: self.facts.clone(),
+            strings: self.strings,
+            unread,
         }
     }
 }

@@ -121,15 +121,25 @@ pub(super) fn decoded_size(meta: &ArrowReaderMetadata) -> usize {
 /// task on every core, the costliest first. A reader that does not keep chunks thus reuses the
 /// memory of one round instead of touching a row group's worth of fresh pages.
 ///
-/// Columns in `unread` (schema indices; at least one column is left) are not decoded: each chunk
-/// holds an all-null stand-in of the column's type instead, its field made nullable (see
-/// [`Batches::with_unread`]).
+/// Columns named in `unread` are not decoded, except that one column always is (chunks take
+/// their length from it): each chunk holds an all-null stand-in of the column's type instead, its
+/// field made nullable (see [`super::Batches::with_unread`]). Returns the chunks and the columns
+/// left undecoded.
 pub(super) fn read_parquet_whole(
     path: &Path,
     meta: ArrowReaderMetadata,
     chunk_rows: usize,
-    unread: Vec<usize>,
-) -> Chunks {
+    mut unread_names: Vec<String>,
+) -> (Chunks, Vec<String>) {
+    if let Some(first) = meta.schema().fields().first()
+        && unread_names.len() >= meta.schema().fields().len()
+    {
+        unread_names.retain(|n| n != first.name());
+    }
+    let unread: Vec<usize> = unread_names
+        .iter()
+        .filter_map(|n| meta.schema().index_of(n).ok())
+        .collect();
     let stand_ins = unread
         .iter()
         .map(|c| {
@@ -153,7 +163,7 @@ pub(super) fn read_parquet_whole(
             .collect::<Vec<_>>(),
         meta.schema().metadata().clone(),
     ));
-    Box::new(ParallelChunks {
+    let chunks: Chunks = Box::new(ParallelChunks {
         path: path.to_path_buf(),
         meta,
         schema,
@@ -163,7 +173,8 @@ pub(super) fn read_parquet_whole(
         readers: Vec::new(),
         ready: std::collections::VecDeque::new(),
         failed: false,
-    })
+    });
+    (chunks, unread_names)
 }
 
 /// See [`read_parquet_whole`].
