@@ -9,7 +9,7 @@ use dq_gate::io::{Batches, discover};
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::util::{as_of, quarantined, suite, write_parquet};
+use super::util::{as_of, quarantined, suite, write_parquet, write_parquet_with};
 
 /// Evaluates every batch of a Parquet file, with or without its statistics.
 fn evaluate(
@@ -184,6 +184,22 @@ expectations:
   - {id: amount_sane, expect: sql, expr: 'amount >= 0 OR ref IS NULL'}
 ";
 
+/// The columns of a Parquet file that `validate` would not decode, given its statistics.
+fn unread_of(path: &std::path::Path, compiled: &CompiledSuite) -> Vec<String> {
+    let files = discover(&[path.to_path_buf()]).unwrap();
+    let (spec, _) = Batches::new(&files, None, None)
+        .next_batch()
+        .unwrap()
+        .unwrap();
+    let schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap()
+    .schema()
+    .clone();
+    compiled.unread_columns(&schema, spec.facts.as_deref())
+}
+
 /// Reads a Parquet file whole as `validate` does and as the gate does, and returns both reports
 /// of its one batch.
 fn validate_both_ways(path: &std::path::Path, compiled: &CompiledSuite) -> (Value, Value) {
@@ -261,20 +277,8 @@ fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
     let rows = 5_000;
     write_parquet(&path, &unread_table(rows, 3), 1_300);
 
-    let files = discover(std::slice::from_ref(&path)).unwrap();
-    let mut b = Batches::new(&files, None, None);
-    let (spec, _) = b.next_batch().unwrap().unwrap();
-    let schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(&path).unwrap(),
-    )
-    .unwrap()
-    .schema()
-    .clone();
     // id is a key; code's metric has a `where`; amount and ref are read by SQL.
-    assert_eq!(
-        compiled.unread_columns(&schema, spec.facts.as_deref()),
-        ["note", "spare", "tag"]
-    );
+    assert_eq!(unread_of(&path, &compiled), ["note", "spare", "tag"]);
 
     let (validated, decoded) = validate_both_ways(&path, &compiled);
     let strip = |v: &Value| -> Value {
@@ -326,21 +330,8 @@ fn without_null_counts_the_counted_columns_are_decoded() {
         .set_statistics_enabled(EnabledStatistics::None)
         .set_max_row_group_row_count(Some(1_000))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        table.schema(),
-        Some(props),
-    )
-    .unwrap();
-    w.write(&table).unwrap();
-    w.close().unwrap();
-    let files = discover(std::slice::from_ref(&path)).unwrap();
-    let mut b = Batches::new(&files, None, None);
-    let (spec, _) = b.next_batch().unwrap().unwrap();
-    assert_eq!(
-        compiled.unread_columns(&table.schema(), spec.facts.as_deref()),
-        ["spare", "tag"]
-    );
+    write_parquet_with(&path, &table, props);
+    assert_eq!(unread_of(&path, &compiled), ["spare", "tag"]);
     let (validated, decoded) = validate_both_ways(&path, &compiled);
     assert_eq!(validated, decoded);
 }

@@ -7,7 +7,17 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema};
 use dq_gate::io::{Batches, discover};
 
-use super::util::write_parquet;
+use super::util::{write_parquet, write_parquet_with};
+
+/// The chunks of a Parquet file read as one batch (the file must be one batch).
+fn read_whole(path: &std::path::Path) -> Vec<RecordBatch> {
+    let files = discover(&[path.to_path_buf()]).unwrap();
+    let mut batches = Batches::new(&files, None, None);
+    let (_, chunks) = batches.next_batch().unwrap().unwrap();
+    let chunks: Vec<RecordBatch> = chunks.collect::<Result<_, _>>().unwrap();
+    assert!(batches.next_batch().unwrap().is_none());
+    chunks
+}
 
 #[test]
 fn several_row_groups_read_back_whole_and_in_order() {
@@ -33,11 +43,7 @@ fn several_row_groups_read_back_whole_and_in_order() {
     // Uneven row groups: 300, 300, 300, 100.
     write_parquet(&path, &batch, 300);
 
-    let files = discover(&[path]).unwrap();
-    let mut batches = Batches::new(&files, None, None);
-    let (_, chunks) = batches.next_batch().unwrap().unwrap();
-    let chunks: Vec<RecordBatch> = chunks.collect::<Result<_, _>>().unwrap();
-    assert!(batches.next_batch().unwrap().is_none());
+    let chunks = read_whole(&path);
     assert!(chunks.len() >= 4, "one chunk per row group at least");
     // The short-string column is all dictionary pages: read as a dictionary.
     assert!(matches!(
@@ -158,14 +164,7 @@ fn string_views_report_what_strings_as_written_report() {
         .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(1_000))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        Some(props),
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet_with(&path, &batch, props);
 
     let compiled = CompiledSuite::new(super::util::suite(
         r"schema:
@@ -261,10 +260,7 @@ fn long_row_groups_read_back_in_order_across_decoding_rounds() {
     // Groups of 300,000, 300,000 and 100,000 rows: five, five and two chunks of 65,536 rows.
     write_parquet(&path, &batch, 300_000);
 
-    let files = discover(&[path]).unwrap();
-    let mut batches = Batches::new(&files, None, None);
-    let (_, chunks) = batches.next_batch().unwrap().unwrap();
-    let chunks: Vec<RecordBatch> = chunks.collect::<Result<_, _>>().unwrap();
+    let chunks = read_whole(&path);
     assert_eq!(chunks.len(), 12);
     assert!(chunks.iter().all(|c| c.num_rows() <= 65_536));
     let whole = concat_batches(&chunks[0].schema(), &chunks).unwrap();

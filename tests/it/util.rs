@@ -26,6 +26,15 @@ pub fn write_parquet(path: &std::path::Path, batch: &RecordBatch, group_rows: us
     let props = parquet::file::properties::WriterProperties::builder()
         .set_max_row_group_row_count(Some(group_rows))
         .build();
+    write_parquet_with(path, batch, props);
+}
+
+/// Writes `batch` as a Parquet file with the given writer properties.
+pub fn write_parquet_with(
+    path: &std::path::Path,
+    batch: &RecordBatch,
+    props: parquet::file::properties::WriterProperties,
+) {
     let file = std::fs::File::create(path).unwrap();
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
     w.write(batch).unwrap();
