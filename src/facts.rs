@@ -14,7 +14,7 @@
 //!
 //! A file's null counts, summed over its row groups, settle null-count metrics of a batch that
 //! is the whole file; a column no other check reads is then not decoded at all
-//! (`CompiledSuite::unread_columns`).
+//! (`CompiledSuite::column_plan`).
 
 use std::sync::Arc;
 

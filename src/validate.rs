@@ -50,20 +50,21 @@ pub fn validate(
     );
     let contract = suite.schema.as_ref();
     // Nothing is written, so plain string columns can be read as views of the decoded pages,
-    // and columns whose checks the file's statistics settle need not be decoded.
+    // columns whose checks the file's statistics settle need not be decoded, and columns read
+    // only for their nulls need only those.
     let plan = |schema: &arrow::datatypes::SchemaRef, facts: Option<&FileFacts>| {
-        compiled.unread_columns(schema, facts)
+        compiled.column_plan(schema, facts)
     };
     let mut batches = Batches::new(files, contract, opts.batch_rows)
         .with_parallel_read_limit(opts.batch_memory)
         .with_strings(Strings::Views)
-        .with_unread(&plan);
+        .with_plan(&plan);
     while let Some((spec, chunks)) = batches.next_batch()? {
         let input = display_path(&spec.input.path);
         let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row)
             .with_memory_budget(opts.batch_memory)
             .with_facts(spec.facts.clone())
-            .with_unread(spec.unread.clone())
+            .with_plan(spec.columns.clone())
             .report_only();
         for chunk in chunks {
             run.push(&chunk?, spec.input.format.is_text())?;

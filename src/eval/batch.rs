@@ -97,8 +97,8 @@ pub struct BatchRun<'a> {
     /// Report only: chunks evaluated as they arrive, kept slimmed (see [`BatchRun::report_only`]).
     report_only: bool,
     evaluated: Vec<Result<ChunkOut>>,
-    /// Columns read as all-null stand-ins (see [`BatchRun::with_unread`]).
-    unread: Vec<String>,
+    /// Columns read as stand-ins (see [`BatchRun::with_plan`]).
+    plan: crate::io::ColumnPlan,
 }
 
 impl<'a> BatchRun<'a> {
@@ -125,7 +125,7 @@ impl<'a> BatchRun<'a> {
             facts: None,
             report_only: false,
             evaluated: Vec::new(),
-            unread: Vec::new(),
+            plan: crate::io::ColumnPlan::default(),
         }
     }
 
@@ -145,12 +145,12 @@ impl<'a> BatchRun<'a> {
         self
     }
 
-    /// Columns the batch's chunks hold as all-null stand-ins, not decoded because only
-    /// null-count metrics read them (or nothing does): see
-    /// [`CompiledSuite::unread_columns`]. The batch must be a whole file with those facts
-    /// ([`BatchRun::with_facts`]); the metrics then take the file's null counts.
-    pub fn with_unread(mut self, columns: Vec<String>) -> Self {
-        self.unread = columns;
+    /// Columns the batch's chunks hold as stand-ins (see [`CompiledSuite::column_plan`]): not
+    /// decoded because only null-count metrics read them (or nothing does), or decoded for
+    /// their nulls alone. With unread columns the batch must be a whole file with those facts
+    /// ([`BatchRun::with_facts`]); their metrics then take the file's null counts.
+    pub fn with_plan(mut self, plan: crate::io::ColumnPlan) -> Self {
+        self.plan = plan;
         self
     }
 
@@ -352,22 +352,23 @@ impl<'a> BatchRun<'a> {
 }
 
 impl BatchRun<'_> {
-    /// Gives the null-count metrics over unread columns the file's counts.
+    /// Gives the null-count metrics over unread columns the file's counts, and checks that no
+    /// rule read the values of a column decoded for its nulls alone.
     fn settle_unread(&self, bound: &super::Bound, partials: &mut [Partial]) -> Result<()> {
         super::unread::settle(
             self.compiled,
             bound,
             partials,
-            &self.unread,
+            &self.plan,
             self.facts.as_deref(),
             self.first_row,
             self.rows,
         )
         .ok_or_else(|| {
             crate::Error::Usage(format!(
-                "batch {} of {}: columns {:?} were not read, and the file's statistics do not \
-                 settle every check of them",
-                self.seq, self.input, self.unread
+                "batch {} of {}: columns {:?} were not read and {:?} only for their nulls, and \
+                 the file's statistics do not settle every check of them",
+                self.seq, self.input, self.plan.unread, self.plan.nulls_only
             ))
         })
     }

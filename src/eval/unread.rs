@@ -1,10 +1,15 @@
-//! Columns a pass over a whole Parquet file need not decode.
+//! Columns a pass over a whole Parquet file need not decode, or need only the nulls of.
 //!
 //! A column that only null-count metrics read (`null_count`, `null_fraction`,
 //! `non_null_fraction`, without `where`) is settled by the file's statistics, which state every
 //! row group's null count exactly; a column no rule reads is not needed at all. Such a column is
 //! read as an all-null stand-in of its type, and [`settle`] replaces what its metrics computed
 //! from the stand-in with the counts from the statistics, reported as `proven`.
+//!
+//! A column that rules read only for its nulls (`not_null`, null-count metrics with or without
+//! `where`, none reading its values) needs its validity alone, which the reader takes from the
+//! definition levels: its chunks hold zero values under the real nulls, so those rules see
+//! exactly the rows they would see decoded.
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -13,22 +18,40 @@ use super::bind::{Bound, BoundRule, Op};
 use super::chunk::{Partial, key_columns};
 use super::{CompiledSuite, RuleSource};
 use crate::facts::FileFacts;
+use crate::io::ColumnPlan;
 use crate::metrics::MetricState;
 use crate::suite::MetricKind;
 
 /// Whether a bound rule reads column `i` (its kernel, its `where`, or its samples).
 fn reads(br: &BoundRule, i: usize) -> bool {
-    br.op.columns().contains(&i)
-        || br.sample_cols.contains(&i)
-        || br
-            .filter
-            .as_ref()
-            .is_some_and(|f| f.column_indices().contains(&i))
+    br.op.columns().contains(&i) || br.sample_cols.contains(&i) || filter_reads(br, i)
+}
+
+fn filter_reads(br: &BoundRule, i: usize) -> bool {
+    br.filter
+        .as_ref()
+        .is_some_and(|f| f.column_indices().contains(&i))
 }
 
 /// Whether a bound rule is a null-count metric without `where`.
 fn counts_nulls_only(br: &BoundRule) -> bool {
     br.filter.is_none() && matches!(&br.op, Op::Metric { metric, .. } if counts_nulls(*metric))
+}
+
+/// Whether a bound rule reads column `i` for its nulls alone: `not_null` of it (whose failing
+/// rows, the samples it shows, are nulls), or a null-count metric of it, with a `where` (if any)
+/// that does not read it.
+fn reads_nulls_of(br: &BoundRule, i: usize) -> bool {
+    let own = match &br.op {
+        Op::NotNull(c) => *c == i,
+        Op::Metric {
+            col: Some(c),
+            metric,
+            ..
+        } => *c == i && counts_nulls(*metric),
+        _ => false,
+    };
+    own && !filter_reads(br, i)
 }
 
 fn counts_nulls(metric: MetricKind) -> bool {
@@ -39,24 +62,26 @@ fn counts_nulls(metric: MetricKind) -> bool {
 }
 
 impl CompiledSuite {
-    /// The columns of a file read as `schema` that a pass over the whole file as one batch need
-    /// not decode: columns no rule reads, and columns only null-count metrics without `where`
-    /// read when `facts` state their null counts. Never a key column, nor a contract column
-    /// whose values conform converts (their cells could fail to convert). Empty when the file
-    /// breaks the contract or the suite does not bind to it (the pass then reports that).
-    pub fn unread_columns(&self, schema: &SchemaRef, facts: Option<&FileFacts>) -> Vec<String> {
+    /// How much of each column of a file read as `schema` a pass over the whole file as one
+    /// batch decodes. Not at all: columns no rule reads, and columns only null-count metrics
+    /// without `where` read when `facts` state their null counts. Their nulls alone: columns
+    /// the rules read only for their nulls (see the module's notes). Never a key column, nor a
+    /// contract column whose values conform converts (their cells could fail to convert).
+    /// Empty when the file breaks the contract or the suite does not bind to it (the pass then
+    /// reports that).
+    pub fn column_plan(&self, schema: &SchemaRef, facts: Option<&FileFacts>) -> ColumnPlan {
         let conformed = match self.conformer() {
             Some(c) => match c.conform(&RecordBatch::new_empty(schema.clone()), false) {
                 Ok(out) if out.violations.is_empty() => out.batch.schema(),
-                _ => return Vec::new(),
+                _ => return ColumnPlan::default(),
             },
             None => schema.clone(),
         };
         let Ok(bound) = self.bind(&conformed) else {
-            return Vec::new();
+            return ColumnPlan::default();
         };
         let keys = key_columns(self, &conformed);
-        let mut unread = Vec::new();
+        let mut plan = ColumnPlan::default();
         for (i, field) in conformed.fields().iter().enumerate() {
             let name = field.name();
             let kept_as_read = match (self.suite().schema.as_ref(), schema.field_with_name(name)) {
@@ -69,50 +94,66 @@ impl CompiledSuite {
             if !kept_as_read || keys.contains(&i) {
                 continue;
             }
-            let mut counted = false;
-            let mut read = false;
+            let (mut counted, mut masked, mut read) = (false, false, false);
             for (rule, br) in self.rules().iter().zip(&bound.rules) {
                 // `schema.<column>.type` fails only cells that conform converted: none here.
-                if matches!(rule.source, RuleSource::Type(_)) {
-                    continue;
-                }
-                if !reads(br, i) {
+                if matches!(rule.source, RuleSource::Type(_)) || !reads(br, i) {
                     continue;
                 }
                 if counts_nulls_only(br) {
                     counted = true;
+                } else if reads_nulls_of(br, i) {
+                    masked = true;
                 } else {
                     read = true;
                 }
             }
+            if read {
+                continue;
+            }
             let settled = !counted || facts.is_some_and(|f| f.nulls_in_file(name).is_some());
-            if !read && settled {
-                unread.push(name.clone());
+            if !masked && settled {
+                plan.unread.push(name.clone());
+            } else {
+                plan.nulls_only.push(name.clone());
             }
         }
-        unread
+        plan
     }
 }
 
-/// Replaces the partials of the null-count metrics over `unread` columns, which were computed
-/// from stand-ins, with the file's null counts: `rows` rows, all proven. `None` when another
-/// kind of rule reads an unread column, or a count is needed that the facts do not state for
-/// this batch (it must be the whole file).
+/// Replaces the partials of the null-count metrics over the plan's unread columns, which were
+/// computed from stand-ins, with the file's null counts: `rows` rows, all proven. `None` when
+/// another kind of rule reads an unread column, a rule reads the values of a column decoded for
+/// its nulls alone, or a count is needed that the facts do not state for this batch (it must be
+/// the whole file).
 pub(crate) fn settle(
     compiled: &CompiledSuite,
     bound: &Bound,
     partials: &mut [Partial],
-    unread: &[String],
+    plan: &ColumnPlan,
     facts: Option<&FileFacts>,
     first_row: u64,
     rows: u64,
 ) -> Option<()> {
-    let unread: Vec<usize> = unread
-        .iter()
-        .map(|name| bound.schema.index_of(name).ok())
-        .collect::<Option<_>>()?;
+    let indices = |names: &[String]| -> Option<Vec<usize>> {
+        names
+            .iter()
+            .map(|name| bound.schema.index_of(name).ok())
+            .collect()
+    };
+    let (unread, masked) = (indices(&plan.unread)?, indices(&plan.nulls_only)?);
     for (ri, (rule, br)) in compiled.rules().iter().zip(&bound.rules).enumerate() {
-        if matches!(rule.source, RuleSource::Type(_)) || !unread.iter().any(|i| reads(br, *i)) {
+        if matches!(rule.source, RuleSource::Type(_)) {
+            continue;
+        }
+        if masked
+            .iter()
+            .any(|i| reads(br, *i) && !counts_nulls_only(br) && !reads_nulls_of(br, *i))
+        {
+            return None;
+        }
+        if !unread.iter().any(|i| reads(br, *i)) {
             continue;
         }
         // Only a null-count metric may read a column that was not decoded.

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::facts::FileFacts;
 use crate::suite::Contract;
 
+mod levels;
 mod parquet_read;
 
 pub use parquet_read::Strings;
@@ -321,14 +322,25 @@ pub struct BatchSpec {
     pub facts: Option<Arc<FileFacts>>,
     /// How its Parquet string columns are read (again by [`reread`]).
     pub strings: Strings,
-    /// Columns its chunks hold as all-null stand-ins, not decoded (see
-    /// [`Batches::with_unread`]).
+    /// Columns its chunks hold as stand-ins, not decoded or decoded for their nulls alone (see
+    /// [`Batches::with_plan`]).
+    pub columns: ColumnPlan,
+}
+
+/// The columns of a Parquet file that a pass over the whole file decodes in part or not at all;
+/// every other column is decoded in full.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnPlan {
+    /// Not decoded: chunks hold an all-null stand-in of the column's type, its field nullable.
     pub unread: Vec<String>,
+    /// Only the nulls decoded, from the definition levels: chunks hold zero values (zeros,
+    /// empty strings) of the column's type under its real nulls.
+    pub nulls_only: Vec<String>,
 }
 
 /// Picks the columns of a file (read as the schema given, with the file's statistics) that a
-/// pass over the whole file need not decode.
-pub type UnreadPlan<'a> = &'a (dyn Fn(&SchemaRef, Option<&FileFacts>) -> Vec<String> + Sync);
+/// pass over the whole file decodes in part or not at all.
+pub type PlanColumns<'a> = &'a (dyn Fn(&SchemaRef, Option<&FileFacts>) -> ColumnPlan + Sync);
 
 /// The batches of a list of files: one per file, or every `batch_rows` rows (a batch never
 /// spans two files). Files are opened one at a time and read in chunks.
@@ -344,7 +356,7 @@ pub struct Batches<'a> {
     seq: u64,
     parallel_limit: usize,
     strings: Strings,
-    unread: Option<UnreadPlan<'a>>,
+    plan: Option<PlanColumns<'a>>,
 }
 
 impl<'a> Batches<'a> {
@@ -366,16 +378,17 @@ impl<'a> Batches<'a> {
             seq: 0,
             parallel_limit: 1 << 30,
             strings: Strings::AsWritten,
-            unread: None,
+            plan: None,
         }
     }
 
     /// For a Parquet file read whole as one batch (decoded in parallel): the columns `plan`
-    /// names are not decoded; its chunks hold all-null stand-ins of their types instead, and
-    /// [`BatchSpec::unread`] names them. For passes whose checks of those columns the file's
-    /// statistics settle (`validate`, with [`crate::CompiledSuite::unread_columns`]).
-    pub fn with_unread(mut self, plan: UnreadPlan<'a>) -> Self {
-        self.unread = Some(plan);
+    /// names are not decoded, or decoded for their nulls alone, and their chunks hold stand-ins
+    /// (see [`ColumnPlan`]); [`BatchSpec::columns`] names the columns that were. For passes
+    /// that check no more of those columns (`validate`, with
+    /// [`crate::CompiledSuite::column_plan`]).
+    pub fn with_plan(mut self, plan: PlanColumns<'a>) -> Self {
+        self.plan = Some(plan);
         self
     }
 
@@ -415,20 +428,23 @@ impl<'a> Batches<'a> {
                     && decoded_size(&meta) <= self.parallel_limit
                 {
                     // The whole file is one batch: decode its columns on every core.
-                    let unread = self
-                        .unread
+                    let plan = self
+                        .plan
                         .map(|plan| plan(meta.schema(), self.facts.as_deref()))
                         .unwrap_or_default();
-                    let (chunks, unread) =
-                        read_parquet_whole(&file.path, meta, self.chunk_rows, unread);
-                    return Ok(Some((self.spec(file.clone(), 0, unread), chunks)));
+                    let (chunks, plan) =
+                        read_parquet_whole(&file.path, meta, self.chunk_rows, plan);
+                    return Ok(Some((self.spec(file.clone(), 0, plan), chunks)));
                 }
                 let chunks = open(file, self.contract, self.chunk_rows, self.strings)?.peekable();
                 self.current = Some((file.clone(), chunks, 0));
                 if self.batch_rows.is_none() {
                     // The whole file is one batch, even when it is empty.
                     let (file, chunks, _) = self.current.take().expect("just set");
-                    return Ok(Some((self.spec(file, 0, Vec::new()), Box::new(chunks))));
+                    return Ok(Some((
+                        self.spec(file, 0, ColumnPlan::default()),
+                        Box::new(chunks),
+                    )));
                 }
             }
             let n = self.batch_rows.expect("per-file batches returned above");
@@ -462,13 +478,13 @@ impl<'a> Batches<'a> {
             if self.carry.is_none() && chunks.peek().is_none() {
                 self.current = None;
             }
-            let spec = self.spec(input, first, Vec::new());
+            let spec = self.spec(input, first, ColumnPlan::default());
             return Ok(Some((spec, Box::new(out.into_iter().map(Ok)))));
         }
     }
 
     /// The next batch's spec: rows of `input` from `first_row`.
-    fn spec(&mut self, input: InputFile, first_row: u64, unread: Vec<String>) -> BatchSpec {
+    fn spec(&mut self, input: InputFile, first_row: u64, columns: ColumnPlan) -> BatchSpec {
         self.seq += 1;
         BatchSpec {
             seq: self.seq,
@@ -476,7 +492,7 @@ impl<'a> Batches<'a> {
             first_row,
             facts: self.facts.clone(),
             strings: self.strings,
-            unread,
+            columns,
         }
     }
 }

@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{
     ParquetRecordBatchReaderBuilder,
 };
 
-use super::{Chunks, InputFile, format_error};
+use super::{Chunks, ColumnPlan, InputFile, format_error, levels};
 use crate::error::{Error, Result};
 
 /// How a Parquet file's string columns are read. A column whose every data page is
@@ -121,16 +121,22 @@ pub(super) fn decoded_size(meta: &ArrowReaderMetadata) -> usize {
 /// task on every core, the costliest first. A reader that does not keep chunks thus reuses the
 /// memory of one round instead of touching a row group's worth of fresh pages.
 ///
-/// Columns named in `unread` are not decoded, except that one column always is (chunks take
-/// their length from it): each chunk holds an all-null stand-in of the column's type instead, its
-/// field made nullable (see [`super::Batches::with_unread`]). Returns the chunks and the columns
-/// left undecoded.
+/// Columns `plan` names as unread are not decoded, except that one column always is (chunks take
+/// their length from it): each chunk holds an all-null stand-in of the column's type instead,
+/// its field made nullable. Columns it names as nulls only are read from their definition levels
+/// where the file allows it (see [`levels`]), as zero values under their nulls, and decoded in
+/// full elsewhere. Returns the chunks and the plan as carried out (see
+/// [`super::Batches::with_plan`]).
 pub(super) fn read_parquet_whole(
     path: &Path,
     meta: ArrowReaderMetadata,
     chunk_rows: usize,
-    mut unread_names: Vec<String>,
-) -> (Chunks, Vec<String>) {
+    plan: ColumnPlan,
+) -> (Chunks, ColumnPlan) {
+    let ColumnPlan {
+        unread: mut unread_names,
+        nulls_only,
+    } = plan;
     if let Some(first) = meta.schema().fields().first()
         && unread_names.len() >= meta.schema().fields().len()
     {
@@ -140,6 +146,30 @@ pub(super) fn read_parquet_whole(
         .iter()
         .filter_map(|n| meta.schema().index_of(n).ok())
         .collect();
+    let descr = meta.metadata().file_metadata().schema_descr_ptr();
+    let masked: Vec<Masked> = nulls_only
+        .iter()
+        .filter_map(|n| {
+            let column = meta.schema().index_of(n).ok()?;
+            let leaf = top_level_leaf(&descr, n)?;
+            if unread.contains(&column) || !levels::supported(meta.metadata(), leaf) {
+                return None;
+            }
+            let zeros = levels::zero_values(meta.schema().field(column).data_type(), chunk_rows)?;
+            Some(Masked {
+                column,
+                leaf,
+                zeros,
+            })
+        })
+        .collect();
+    let carried_out = ColumnPlan {
+        nulls_only: masked
+            .iter()
+            .map(|m| meta.schema().field(m.column).name().clone())
+            .collect(),
+        unread: unread_names,
+    };
     let stand_ins = unread
         .iter()
         .map(|c| {
@@ -169,12 +199,44 @@ pub(super) fn read_parquet_whole(
         schema,
         chunk_rows,
         stand_ins,
+        masked,
         next_group: 0,
         readers: Vec::new(),
         ready: std::collections::VecDeque::new(),
         failed: false,
     });
-    (chunks, unread_names)
+    (chunks, carried_out)
+}
+
+/// A column read for its nulls alone.
+struct Masked {
+    column: usize,
+    leaf: usize,
+    /// Valid zero values of `chunk_rows` rows.
+    zeros: ArrayRef,
+}
+
+/// The reader of one column of a row group.
+enum ColumnReader {
+    Values(ParquetRecordBatchReader),
+    Nulls(levels::NullsReader),
+}
+
+impl ColumnReader {
+    /// Up to `n` more chunks of the column.
+    fn chunks(&mut self, n: usize) -> std::result::Result<Vec<ArrayRef>, ArrowError> {
+        match self {
+            ColumnReader::Values(r) => r
+                .by_ref()
+                .take(n)
+                .map(|b| b.map(|b| b.column(0).clone()))
+                .collect(),
+            ColumnReader::Nulls(r) => std::iter::from_fn(|| r.next_chunk())
+                .take(n)
+                .map(|a| a.map_err(ArrowError::ParquetError))
+                .collect(),
+        }
+    }
 }
 
 /// See [`read_parquet_whole`].
@@ -186,9 +248,11 @@ struct ParallelChunks {
     chunk_rows: usize,
     /// Per column not decoded, its index and an all-null array of `chunk_rows` rows.
     stand_ins: Vec<(usize, ArrayRef)>,
+    /// Columns read for their nulls alone.
+    masked: Vec<Masked>,
     next_group: usize,
     /// The current row group's column readers, costliest first, with their column index.
-    readers: Vec<(usize, Mutex<ParquetRecordBatchReader>)>,
+    readers: Vec<(usize, Mutex<ColumnReader>)>,
     /// Chunks decoded and not yet taken.
     ready: std::collections::VecDeque<RecordBatch>,
     failed: bool,
@@ -199,8 +263,9 @@ struct ParallelChunks {
 const CHUNKS_PER_ROUND: usize = 4;
 
 impl ParallelChunks {
-    /// One reader per column of row group `g`, ordered by compressed size, largest first.
-    fn open_group(&self, g: usize) -> Result<Vec<(usize, Mutex<ParquetRecordBatchReader>)>> {
+    /// One reader per column of row group `g`, ordered by the compressed size they decode,
+    /// largest first (a column read for its nulls alone last).
+    fn open_group(&self, g: usize) -> Result<Vec<(usize, Mutex<ColumnReader>)>> {
         let path = &self.path;
         let descr = self.meta.metadata().file_metadata().schema_descr_ptr();
         let group = self.meta.metadata().row_group(g);
@@ -208,6 +273,7 @@ impl ParallelChunks {
             .filter(|c| !self.stand_ins.iter().any(|(u, _)| u == c))
             .map(|c| {
                 let size = top_level_leaf(&descr, self.meta.schema().field(c).name())
+                    .filter(|_| !self.masked.iter().any(|m| m.column == c))
                     .map_or(0, |leaf| group.column(leaf).compressed_size());
                 (c, size)
             })
@@ -216,6 +282,17 @@ impl ParallelChunks {
         columns
             .into_iter()
             .map(|(c, _)| {
+                if let Some(m) = self.masked.iter().find(|m| m.column == c) {
+                    let r = levels::NullsReader::new(
+                        path,
+                        self.meta.metadata(),
+                        g,
+                        m.leaf,
+                        m.zeros.clone(),
+                        self.chunk_rows,
+                    );
+                    return Ok((c, Mutex::new(ColumnReader::Nulls(r))));
+                }
                 // Its own handle: clones of one share the file position, which threads would
                 // race on.
                 let f = File::open(path).map_err(|e| Error::input(path, e))?;
@@ -226,7 +303,7 @@ impl ParallelChunks {
                         .with_batch_size(self.chunk_rows)
                         .build()
                         .map_err(|e| format_error(path, e.into()))?;
-                Ok((c, Mutex::new(reader)))
+                Ok((c, Mutex::new(ColumnReader::Values(reader))))
             })
             .collect()
     }
@@ -236,11 +313,7 @@ impl ParallelChunks {
     fn decode_round(&mut self) -> Result<bool> {
         let path = &self.path;
         let parts = crate::eval::par_map(&self.readers, |(_, r)| {
-            let mut r = r.lock().expect("not poisoned");
-            r.by_ref()
-                .take(CHUNKS_PER_ROUND)
-                .map(|b| b.map(|b| b.column(0).clone()))
-                .collect::<std::result::Result<Vec<ArrayRef>, ArrowError>>()
+            r.lock().expect("not poisoned").chunks(CHUNKS_PER_ROUND)
         });
         let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); self.meta.schema().fields().len()];
         for ((c, _), part) in self.readers.iter().zip(parts) {

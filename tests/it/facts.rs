@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
 use dq_gate::CompiledSuite;
 use dq_gate::eval::batch::{BatchResult, BatchRun};
-use dq_gate::io::{Batches, discover};
+use dq_gate::io::{Batches, ColumnPlan, discover};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -182,10 +182,12 @@ expectations:
   - {id: code_nulls, expect: metric, metric: null_fraction, column: code, max: 0.3, where: 'amount > 2'}
   - {id: amount_nulls, expect: metric, metric: null_count, column: amount, max: 5}
   - {id: amount_sane, expect: sql, expr: 'amount >= 0 OR ref IS NULL'}
+  - {id: spare_present, expect: not_null, column: spare, where: 'amount > 0'}
 ";
 
-/// The columns of a Parquet file that `validate` would not decode, given its statistics.
-fn unread_of(path: &std::path::Path, compiled: &CompiledSuite) -> Vec<String> {
+/// The columns of a Parquet file that `validate` would not decode, or decode for their nulls
+/// alone, given its statistics.
+fn plan_of(path: &std::path::Path, compiled: &CompiledSuite) -> ColumnPlan {
     let files = discover(&[path.to_path_buf()]).unwrap();
     let (spec, _) = Batches::new(&files, None, None)
         .next_batch()
@@ -197,7 +199,15 @@ fn unread_of(path: &std::path::Path, compiled: &CompiledSuite) -> Vec<String> {
     .unwrap()
     .schema()
     .clone();
-    compiled.unread_columns(&schema, spec.facts.as_deref())
+    compiled.column_plan(&schema, spec.facts.as_deref())
+}
+
+fn plan(unread: &[&str], nulls_only: &[&str]) -> ColumnPlan {
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
+    ColumnPlan {
+        unread: names(unread),
+        nulls_only: names(nulls_only),
+    }
 }
 
 /// Reads a Parquet file whole as `validate` does and as the gate does, and returns both reports
@@ -215,7 +225,7 @@ fn validate_both_ways(path: &std::path::Path, compiled: &CompiledSuite) -> (Valu
     .unwrap();
     let mut batches = Batches::new(&files, compiled.suite().schema.as_ref(), None);
     let (spec, chunks) = batches.next_batch().unwrap().unwrap();
-    assert!(spec.unread.is_empty());
+    assert_eq!(spec.columns, ColumnPlan::default());
     let mut run = BatchRun::new(compiled, as_of(), 1, "t", 0).with_facts(spec.facts.clone());
     for c in chunks {
         run.push(&c.unwrap(), false).unwrap();
@@ -277,8 +287,12 @@ fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
     let rows = 5_000;
     write_parquet(&path, &unread_table(rows, 3), 1_300);
 
-    // id is a key; code's metric has a `where`; amount and ref are read by SQL.
-    assert_eq!(unread_of(&path, &compiled), ["note", "spare", "tag"]);
+    // id is a key; code's metric has a `where`, and spare's `not_null` reads only its nulls;
+    // amount and ref are read by SQL.
+    assert_eq!(
+        plan_of(&path, &compiled),
+        plan(&["note", "tag"], &["code", "spare"])
+    );
 
     let (validated, decoded) = validate_both_ways(&path, &compiled);
     let strip = |v: &Value| -> Value {
@@ -318,7 +332,8 @@ fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
     assert!((observed("note_nulls") + observed("note_present") - 1.0).abs() < 1e-12);
 }
 
-/// Without null counts in the file's statistics, every column a check reads is decoded.
+/// Without null counts in the file's statistics, the counted columns are decoded for their
+/// nulls.
 #[test]
 fn without_null_counts_the_counted_columns_are_decoded() {
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -331,7 +346,10 @@ fn without_null_counts_the_counted_columns_are_decoded() {
         .set_max_row_group_row_count(Some(1_000))
         .build();
     write_parquet_with(&path, &table, props);
-    assert_eq!(unread_of(&path, &compiled), ["spare", "tag"]);
+    assert_eq!(
+        plan_of(&path, &compiled),
+        plan(&["tag"], &["note", "code", "spare"])
+    );
     let (validated, decoded) = validate_both_ways(&path, &compiled);
     assert_eq!(validated, decoded);
 }
@@ -339,21 +357,48 @@ fn without_null_counts_the_counted_columns_are_decoded() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// Any null pattern and row-group size: not decoding the settled columns changes nothing
-    /// but the `proven` counts.
+    /// Any null pattern, row-group and page size, compression and page version: not decoding
+    /// the settled columns, and decoding only the nulls of the columns read for nulls, changes
+    /// nothing but the `proven` counts.
     #[test]
     fn unread_columns_report_what_decoded_columns_report(
         rows in 1usize..4_000, group in 1usize..1_500, seed in any::<u64>(),
+        codec in 0usize..3, v2 in any::<bool>(), page_rows in 1usize..700,
     ) {
+        use parquet::basic::{Compression, ZstdLevel};
+        use parquet::file::properties::{WriterProperties, WriterVersion};
         let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        write_parquet(&path, &unread_table(rows, seed), group);
+        let codecs = [
+            Compression::UNCOMPRESSED,
+            Compression::SNAPPY,
+            Compression::ZSTD(ZstdLevel::default()),
+        ];
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group))
+            .set_compression(codecs[codec])
+            .set_writer_version(if v2 { WriterVersion::PARQUET_2_0 } else { WriterVersion::PARQUET_1_0 })
+            .set_write_batch_size(page_rows)
+            .set_data_page_row_count_limit(page_rows)
+            .build();
+        write_parquet_with(&path, &unread_table(rows, seed), props);
+        // Levels alone are read from uncompressed and Snappy pages; other codecs decode in full.
+        let files = discover(std::slice::from_ref(&path)).unwrap();
+        let plan_columns = |s: &arrow::datatypes::SchemaRef, f: Option<&dq_gate::facts::FileFacts>| {
+            compiled.column_plan(s, f)
+        };
+        let (spec, _) = Batches::new(&files, None, None)
+            .with_plan(&plan_columns)
+            .next_batch()
+            .unwrap()
+            .unwrap();
+        let masked: &[&str] = if codec == 2 { &[] } else { &["code", "spare"] };
+        prop_assert_eq!(spec.columns, plan(&["note", "tag"], masked));
         let (mut validated, decoded) = validate_both_ways(&path, &compiled);
         for e in validated.as_array_mut().unwrap() {
-            let id = e["id"].as_str().unwrap().to_string();
-            let proven = e.as_object_mut().unwrap().remove("proven");
-            if id.starts_with("note_") {
+            if e["id"].as_str().unwrap().starts_with("note_") {
+                let proven = e.as_object_mut().unwrap().remove("proven");
                 prop_assert_eq!(proven, Some(Value::from(rows as u64)));
             }
         }
