@@ -20,10 +20,17 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use dq_gate::eval::batch::BatchRun;
 use dq_gate::{CompiledSuite, RunOptions, Suite};
 
-// The allocator `dq-check` runs with.
+// The allocator `dq-check` runs with, and its purge delay (see `keep_freed_memory` in
+// src/bin/dq-check/main.rs).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "mimalloc")]
+fn allocator_as_dq_check() {
+    // SAFETY: sets a plain option of the allocator (15: `mi_option_purge_delay`).
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) }
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -221,6 +228,8 @@ fn column_costs(args: &[String]) {
 }
 
 fn main() {
+    #[cfg(feature = "mimalloc")]
+    allocator_as_dq_check();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

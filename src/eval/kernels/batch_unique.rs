@@ -92,6 +92,9 @@ fn dense(
         return None;
     }
     let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
+    if let Some(slices) = whole_i64(columns, &wants) {
+        return dense_i64(&slices, columns, nulls_distinct);
+    }
     let idx: Vec<usize> = (0..columns.len()).collect();
     // 1. The range, chunk by chunk on every core.
     let ranges = par_map(&idx, |&i| {
@@ -154,6 +157,92 @@ fn dense(
         })
         .expect("integer-like");
         settle(r.values().clone(), *a, nulls_distinct, nulls)
+    }))
+}
+
+/// The values of every chunk when each is a 64-bit integer column whose every row is in scope
+/// and not null (ids, as they mostly are): the dense strategy then runs on plain slices.
+fn whole_i64<'a>(
+    columns: &[(&'a dyn Array, Option<&BooleanBuffer>)],
+    wants: &[BooleanBuffer],
+) -> Option<Vec<&'a [i64]>> {
+    columns
+        .iter()
+        .zip(wants)
+        .map(|((a, _), w)| {
+            let a = a.as_any().downcast_ref::<arrow::array::Int64Array>()?;
+            (w.count_set_bits() == a.len()).then(|| &a.values()[..])
+        })
+        .collect()
+}
+
+/// The dense strategy over plain slices of ids (see [`whole_i64`]): the same three steps as
+/// [`dense`], without per-value conversions.
+fn dense_i64(
+    slices: &[&[i64]],
+    columns: &[(&dyn Array, Option<&BooleanBuffer>)],
+    nulls_distinct: bool,
+) -> Option<Vec<BooleanArray>> {
+    let ranges = par_map(slices, |s| {
+        s.iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    });
+    let (lo, hi) = ranges
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(a, b), (x, y)| (a.min(*x), b.max(*y)));
+    let n: usize = slices.iter().map(|s| s.len()).sum();
+    if n == 0 {
+        return None;
+    }
+    let span = (i128::from(hi) - i128::from(lo)) as u128 + 1;
+    if span > DENSE_SPREAD * n as u128 + 1024 || span > DENSE_MAX_SLOTS {
+        return None;
+    }
+    // Offsets from `lo` fit in 64 bits (the span is at most `DENSE_MAX_SLOTS`).
+    let slot = |v: i64| v.wrapping_sub(lo) as u64 as usize;
+    let threads = crate::eval::cores().min(slices.len());
+    let shares: Vec<Vec<&[i64]>> = (0..threads)
+        .map(|t| {
+            slices
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % threads == t)
+                .map(|(_, s)| *s)
+                .collect()
+        })
+        .collect();
+    let words = (span as usize).div_ceil(64);
+    let parts = par_map(&shares, |share| {
+        // [seen, repeated] per 64 slots.
+        let mut bits = vec![[0u64; 2]; words];
+        for s in share {
+            for &v in s.iter() {
+                let k = slot(v);
+                let (w, bit) = (&mut bits[k >> 6], 1u64 << (k & 63));
+                w[1] |= w[0] & bit;
+                w[0] |= bit;
+            }
+        }
+        bits
+    });
+    let mut parts = parts.into_iter();
+    let mut bits = parts.next().unwrap_or_else(|| vec![[0u64; 2]; words]);
+    for other in parts {
+        for (w, o) in bits.iter_mut().zip(&other) {
+            w[1] |= o[1] | (w[0] & o[0]);
+            w[0] |= o[0];
+        }
+    }
+    let repeated: Vec<u64> = bits.iter().map(|w| w[1]).collect();
+    drop(bits);
+    let idx: Vec<usize> = (0..slices.len()).collect();
+    Some(par_map(&idx, |&i| {
+        let s = slices[i];
+        let once = BooleanBuffer::collect_bool(s.len(), |j| {
+            let k = slot(s[j]);
+            (repeated[k >> 6] >> (k & 63)) & 1 == 0
+        });
+        settle(once, columns[i].0, nulls_distinct, 0)
     }))
 }
 
