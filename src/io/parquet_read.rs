@@ -219,7 +219,7 @@ struct Masked {
 /// The reader of one column of a row group.
 enum ColumnReader {
     Values(ParquetRecordBatchReader),
-    Nulls(levels::NullsReader),
+    Nulls(Box<levels::NullsReader>),
 }
 
 impl ColumnReader {
@@ -291,7 +291,7 @@ impl ParallelChunks {
                         m.zeros.clone(),
                         self.chunk_rows,
                     );
-                    return Ok((c, Mutex::new(ColumnReader::Nulls(r))));
+                    return Ok((c, Mutex::new(ColumnReader::Nulls(Box::new(r)))));
                 }
                 // Its own handle: clones of one share the file position, which threads would
                 // race on.

@@ -187,9 +187,9 @@ fn dense_i64(
         s.iter()
             .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
     });
-    let (lo, hi) = ranges
-        .iter()
-        .fold((i64::MAX, i64::MIN), |(a, b), (x, y)| (a.min(*x), b.max(*y)));
+    let (lo, hi) = ranges.iter().fold((i64::MAX, i64::MIN), |(a, b), (x, y)| {
+        (a.min(*x), b.max(*y))
+    });
     let n: usize = slices.iter().map(|s| s.len()).sum();
     if n == 0 {
         return None;
