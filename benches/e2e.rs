@@ -20,8 +20,8 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use dq_gate::eval::batch::BatchRun;
 use dq_gate::{CompiledSuite, RunOptions, Suite};
 
-// The allocator `dq-check` runs with, and its purge delay (see `keep_freed_memory` in
-// src/bin/dq-check/main.rs).
+// The allocator `dq-check` runs with, and its purge delay for `validate` (see
+// `keep_freed_memory` in src/bin/dq-check/main.rs).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -228,8 +228,6 @@ fn column_costs(args: &[String]) {
 }
 
 fn main() {
-    #[cfg(feature = "mimalloc")]
-    allocator_as_dq_check();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -329,6 +327,8 @@ fn main() {
     };
     if only.as_deref() == Some("validate-process") {
         // One fresh process's validate (see below): load the suite, read, evaluate, report.
+        #[cfg(feature = "mimalloc")]
+        allocator_as_dq_check();
         let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
         let compiled = CompiledSuite::new(suite);
         let report = dq_gate::validate(&compiled, &files, &opts).unwrap();
