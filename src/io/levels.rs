@@ -169,6 +169,8 @@ fn validity(
     while let Some(page) = pages.get_next_page().map_err(|e| e.to_string())? {
         match page {
             Page::DictionaryPage { .. } => {}
+            // A page without values holds no levels to read either.
+            Page::DataPage { num_values: 0, .. } | Page::DataPageV2 { num_values: 0, .. } => {}
             Page::DataPage {
                 buf,
                 num_values,
