@@ -33,15 +33,26 @@ fn filter_reads(br: &BoundRule, i: usize) -> bool {
         .is_some_and(|f| f.column_indices().contains(&i))
 }
 
-/// Whether a bound rule is a null-count metric without `where`.
-fn counts_nulls_only(br: &BoundRule) -> bool {
-    br.filter.is_none() && matches!(&br.op, Op::Metric { metric, .. } if counts_nulls(*metric))
+/// What a rule needs of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Nothing: the rule does not read it, or is its `schema.<column>.type` rule, which fails
+    /// only cells that conform converted (none in a column kept as read).
+    Nothing,
+    /// Its null count over the whole batch: a null-count metric of it without `where`, which
+    /// the file's statistics can settle.
+    NullCount,
+    /// Its nulls row by row: `not_null` of it (whose failing rows, the samples it shows, are
+    /// nulls), or a null-count metric of it with a `where` that does not read it.
+    Nulls,
+    /// Its values.
+    Values,
 }
 
-/// Whether a bound rule reads column `i` for its nulls alone: `not_null` of it (whose failing
-/// rows, the samples it shows, are nulls), or a null-count metric of it, with a `where` (if any)
-/// that does not read it.
-fn reads_nulls_of(br: &BoundRule, i: usize) -> bool {
+fn need(rule: &super::Rule, br: &BoundRule, i: usize) -> Need {
+    if matches!(rule.source, RuleSource::Type(_)) || !reads(br, i) {
+        return Need::Nothing;
+    }
     let own = match &br.op {
         Op::NotNull(c) => *c == i,
         Op::Metric {
@@ -51,7 +62,11 @@ fn reads_nulls_of(br: &BoundRule, i: usize) -> bool {
         } => *c == i && counts_nulls(*metric),
         _ => false,
     };
-    own && !filter_reads(br, i)
+    match (own, &br.op, &br.filter) {
+        (true, Op::Metric { .. }, None) => Need::NullCount,
+        (true, _, _) if !filter_reads(br, i) => Need::Nulls,
+        _ => Need::Values,
+    }
 }
 
 fn counts_nulls(metric: MetricKind) -> bool {
@@ -94,23 +109,19 @@ impl CompiledSuite {
             if !kept_as_read || keys.contains(&i) {
                 continue;
             }
-            let (mut counted, mut masked, mut read) = (false, false, false);
-            for (rule, br) in self.rules().iter().zip(&bound.rules) {
-                // `schema.<column>.type` fails only cells that conform converted: none here.
-                if matches!(rule.source, RuleSource::Type(_)) || !reads(br, i) {
-                    continue;
-                }
-                if counts_nulls_only(br) {
-                    counted = true;
-                } else if reads_nulls_of(br, i) {
-                    masked = true;
-                } else {
-                    read = true;
-                }
-            }
-            if read {
+            let needs: Vec<Need> = self
+                .rules()
+                .iter()
+                .zip(&bound.rules)
+                .map(|(rule, br)| need(rule, br, i))
+                .collect();
+            if needs.contains(&Need::Values) {
                 continue;
             }
+            let (counted, masked) = (
+                needs.contains(&Need::NullCount),
+                needs.contains(&Need::Nulls),
+            );
             let settled = !counted || facts.is_some_and(|f| f.nulls_in_file(name).is_some());
             if !masked && settled {
                 plan.unread.push(name.clone());
@@ -144,28 +155,23 @@ pub(crate) fn settle(
     };
     let (unread, masked) = (indices(&plan.unread)?, indices(&plan.nulls_only)?);
     for (ri, (rule, br)) in compiled.rules().iter().zip(&bound.rules).enumerate() {
-        if matches!(rule.source, RuleSource::Type(_)) {
-            continue;
+        if masked.iter().any(|i| need(rule, br, *i) == Need::Values) {
+            return None;
         }
-        if masked
+        // Only a null-count metric without `where` may read a column that was not decoded.
+        let Some(c) = unread
             .iter()
-            .any(|i| reads(br, *i) && !counts_nulls_only(br) && !reads_nulls_of(br, *i))
-        {
-            return None;
-        }
-        if !unread.iter().any(|i| reads(br, *i)) {
+            .copied()
+            .find(|i| need(rule, br, *i) != Need::Nothing)
+        else {
             continue;
-        }
-        // Only a null-count metric may read a column that was not decoded.
-        let Op::Metric { col: Some(c), .. } = &br.op else {
-            return None;
         };
-        if !counts_nulls_only(br) {
+        if need(rule, br, c) != Need::NullCount {
             return None;
         }
         // The file's counts hold for this batch only when it is the whole file.
         let facts = facts.filter(|f| first_row == 0 && f.rows_in_file() == rows)?;
-        let nulls = facts.nulls_in_file(bound.schema.field(*c).name())?;
+        let nulls = facts.nulls_in_file(bound.schema.field(c).name())?;
         partials[ri] = Partial {
             evaluated: rows,
             proven: rows,

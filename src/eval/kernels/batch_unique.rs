@@ -113,41 +113,13 @@ fn dense(
     if n == 0 {
         return None;
     }
-    let span = (hi - lo) as u128 + 1;
-    if span > DENSE_SPREAD * n + 1024 || span > DENSE_MAX_SLOTS {
-        return None;
-    }
-    // 2. Two bits per value, `seen` and `repeated` (a quarter of a byte counter, so the random
-    //    accesses stay in cache), side by side so that one cache line holds both: each core
-    //    marks its share of the chunks, then the shares are combined a word at a time.
-    let threads = crate::eval::cores().min(idx.len());
-    let shares: Vec<Vec<usize>> = (0..threads)
-        .map(|t| idx.iter().copied().filter(|i| i % threads == t).collect())
-        .collect();
-    let words = (span as usize).div_ceil(64);
-    let parts = par_map(&shares, |share| {
-        // [seen, repeated] per 64 slots.
-        let mut bits = vec![[0u64; 2]; words];
-        let mut mark = |k: usize| {
-            let (w, bit) = (&mut bits[k >> 6], 1u64 << (k & 63));
-            w[1] |= w[0] & bit;
-            w[0] |= bit;
-        };
-        for &i in share {
-            for_each_int(columns[i].0, &wants[i], |_, v| mark((v - lo) as usize));
-        }
-        bits
+    let span = dense_span(lo, hi, n)?;
+    // 2. Each value's slot marked seen, and repeated when seen before, on every core.
+    let repeated = repeated_slots(columns.len(), span, |i, slots| {
+        for_each_int(columns[i].0, &wants[i], |_, v| {
+            slots.mark((v - lo) as usize)
+        });
     });
-    let mut parts = parts.into_iter();
-    let mut bits = parts.next().unwrap_or_else(|| vec![[0u64; 2]; words]);
-    for other in parts {
-        for (w, o) in bits.iter_mut().zip(&other) {
-            w[1] |= o[1] | (w[0] & o[0]);
-            w[0] |= o[0];
-        }
-    }
-    let repeated: Vec<u64> = bits.iter().map(|w| w[1]).collect();
-    drop(bits);
     let nulls = null_count(columns);
     // 3. Each chunk's rows marked by their value's count, on every core.
     Some(par_map(columns, |(a, _)| {
@@ -158,6 +130,52 @@ fn dense(
         .expect("integer-like");
         settle(r.values().clone(), *a, nulls_distinct, nulls)
     }))
+}
+
+/// The slots from `lo` to `hi` when they are few enough for the dense strategy over `n` values.
+fn dense_span(lo: i128, hi: i128, n: u128) -> Option<u128> {
+    let span = (hi - lo) as u128 + 1;
+    (span <= DENSE_SPREAD * n + 1024 && span <= DENSE_MAX_SLOTS).then_some(span)
+}
+
+/// Two bits per slot, `seen` and `repeated` (a quarter of a byte counter, so the random accesses
+/// stay in cache), side by side so that one cache line holds both.
+struct Slots(Vec<[u64; 2]>);
+
+impl Slots {
+    #[inline(always)]
+    fn mark(&mut self, k: usize) {
+        let (w, bit) = (&mut self.0[k >> 6], 1u64 << (k & 63));
+        w[1] |= w[0] & bit;
+        w[0] |= bit;
+    }
+}
+
+/// The `repeated` bits of `span` slots after `mark(i, slots)` has marked the values of each of
+/// `chunks` chunks: each core marks its share of the chunks, then the shares are combined a
+/// word at a time.
+fn repeated_slots(chunks: usize, span: u128, mark: impl Fn(usize, &mut Slots) + Sync) -> Vec<u64> {
+    let threads = crate::eval::cores().min(chunks).max(1);
+    let shares: Vec<Vec<usize>> = (0..threads)
+        .map(|t| (0..chunks).filter(|i| i % threads == t).collect())
+        .collect();
+    let words = (span as usize).div_ceil(64);
+    let parts = par_map(&shares, |share| {
+        let mut slots = Slots(vec![[0u64; 2]; words]);
+        for &i in share {
+            mark(i, &mut slots);
+        }
+        slots.0
+    });
+    let mut parts = parts.into_iter();
+    let mut bits = parts.next().unwrap_or_else(|| vec![[0u64; 2]; words]);
+    for other in parts {
+        for (w, o) in bits.iter_mut().zip(&other) {
+            w[1] |= o[1] | (w[0] & o[0]);
+            w[0] |= o[0];
+        }
+    }
+    bits.iter().map(|w| w[1]).collect()
 }
 
 /// The values of every chunk when each is a 64-bit integer column whose every row is in scope
@@ -194,47 +212,14 @@ fn dense_i64(
     if n == 0 {
         return None;
     }
-    let span = (i128::from(hi) - i128::from(lo)) as u128 + 1;
-    if span > DENSE_SPREAD * n as u128 + 1024 || span > DENSE_MAX_SLOTS {
-        return None;
-    }
+    let span = dense_span(i128::from(lo), i128::from(hi), n as u128)?;
     // Offsets from `lo` fit in 64 bits (the span is at most `DENSE_MAX_SLOTS`).
     let slot = |v: i64| v.wrapping_sub(lo) as u64 as usize;
-    let threads = crate::eval::cores().min(slices.len());
-    let shares: Vec<Vec<&[i64]>> = (0..threads)
-        .map(|t| {
-            slices
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % threads == t)
-                .map(|(_, s)| *s)
-                .collect()
-        })
-        .collect();
-    let words = (span as usize).div_ceil(64);
-    let parts = par_map(&shares, |share| {
-        // [seen, repeated] per 64 slots.
-        let mut bits = vec![[0u64; 2]; words];
-        for s in share {
-            for &v in s.iter() {
-                let k = slot(v);
-                let (w, bit) = (&mut bits[k >> 6], 1u64 << (k & 63));
-                w[1] |= w[0] & bit;
-                w[0] |= bit;
-            }
+    let repeated = repeated_slots(slices.len(), span, |i, slots| {
+        for &v in slices[i] {
+            slots.mark(slot(v));
         }
-        bits
     });
-    let mut parts = parts.into_iter();
-    let mut bits = parts.next().unwrap_or_else(|| vec![[0u64; 2]; words]);
-    for other in parts {
-        for (w, o) in bits.iter_mut().zip(&other) {
-            w[1] |= o[1] | (w[0] & o[0]);
-            w[0] |= o[0];
-        }
-    }
-    let repeated: Vec<u64> = bits.iter().map(|w| w[1]).collect();
-    drop(bits);
     let idx: Vec<usize> = (0..slices.len()).collect();
     Some(par_map(&idx, |&i| {
         let s = slices[i];
