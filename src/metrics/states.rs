@@ -2,9 +2,9 @@
 
 use std::cmp::Ordering;
 
-use arrow::array::{Array, BooleanArray};
+use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::buffer::BooleanBuffer;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Float64Type};
 
 use crate::eval::access::for_each_bytes;
 use crate::eval::kernels::range::typed_cmp;
@@ -146,30 +146,37 @@ impl Inner {
                 counts.count(array, scope);
             }
             Inner::Moments(m) => {
-                let mut xs = Vec::with_capacity(n_valid as usize);
                 let mut isum: i128 = 0;
                 let is_int = m.int_sum.is_some();
-                if is_int {
-                    let scale = 10f64.powi(m.scale as i32);
-                    for_each_int(array, &valid, |_, v| {
-                        isum = isum.saturating_add(v);
-                        xs.push(v as f64 / scale);
-                    });
-                } else {
-                    for_each_float(array, &valid, |_, x| xs.push(x));
-                }
+                let collected;
+                let xs: &[f64] = match array.as_primitive_opt::<Float64Type>() {
+                    // Every row counted: the values as they lie.
+                    Some(a) if !is_int && n_valid as usize == a.len() => a.values(),
+                    _ => {
+                        let mut xs = Vec::with_capacity(n_valid as usize);
+                        if is_int {
+                            let scale = 10f64.powi(m.scale as i32);
+                            for_each_int(array, &valid, |_, v| {
+                                isum = isum.saturating_add(v);
+                                xs.push(v as f64 / scale);
+                            });
+                        } else {
+                            for_each_float(array, &valid, |_, x| xs.push(x));
+                        }
+                        collected = xs;
+                        &collected
+                    }
+                };
                 let mut chunk = Moments {
                     int_sum: m.int_sum.map(|_| isum),
                     scale: m.scale,
                     ..Moments::default()
                 };
                 chunk.n = xs.len() as u64;
-                for x in &xs {
-                    neumaier(&mut chunk.sum, &mut chunk.comp, *x);
-                }
+                (chunk.sum, chunk.comp) = compensated_sum(xs);
                 if chunk.n > 0 {
                     chunk.mean = (chunk.sum + chunk.comp) / chunk.n as f64;
-                    chunk.m2 = xs.iter().map(|x| (x - chunk.mean) * (x - chunk.mean)).sum();
+                    chunk.m2 = squared_deviations(xs, chunk.mean);
                 }
                 m.merge(&chunk);
             }
@@ -383,6 +390,45 @@ impl Inner {
     }
 }
 
+/// Lanes of the sums below: independent running sums the processor adds side by side.
+const LANES: usize = 4;
+
+/// Neumaier-compensated sum of `xs` as `(sum, compensation)`, over [`LANES`] running sums
+/// combined at the end.
+fn compensated_sum(xs: &[f64]) -> (f64, f64) {
+    let (mut s, mut c) = ([0.0; LANES], [0.0; LANES]);
+    let mut quads = xs.chunks_exact(LANES);
+    for q in &mut quads {
+        for l in 0..LANES {
+            neumaier(&mut s[l], &mut c[l], q[l]);
+        }
+    }
+    for (l, x) in quads.remainder().iter().enumerate() {
+        neumaier(&mut s[l], &mut c[l], *x);
+    }
+    let (mut sum, mut comp) = (0.0, 0.0);
+    for l in 0..LANES {
+        neumaier(&mut sum, &mut comp, s[l]);
+        comp += c[l];
+    }
+    (sum, comp)
+}
+
+/// The sum of squared deviations of `xs` from `mean`, over [`LANES`] running sums.
+fn squared_deviations(xs: &[f64], mean: f64) -> f64 {
+    let mut s = [0.0; LANES];
+    let mut quads = xs.chunks_exact(LANES);
+    for q in &mut quads {
+        for l in 0..LANES {
+            s[l] += (q[l] - mean) * (q[l] - mean);
+        }
+    }
+    for (l, x) in quads.remainder().iter().enumerate() {
+        s[l] += (x - mean) * (x - mean);
+    }
+    s.iter().sum()
+}
+
 fn neumaier(sum: &mut f64, comp: &mut f64, x: f64) {
     let t = *sum + x;
     if sum.abs() >= x.abs() {
@@ -502,6 +548,27 @@ mod tests {
         assert_eq!(run(MetricKind::NullFraction, &empty), Observed::Null);
         assert_eq!(run(MetricKind::NullFraction, &nulls), Observed::Number(1.0));
         assert_eq!(run(MetricKind::NullCount, &nulls), Observed::Count(2));
+    }
+
+    #[test]
+    fn float_moments_read_in_place_equal_those_gathered() {
+        // 1e16 and 1 cancel only in a compensated sum; 11 values leave a remainder after lanes.
+        let xs = [1e16, 1.0, -1e16, 3.5, 2.0, 0.25, 7.0, 1e-3, 5.0, 9.0, 11.0];
+        let whole = Float64Array::from(xs.to_vec());
+        let with_nulls: Float64Array = xs
+            .iter()
+            .flat_map(|x| [Some(*x), None])
+            .collect::<Vec<_>>()
+            .into();
+        let exact_mean = (1.0 + 3.5 + 2.0 + 0.25 + 7.0 + 1e-3 + 5.0 + 9.0 + 11.0) / 11.0;
+        for m in [MetricKind::Mean, MetricKind::Stddev, MetricKind::Sum] {
+            assert_eq!(run(m, &whole), run(m, &with_nulls), "{m:?}");
+        }
+        assert_eq!(run(MetricKind::Mean, &whole), Observed::Number(exact_mean));
+        // Exact in any order: every lane and the remainder count.
+        let small = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        assert_eq!(squared_deviations(&small, 4.0), 28.0);
+        assert_eq!(compensated_sum(&small), (28.0, 0.0));
     }
 
     #[test]
