@@ -400,7 +400,9 @@ fn keys(chunk: &Chunk, i: usize, compiled: &CompiledSuite) -> Value {
 
 /// The machine's cores (1 when unknown).
 pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    // Asked once: the answer reads the process's cgroup limits from files.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Runs `f` over `items` on up to the machine's cores, keeping order.
@@ -412,19 +414,21 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     let results = std::sync::Mutex::new(&mut out);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= items.len() {
-                        break;
-                    }
-                    let r = f(&items[i]);
-                    results.lock().expect("not poisoned")[i] = Some(r);
-                }
-            });
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i >= items.len() {
+                break;
+            }
+            let r = f(&items[i]);
+            results.lock().expect("not poisoned")[i] = Some(r);
         }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
     });
     out.into_iter()
         .map(|r| r.expect("every item ran"))
