@@ -1,7 +1,7 @@
 //! Applying a per-value predicate to every Arrow layout a column arrives in, vectorized.
 //!
 //! Each function dispatches on the array's type once, then runs a monomorphized loop that packs
-//! results 64 at a time (`BooleanBuffer::collect_bool`). The predicate runs on every slot, null
+//! results 64 at a time (`BooleanBuffer::collect_bool`, or [`pack_bits`] over a slice). The predicate runs on every slot, null
 //! or not (a null slot holds some valid value); validity is attached afterwards from the array's
 //! logical nulls, as arrow's comparison kernels do. Dictionary arrays run the predicate once per
 //! dictionary value and map the result through the keys.
@@ -69,6 +69,30 @@ fn byte_values<T: ByteArrayType>(
     })
 }
 
+/// `pred` of every element of `values`, packed 64 to a word. Over whole 64-element chunks of a
+/// slice the loop has no bounds checks left, so simple predicates compile to vector compares
+/// (`collect_bool`'s indexing closure keeps them scalar).
+pub(crate) fn pack_bits<T: Copy>(values: &[T], mut pred: impl FnMut(T) -> bool) -> BooleanBuffer {
+    let mut words: Vec<u64> = Vec::with_capacity(values.len().div_ceil(64));
+    let mut chunks = values.chunks_exact(64);
+    for chunk in &mut chunks {
+        let mut packed = 0u64;
+        for (bit, v) in chunk.iter().enumerate() {
+            packed |= (pred(*v) as u64) << bit;
+        }
+        words.push(packed);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut packed = 0u64;
+        for (bit, v) in rest.iter().enumerate() {
+            packed |= (pred(*v) as u64) << bit;
+        }
+        words.push(packed);
+    }
+    BooleanBuffer::new(arrow::buffer::Buffer::from_vec(words), 0, values.len())
+}
+
 /// The dictionary's values array.
 pub(crate) fn dictionary_values(array: &dyn Array) -> Option<ArrayRef> {
     array.as_any_dictionary_opt().map(|d| d.values().clone())
@@ -84,8 +108,8 @@ pub(crate) fn map_keys(
         let d: &DictionaryArray<K> = a.as_dictionary();
         let keys = d.keys().values();
         let n = on_values.len();
-        BooleanBuffer::collect_bool(keys.len(), |i| {
-            let k = keys[i].as_usize();
+        pack_bits(keys, |k| {
+            let k = k.as_usize();
             // A null slot's key may be anything; its result is masked by validity anyway.
             k < n && on_values.value(k)
         })
@@ -107,8 +131,7 @@ pub(crate) fn map_primitive<T: ArrowPrimitiveType>(
     a: &PrimitiveArray<T>,
     pred: impl Fn(T::Native) -> bool,
 ) -> BooleanArray {
-    let v = a.values();
-    let values = BooleanBuffer::collect_bool(a.len(), |i| pred(v[i]));
+    let values = pack_bits(a.values(), pred);
     BooleanArray::new(values, a.nulls().cloned())
 }
 

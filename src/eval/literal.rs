@@ -258,6 +258,51 @@ pub(crate) fn map_int_like(array: &dyn Array, pred: impl Fn(i128) -> bool) -> Op
     }, _ => return None))
 }
 
+/// `lo <= v <= hi` over an integer-like array, compared in its native type (no widening: loops
+/// the compiler turns into vector compares). `None` for other types.
+pub(crate) fn map_int_range(array: &dyn Array, lo: i128, hi: i128) -> Option<BooleanArray> {
+    Some(int_like!(array.data_type(), T => native_range::<T>(array, lo, hi), _ => return None))
+}
+
+/// `lo <= v <= hi` over a primitive array, with the bounds brought into its native type: a
+/// bound beyond the type's range on its own side is no bound, on the far side no value passes.
+fn native_range<T>(array: &dyn Array, lo: i128, hi: i128) -> BooleanArray
+where
+    T: ArrowPrimitiveType,
+    T::Native: TryFrom<i128> + PartialOrd,
+{
+    let a = array.as_primitive::<T>();
+    let lo = match T::Native::try_from(lo) {
+        Ok(v) => Some(v),
+        Err(_) if lo < 0 => None,
+        Err(_) => {
+            return BooleanArray::new(
+                arrow::buffer::BooleanBuffer::new_unset(a.len()),
+                a.nulls().cloned(),
+            );
+        }
+    };
+    let hi = match T::Native::try_from(hi) {
+        Ok(v) => Some(v),
+        Err(_) if hi > 0 => None,
+        Err(_) => {
+            return BooleanArray::new(
+                arrow::buffer::BooleanBuffer::new_unset(a.len()),
+                a.nulls().cloned(),
+            );
+        }
+    };
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => map_primitive(a, |v| lo <= v && v <= hi),
+        (Some(lo), None) => map_primitive(a, |v| lo <= v),
+        (None, Some(hi)) => map_primitive(a, |v| v <= hi),
+        (None, None) => BooleanArray::new(
+            arrow::buffer::BooleanBuffer::new_set(a.len()),
+            a.nulls().cloned(),
+        ),
+    }
+}
+
 /// Calls `f(i, conv(value))` for every row `i` set in `rows` of a primitive array.
 fn selected<T: ArrowPrimitiveType, R>(
     a: &dyn Array,

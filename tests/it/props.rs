@@ -108,6 +108,52 @@ proptest! {
         check(got, reference(&vals, pol, |v| (if smin { *v > lo } else { *v >= lo }) && (if smax { *v < hi } else { *v <= hi })))?;
     }
 
+    /// Narrow integers (bounds beyond the type's range on either side) and dates, each compared
+    /// in its own type.
+    #[test]
+    fn between_narrow_ints_and_dates(vals in prop::collection::vec(prop::option::weighted(0.8, any::<i8>()), 0..140), lo in prop::option::of(-300i64..300), hi in prop::option::of(-300i64..300), smin in any::<bool>(), smax in any::<bool>(), pol in policy(), date in any::<bool>()) {
+        prop_assume!(lo.is_some() || hi.is_some());
+        prop_assume!(lo.zip(hi).is_none_or(|(l, h)| l <= h));
+        let day = |d: i64| (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(d)).to_string();
+        let bound = |name: &str, b: Option<i64>| match b {
+            Some(b) if date => format!(", {name}: '{}'", day(b)),
+            Some(b) => format!(", {name}: {b}"),
+            None => String::new(),
+        };
+        let col: ArrayRef = if date {
+            Arc::new(arrow::array::Date32Array::from(vals.iter().map(|v| v.map(i32::from)).collect::<Vec<_>>()))
+        } else {
+            Arc::new(arrow::array::Int8Array::from(vals.clone()))
+        };
+        let got = run_one(
+            &format!("{{id: x, expect: between, column: c{}{}, strict_min: {smin}, strict_max: {smax}, nulls: {pol}}}", bound("min", lo), bound("max", hi)),
+            col,
+        );
+        let pass = |v: &i8| {
+            let v = i64::from(*v);
+            lo.is_none_or(|lo| if smin { v > lo } else { v >= lo }) && hi.is_none_or(|hi| if smax { v < hi } else { v <= hi })
+        };
+        check(got, reference(&vals, pol, pass))?;
+    }
+
+    /// Floats, NaN and infinities among them: NaN sorts above every number.
+    #[test]
+    fn between_floats(vals in prop::collection::vec(prop::option::weighted(0.8, prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY), Just(-0.0), (-4i32..5).prop_map(|v| f64::from(v) / 2.0)]), 0..140), lo in prop::option::of(-4i32..5), hi in prop::option::of(-4i32..5), smin in any::<bool>(), smax in any::<bool>(), pol in policy()) {
+        prop_assume!(lo.is_some() || hi.is_some());
+        prop_assume!(lo.zip(hi).is_none_or(|(l, h)| l <= h));
+        let bound = |name: &str, b: Option<i32>| b.map_or(String::new(), |b| format!(", {name}: {}", f64::from(b) / 2.0));
+        let got = run_one(
+            &format!("{{id: x, expect: between, column: c{}{}, strict_min: {smin}, strict_max: {smax}, nulls: {pol}}}", bound("min", lo), bound("max", hi)),
+            Arc::new(Float64Array::from(vals.clone())),
+        );
+        let pass = |v: &f64| {
+            let lo_ok = lo.map(|l| f64::from(l) / 2.0).is_none_or(|l| v.is_nan() || if smin { *v > l } else { *v >= l });
+            let hi_ok = hi.map(|h| f64::from(h) / 2.0).is_none_or(|h| !v.is_nan() && if smax { *v < h } else { *v <= h });
+            lo_ok && hi_ok
+        };
+        check(got, reference(&vals, pol, pass))?;
+    }
+
     #[test]
     fn regex_full_match(vals in strs(), pol in policy(), neg in any::<bool>()) {
         let kind = if neg { "not_matches_regex" } else { "matches_regex" };

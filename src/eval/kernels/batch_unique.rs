@@ -22,7 +22,7 @@ use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 
 use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter, for_each_int_key, wanted};
-use crate::eval::access::{ByteAt, for_each_bytes};
+use crate::eval::access::{ByteAt, for_each_bytes, pack_bits};
 use crate::eval::literal::{Domain, domain_of, for_each_int};
 use crate::eval::par_map;
 
@@ -223,8 +223,8 @@ fn dense_i64(
     let idx: Vec<usize> = (0..slices.len()).collect();
     Some(par_map(&idx, |&i| {
         let s = slices[i];
-        let once = BooleanBuffer::collect_bool(s.len(), |j| {
-            let k = slot(s[j]);
+        let once = pack_bits(s, |v| {
+            let k = slot(v);
             (repeated[k >> 6] >> (k & 63)) & 1 == 0
         });
         settle(once, columns[i].0, nulls_distinct, 0)

@@ -12,7 +12,7 @@ use arrow::datatypes::DataType;
 
 use crate::eval::access::map_bytes;
 use crate::eval::literal::{
-    Domain, Typed, bind_literal, domain_of, float_cmp, map_float, map_int_like,
+    Domain, Typed, bind_literal, domain_of, float_cmp, map_float, map_int_range,
 };
 use crate::facts::Bounds;
 use crate::suite::Literal;
@@ -161,8 +161,24 @@ impl RangeFilter {
     pub(crate) fn evaluate(&self, array: &dyn Array) -> Option<BooleanArray> {
         match self {
             RangeFilter::Int { lo, hi } => {
+                // Compared natively (no widening): loops the compiler turns into vector compares.
+                map_int_range(array, *lo, *hi)
+            }
+            RangeFilter::Float {
+                lo: Some((lo, false)),
+                hi: None,
+            } => {
+                // `min` alone: NaN, above every number, passes.
+                let lo = *lo;
+                map_float(array, move |v| v >= lo || v.is_nan())
+            }
+            RangeFilter::Float {
+                lo: Some((lo, false)),
+                hi: Some((hi, false)),
+            } if !hi.is_nan() => {
+                // NaN passes the `min` and fails the `max`.
                 let (lo, hi) = (*lo, *hi);
-                map_int_like(array, move |v| lo <= v && v <= hi)
+                map_float(array, move |v| (v >= lo || v.is_nan()) && v <= hi)
             }
             RangeFilter::Float { lo, hi } => {
                 // Folded once: NaN sorts above every number.

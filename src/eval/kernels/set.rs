@@ -149,14 +149,10 @@ fn short_views(
         DataType::BinaryView => array.as_binary_view().views(),
         _ => return None,
     };
-    Some(arrow::buffer::BooleanBuffer::collect_bool(
-        views.len(),
-        |i| {
-            let v = views[i];
-            let l = v as u32 as usize;
-            l <= 8 && member(l, (v >> 32) as u64)
-        },
-    ))
+    Some(crate::eval::access::pack_bits(views, |v| {
+        let l = v as u32 as usize;
+        l <= 8 && member(l, (v >> 32) as u64)
+    }))
 }
 
 impl SetFilter {

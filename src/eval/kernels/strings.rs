@@ -179,9 +179,8 @@ fn ascii_view_lengths(array: &dyn Array, min: u64, max: u64) -> Option<BooleanAr
     if !ascii {
         return None;
     }
-    let values = arrow::buffer::BooleanBuffer::collect_bool(a.len(), |i| {
-        (min..=max).contains(&((views[i] as u32) as u64))
-    });
+    let values =
+        crate::eval::access::pack_bits(views, |v| (min..=max).contains(&((v as u32) as u64)));
     Some(BooleanArray::new(values, a.nulls().cloned()))
 }
 
