@@ -107,10 +107,21 @@ pub(crate) fn map_keys(
     fn go<K: ArrowDictionaryKeyType>(a: &dyn Array, on_values: &BooleanBuffer) -> BooleanBuffer {
         let d: &DictionaryArray<K> = a.as_dictionary();
         let keys = d.keys().values();
+        // A null slot's key may be anything; its result is masked by validity anyway.
+        if on_values.len() <= 64 {
+            // Small dictionaries (codes, states): the results as one word, a shift per key.
+            let word = on_values
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, r)| w | (u64::from(r) << i));
+            return pack_bits(keys, |k| {
+                let k = k.as_usize();
+                k < 64 && (word >> (k & 63)) & 1 == 1
+            });
+        }
         let n = on_values.len();
         pack_bits(keys, |k| {
             let k = k.as_usize();
-            // A null slot's key may be anything; its result is masked by validity anyway.
             k < n && on_values.value(k)
         })
     }
