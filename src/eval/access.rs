@@ -1,9 +1,9 @@
 //! Applying a per-value predicate to every Arrow layout a column arrives in, vectorized.
 //!
 //! Each function dispatches on the array's type once, then runs a monomorphized loop that packs
-//! results 64 at a time (`BooleanBuffer::collect_bool`, or [`pack_bits`] over a slice). The predicate runs on every slot, null
-//! or not (a null slot holds some valid value); validity is attached afterwards from the array's
-//! logical nulls, as arrow's comparison kernels do. Dictionary arrays run the predicate once per
+//! results 64 at a time (`BooleanBuffer::collect_bool`, or [`pack_bits`] over a slice). The
+//! predicate runs on every slot, null or not (a null slot holds some valid value); validity is
+//! attached afterwards from the array's logical nulls, as arrow's comparison kernels do. Dictionary arrays run the predicate once per
 //! dictionary value and map the result through the keys.
 
 use arrow::array::{

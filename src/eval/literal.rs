@@ -272,34 +272,29 @@ where
     T::Native: TryFrom<i128> + PartialOrd,
 {
     let a = array.as_primitive::<T>();
+    let all = |pass: bool| {
+        let values = if pass {
+            arrow::buffer::BooleanBuffer::new_set(a.len())
+        } else {
+            arrow::buffer::BooleanBuffer::new_unset(a.len())
+        };
+        BooleanArray::new(values, a.nulls().cloned())
+    };
     let lo = match T::Native::try_from(lo) {
         Ok(v) => Some(v),
         Err(_) if lo < 0 => None,
-        Err(_) => {
-            return BooleanArray::new(
-                arrow::buffer::BooleanBuffer::new_unset(a.len()),
-                a.nulls().cloned(),
-            );
-        }
+        Err(_) => return all(false),
     };
     let hi = match T::Native::try_from(hi) {
         Ok(v) => Some(v),
         Err(_) if hi > 0 => None,
-        Err(_) => {
-            return BooleanArray::new(
-                arrow::buffer::BooleanBuffer::new_unset(a.len()),
-                a.nulls().cloned(),
-            );
-        }
+        Err(_) => return all(false),
     };
     match (lo, hi) {
         (Some(lo), Some(hi)) => map_primitive(a, |v| lo <= v && v <= hi),
         (Some(lo), None) => map_primitive(a, |v| lo <= v),
         (None, Some(hi)) => map_primitive(a, |v| v <= hi),
-        (None, None) => BooleanArray::new(
-            arrow::buffer::BooleanBuffer::new_set(a.len()),
-            a.nulls().cloned(),
-        ),
+        (None, None) => all(true),
     }
 }
 
