@@ -285,6 +285,19 @@ impl<'a> BatchRun<'a> {
         let compiled = self.compiled;
         let rules = compiled.rules();
         let as_of = self.as_of;
+        if self.pending.is_empty() && self.evaluated.is_empty() {
+            // Every expectation is judged even over no rows; the columns come from the
+            // contract, or the batch has nothing to bind to.
+            let Some(contract) = compiled.suite().schema.as_ref() else {
+                return Err(crate::error::Error::Usage(format!(
+                    "batch {} of {} has no chunk and the suite no contract: push at least an \
+                     empty record batch so its columns are known",
+                    self.seq, self.input
+                )));
+            };
+            let empty = RecordBatch::new_empty(contract.arrow_schema());
+            self.pending.push((empty, false, self.first_row, None));
+        }
         let mut outs = std::mem::take(&mut self.evaluated);
         outs.extend(self.evaluate_pending());
         let mut chunks: Vec<Chunk> = Vec::with_capacity(outs.len());
@@ -505,7 +518,7 @@ pub(crate) fn decide(
                 continue;
             }
             let (success, observed, message) =
-                verdict(&partials[ri], rule, &br.op, &bound.schema, as_of);
+                verdict(&partials[ri], rule, br, &bound.schema, as_of);
             if !success {
                 match rule.on_fail {
                     OnFail::Fail => fate = Fate::Fail,

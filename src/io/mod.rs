@@ -14,7 +14,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -150,7 +150,8 @@ pub fn open(
                     path: path.clone(),
                     detail: e.to_string(),
                 })?;
-            Box::new(reader.map(move |r| r.map_err(&wrap)))
+            let schema = reader.schema();
+            at_least_one(Box::new(reader.map(move |r| r.map_err(&wrap))), schema)
         }
         Format::Csv => {
             let mut f = f;
@@ -168,13 +169,13 @@ pub fn open(
             };
             f.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::input(&path, e))?;
-            let reader = arrow::csv::ReaderBuilder::new(schema)
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
                 .with_header(true)
                 .with_null_regex(regex::Regex::new("^$").expect("valid"))
                 .with_batch_size(chunk_rows)
                 .build(BufReader::with_capacity(1 << 20, f))
                 .map_err(&wrap)?;
-            Box::new(reader.map(move |r| r.map_err(&wrap)))
+            at_least_one(Box::new(reader.map(move |r| r.map_err(&wrap))), schema)
         }
         Format::Ndjson => {
             let mut buf = BufReader::with_capacity(1 << 20, f);
@@ -201,13 +202,16 @@ pub fn open(
                 }
                 None => Arc::new(inferred.clone()),
             };
-            let reader = arrow::json::ReaderBuilder::new(schema)
+            let reader = arrow::json::ReaderBuilder::new(schema.clone())
                 .with_batch_size(chunk_rows)
                 .with_coerce_primitive(contract.is_some())
                 .build(BufReader::with_capacity(1 << 20, f))
                 .map_err(&wrap)?;
-            // A contract column absent from every line reads as all-null: it is missing.
+            // A contract column absent from every line reads as all-null: it is missing. A file
+            // without records shows no column at all, so none is missing from it.
+            let records = !inferred.fields().is_empty();
             let missing: Vec<String> = contract
+                .filter(|_| records)
                 .map(|c| {
                     c.columns
                         .iter()
@@ -216,16 +220,18 @@ pub fn open(
                         .collect()
                 })
                 .unwrap_or_default();
-            Box::new(reader.map(move |r| {
+            let keep: Vec<usize> = (0..schema.fields().len())
+                .filter(|i| !missing.contains(schema.field(*i).name()))
+                .collect();
+            let projected = Arc::new(schema.project(&keep)?);
+            let chunks = reader.map(move |r| {
                 let b = r.map_err(&wrap)?;
                 if missing.is_empty() {
                     return Ok(b);
                 }
-                let keep: Vec<usize> = (0..b.num_columns())
-                    .filter(|i| !missing.contains(b.schema().field(*i).name()))
-                    .collect();
                 Ok(b.project(&keep)?)
-            }))
+            });
+            at_least_one(Box::new(chunks), projected)
         }
         Format::Ipc => {
             let mut f = f;
@@ -233,17 +239,21 @@ pub fn open(
             let is_file = f.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
             f.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::input(&path, e))?;
-            let reader: Box<
-                dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send,
-            > = if is_file {
-                Box::new(arrow::ipc::reader::FileReader::try_new(f, None).map_err(&wrap)?)
+            let (reader, schema): (
+                Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>,
+                SchemaRef,
+            ) = if is_file {
+                let r = arrow::ipc::reader::FileReader::try_new(f, None).map_err(&wrap)?;
+                let schema = r.schema();
+                (Box::new(r), schema)
             } else {
-                Box::new(
-                    arrow::ipc::reader::StreamReader::try_new(BufReader::new(f), None)
-                        .map_err(&wrap)?,
-                )
+                let r = arrow::ipc::reader::StreamReader::try_new(BufReader::new(f), None)
+                    .map_err(&wrap)?;
+                let schema = r.schema();
+                (Box::new(r), schema)
             };
-            Box::new(rechunk(reader.map(move |r| r.map_err(&wrap)), chunk_rows))
+            let chunks = rechunk(reader.map(move |r| r.map_err(&wrap)), chunk_rows);
+            at_least_one(Box::new(chunks), schema)
         }
     })
 }
@@ -289,6 +299,36 @@ pub(super) fn format_error(path: &Path, e: ArrowError) -> Error {
     Error::InputFormat {
         path: path.to_path_buf(),
         detail,
+    }
+}
+
+/// Gives an empty chunk of `schema` when `chunks` gives none, so that a file without rows is
+/// still a batch whose columns are known: every expectation is then judged over zero rows
+/// (`row_count` is 0, a metric over no values is null and fails) instead of not at all.
+pub(crate) fn at_least_one(chunks: Chunks, schema: SchemaRef) -> Chunks {
+    Box::new(AtLeastOne {
+        inner: chunks,
+        schema: Some(schema),
+    })
+}
+
+struct AtLeastOne {
+    inner: Chunks,
+    /// Taken by the first chunk, or by the empty one.
+    schema: Option<SchemaRef>,
+}
+
+impl Iterator for AtLeastOne {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        match self.inner.next() {
+            Some(c) => {
+                self.schema = None;
+                Some(c)
+            }
+            None => self.schema.take().map(|s| Ok(RecordBatch::new_empty(s))),
+        }
     }
 }
 
@@ -469,7 +509,9 @@ impl<'a> Batches<'a> {
                     out.push(next);
                 }
             }
-            if taken == 0 {
+            // A file without rows is still one (empty) batch; a file's last rows end its
+            // batches.
+            if taken == 0 && (*first_row > 0 || out.is_empty()) {
                 self.current = None;
                 continue;
             }

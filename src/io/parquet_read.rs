@@ -196,7 +196,7 @@ pub(super) fn read_parquet_whole(
     let chunks: Chunks = Box::new(ParallelChunks {
         path: path.to_path_buf(),
         meta,
-        schema,
+        schema: schema.clone(),
         chunk_rows,
         stand_ins,
         masked,
@@ -205,7 +205,7 @@ pub(super) fn read_parquet_whole(
         ready: std::collections::VecDeque::new(),
         failed: false,
     });
-    (chunks, carried_out)
+    (super::at_least_one(chunks, schema), carried_out)
 }
 
 /// A column read for its nulls alone.

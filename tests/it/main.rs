@@ -12,4 +12,5 @@ mod props;
 #[cfg(feature = "s3")]
 mod s3;
 mod suite_parse;
+mod trust;
 mod util;

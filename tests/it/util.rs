@@ -67,3 +67,21 @@ pub fn wait_all(children: Vec<std::process::Child>, code: i32) {
         );
     }
 }
+
+/// Runs the `dq-check` binary in `dir`.
+pub fn dq(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dq-check"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// What a finished process printed: stdout then stderr.
+pub fn printed(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
