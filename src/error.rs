@@ -119,6 +119,29 @@ impl Error {
         }
     }
 
+    /// Like [`Error::eval`], for a rule that reads a `pii` column: quoted values in the engine's
+    /// message are masked (and the cause chain flattened into that one message).
+    pub(crate) fn eval_masked(
+        expectation: &str,
+        source: impl std::error::Error + Send + Sync + 'static,
+        pii: bool,
+    ) -> Self {
+        if !pii {
+            return Error::eval(expectation, source);
+        }
+        let mut text = source.to_string();
+        let mut next = source.source();
+        while let Some(s) = next {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            next = s.source();
+        }
+        Error::Eval {
+            expectation: expectation.to_string(),
+            source: crate::pii::scrub_quoted(&text).into(),
+        }
+    }
+
     pub(crate) fn input(
         path: impl Into<PathBuf>,
         source: impl std::error::Error + Send + Sync + 'static,

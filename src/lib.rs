@@ -51,6 +51,7 @@ pub mod gate;
 pub mod generate;
 pub mod io;
 pub mod metrics;
+pub(crate) mod pii;
 pub mod report;
 pub mod suite;
 pub mod types;

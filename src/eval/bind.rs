@@ -95,6 +95,9 @@ pub(crate) struct BoundRule {
     pub op: Op,
     /// Columns whose values illustrate a failing row.
     pub sample_cols: Vec<usize>,
+    /// Whether the rule reads a column tagged `pii` (in its kind, its `where` or its SQL): its
+    /// observed values, bounds and engine errors are then masked like samples.
+    pub pii: bool,
 }
 
 /// Every rule of a suite bound to one schema.
@@ -120,16 +123,30 @@ impl Bound {
                     filter: None,
                     op: Op::NotNull(c),
                     sample_cols: vec![c],
+                    pii: false,
                 },
                 RuleSource::Type(c) => BoundRule {
                     filter: None,
                     op: Op::Type(c),
                     sample_cols: vec![c],
+                    pii: false,
                 },
                 RuleSource::Expectation(i) => {
                     bind_expectation(&suite.expectations[i], schema).map_err(|(k, m)| (i, k, m))?
                 }
             });
+        }
+        if let Some(contract) = &suite.schema {
+            for b in &mut bound {
+                let filter = b.filter.iter().flat_map(BoolExpr::column_indices);
+                b.pii =
+                    b.op.columns()
+                        .into_iter()
+                        .chain(filter)
+                        .chain(b.sample_cols.iter().copied())
+                        .filter_map(|c| contract.column(schema.field(c).name()))
+                        .any(|c| c.is_pii());
+            }
         }
         Ok(Bound {
             schema: schema.clone(),
@@ -387,6 +404,7 @@ pub(crate) fn bind_expectation(
         filter,
         op,
         sample_cols,
+        pii: false,
     })
 }
 

@@ -117,7 +117,7 @@ pub(crate) fn evaluate(
         let scope = match &br.filter {
             Some(f) => Some(true_mask(
                 &f.evaluate(&chunk.batch)
-                    .map_err(|e| Error::eval(&rule.id, e))?,
+                    .map_err(|e| Error::eval_masked(&rule.id, e, br.pii))?,
             )),
             None => None,
         };
@@ -209,7 +209,7 @@ pub(crate) fn evaluate(
             Op::Expr(e) => {
                 let r = e
                     .evaluate(&chunk.batch)
-                    .map_err(|e| Error::eval(&rule.id, e))?;
+                    .map_err(|e| Error::eval_masked(&rule.id, e, br.pii))?;
                 Some(outcome(&r, rule.nulls, scope.as_ref()))
             }
             Op::NotInFuture { col: c, tolerance } => {

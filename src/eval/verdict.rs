@@ -5,11 +5,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::Rule;
-use super::bind::Op;
+use super::bind::{BoundRule, Op};
 use super::chunk::Partial;
 use super::literal::{Typed, from_unit};
 use crate::metrics::Observed;
-use crate::report::values::{float_json, typed_json};
+use crate::report::values::{float_json, mask, typed_json};
 use crate::suite::MetricKind;
 
 /// Success, the observed value (aggregates) and an explanation (failed aggregates).
@@ -19,11 +19,13 @@ pub(crate) type Verdict = (bool, Option<Value>, Option<String>);
 pub(crate) fn verdict(
     s: &Partial,
     rule: &Rule,
-    op: &Op,
+    br: &BoundRule,
     schema: &arrow::datatypes::SchemaRef,
     as_of: DateTime<Utc>,
 ) -> Verdict {
-    match op {
+    // A value of a `pii` column, or one in its units, is shown by its shape only.
+    let show = |v: Value, in_units: bool| if br.pii && in_units { mask(&v) } else { v };
+    match &br.op {
         Op::Metric {
             col,
             metric,
@@ -39,12 +41,16 @@ pub(crate) fn verdict(
                 .state
                 .as_ref()
                 .map_or(Observed::Null, |st| st.finish(*metric, *q));
-            let shown = match &observed {
-                Observed::Null => Value::Null,
-                Observed::Count(c) => Value::from(*c),
-                Observed::Number(f) => float_json(*f),
-                Observed::Value(v) => typed_json(v, dt.as_ref()),
-            };
+            let in_units = metric.in_column_units();
+            let shown = show(
+                match &observed {
+                    Observed::Null => Value::Null,
+                    Observed::Count(c) => Value::from(*c),
+                    Observed::Number(f) => float_json(*f),
+                    Observed::Value(v) => typed_json(v, dt.as_ref()),
+                },
+                in_units,
+            );
             match observed.as_typed() {
                 None => (
                     false,
@@ -61,7 +67,7 @@ pub(crate) fn verdict(
                             "{} {} is outside {}",
                             metric.as_str(),
                             shown,
-                            describe_interval(interval, dt.as_ref())
+                            describe_interval(interval, dt.as_ref(), br.pii && in_units)
                         )
                     });
                     (ok, Some(shown), msg)
@@ -97,14 +103,22 @@ pub(crate) fn verdict(
             };
             let age = (as_of - instant).num_seconds();
             let ok = age <= *max_age;
-            let shown = typed_json(&Typed::Int(v), Some(&dt));
+            let shown = show(typed_json(&Typed::Int(v), Some(&dt)), true);
             let msg = (!ok).then(|| {
-                format!(
-                    "newest value {shown} is {} old at {}; max_age is {}",
-                    human_secs(age),
-                    as_of.to_rfc3339(),
-                    human_secs(*max_age)
-                )
+                if br.pii {
+                    // The age and the clock would give the value back.
+                    format!(
+                        "newest value {shown} is older than max_age {}",
+                        human_secs(*max_age)
+                    )
+                } else {
+                    format!(
+                        "newest value {shown} is {} old at {}; max_age is {}",
+                        human_secs(age),
+                        as_of.to_rfc3339(),
+                        human_secs(*max_age)
+                    )
+                }
             });
             (ok, Some(shown), msg)
         }
@@ -125,8 +139,13 @@ fn human_secs(s: i64) -> String {
     }
 }
 
-fn describe_interval(iv: &super::kernels::range::Interval, dt: Option<&DataType>) -> String {
+fn describe_interval(
+    iv: &super::kernels::range::Interval,
+    dt: Option<&DataType>,
+    masked: bool,
+) -> String {
     let show = |v: &Typed| match v {
+        _ if masked => mask(&typed_json(v, dt)).to_string(),
         // Bounds of counts and fractions are typed as floats; show `5`, not `5.0`.
         Typed::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         v => typed_json(v, dt).to_string(),

@@ -82,26 +82,7 @@ pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 /// Masks a value of a `pii` column: its shape, with letters as `A`/`a`, digits as `9` and other
 /// characters kept (`M123-45` becomes `A999-99`). Nulls stay null.
 pub(crate) fn mask(v: &Value) -> Value {
-    let text = match v {
-        Value::Null => return Value::Null,
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let shape: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                '9'
-            } else if c.is_uppercase() {
-                'A'
-            } else if c.is_alphabetic() {
-                'a'
-            } else {
-                c
-            }
-        })
-        .collect();
-    Value::String(format!("masked:{shape}"))
+    crate::pii::mask_json(v)
 }
 
 #[cfg(test)]

@@ -291,6 +291,22 @@ impl MetricKind {
         ("quantile", MetricKind::Quantile),
     ];
 
+    /// Whether the metric is measured in the column's own units (a value of it, or a sum,
+    /// mean or spread of its values) rather than a count, fraction or length. Over a `pii`
+    /// column such a metric is shown masked.
+    pub fn in_column_units(self) -> bool {
+        matches!(
+            self,
+            MetricKind::Min
+                | MetricKind::Max
+                | MetricKind::Mean
+                | MetricKind::Sum
+                | MetricKind::Stddev
+                | MetricKind::StddevPop
+                | MetricKind::Quantile
+        )
+    }
+
     /// The suite spelling.
     pub fn as_str(self) -> &'static str {
         Self::ALL

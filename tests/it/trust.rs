@@ -150,3 +150,265 @@ fn an_empty_stream_batch_in_memory_is_judged_from_the_contract() {
     // Nothing passes unchecked: a batch-level failure over no rows.
     assert_eq!(r.report.rows, 0);
 }
+
+/// A suite whose every kind and metric reads a `pii` column, each set to fail so that it
+/// reports what it saw. `where` reads a `pii` column too.
+fn leak_suite() -> String {
+    let mut s = String::from(
+        "dq_suite: 1
+name: leak
+version: 1
+schema:
+  columns:
+    - {name: id, type: int64, tags: [key]}
+    - {name: member_id, type: string, tags: [pii, key]}
+    - {name: email, type: string, tags: [pii]}
+    - {name: birth_date, type: date32, tags: [pii]}
+    - {name: salary, type: float64, tags: [pii]}
+    - {name: ssn, type: int64, tags: [pii]}
+expectations:
+  - {id: k_not_null, expect: not_null, column: email}
+  - {id: k_in_set, expect: in_set, column: member_id, values: [X1]}
+  - {id: k_not_in_set, expect: not_in_set, column: member_id, values: [M100200300]}
+  - {id: k_between, expect: between, column: member_id, min: N}
+  - {id: k_between_date, expect: between, column: birth_date, min: '2000-01-01'}
+  - {id: k_between_num, expect: between, column: salary, max: 10}
+  - {id: k_regex, expect: matches_regex, column: email, regex: '^x$'}
+  - {id: k_not_regex, expect: not_matches_regex, column: email, regex: '@', mode: search}
+  - {id: k_length, expect: length_between, column: email, max: 3}
+  - {id: k_format, expect: matches_format, column: email, format: '%Y'}
+  - {id: k_unique, expect: unique, column: member_id}
+  - {id: k_unique_int, expect: unique, column: ssn}
+  - {id: k_compound, expect: compound_unique, columns: [member_id, ssn]}
+  - {id: k_compare, expect: compare, left: salary, op: '<', value: 5}
+  - {id: k_compare_cols, expect: compare, left: ssn, op: '<', right: id}
+  - {id: k_sql, expect: sql, expr: \"length(email) < 3\"}
+  - {id: k_future, expect: not_in_future, column: birth_date}
+  - {id: k_fresh, expect: freshness, column: birth_date, max_age: 1d, where: \"id < 4\"}
+  - {id: k_where, expect: in_set, column: member_id, values: [X1], where: \"email <> 'nobody'\"}
+",
+    );
+    let metrics: &[(&str, &str, &str)] = &[
+        ("row_count", "", "min: 100"),
+        ("null_count", "email", "max: -1"),
+        ("null_fraction", "email", "max: -1"),
+        ("non_null_fraction", "email", "max: -1"),
+        ("distinct_count", "member_id", "max: 0"),
+        ("distinct_fraction", "member_id", "max: 0"),
+        ("unique_fraction", "member_id", "max: 0"),
+        ("min", "member_id", "min: Z"),
+        ("max", "member_id", "max: A"),
+        ("min", "email", "min: z"),
+        ("max", "email", "max: a"),
+        ("min", "birth_date", "min: '2020-01-01'"),
+        ("max", "birth_date", "max: '1900-01-01'"),
+        ("min", "salary", "min: 1000000"),
+        ("max", "salary", "max: 1"),
+        ("min", "ssn", "min: 999999999"),
+        ("max", "ssn", "max: 1"),
+        ("mean", "salary", "max: 1"),
+        ("sum", "salary", "max: 1"),
+        ("stddev", "salary", "max: 0"),
+        ("stddev_pop", "salary", "max: 0"),
+        ("quantile", "salary", "q: 0.5, max: 1"),
+        ("mean", "ssn", "max: 1"),
+        ("sum", "ssn", "max: 1"),
+        ("quantile", "ssn", "q: 1, max: 1"),
+        ("min_length", "email", "max: 1"),
+        ("max_length", "email", "max: 1"),
+    ];
+    for (i, (m, col, bounds)) in metrics.iter().enumerate() {
+        let col = if col.is_empty() {
+            String::new()
+        } else {
+            format!(", column: {col}")
+        };
+        s.push_str(&format!(
+            "  - {{id: m{i}_{m}, expect: metric, metric: {m}{col}, {bounds}, on_fail: warn}}\n"
+        ));
+    }
+    s
+}
+
+/// Protected values, each distinctive enough that finding it anywhere is a leak.
+const MEMBERS: [&str; 4] = ["M100200300", "M100200300", "M555666777", "M777888999"];
+/// The last email is missing (an empty cell), for `not_null`.
+const EMAILS: [&str; 4] = [
+    "alice.smith@example.com",
+    "bob.jones@example.org",
+    "carol.white@example.net",
+    "",
+];
+/// The last birth date lies ahead, for `not_in_future`.
+const BIRTHS: [&str; 4] = ["1961-03-14", "1975-11-02", "1988-07-23", "2099-12-31"];
+const SALARIES: [&str; 4] = ["73251.5", "91877.25", "64003.75", "55000.5"];
+const SSNS: [&str; 4] = ["123456789", "123456789", "987654321", "555443333"];
+
+fn protected() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    for set in [MEMBERS, EMAILS, BIRTHS, SALARIES, SSNS] {
+        v.extend(set.iter().filter(|v| !v.is_empty()));
+    }
+    v
+}
+
+fn leak_input(dir: &std::path::Path) {
+    let mut csv = String::from("id,member_id,email,birth_date,salary,ssn\n");
+    for i in 0..MEMBERS.len() {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            i + 1,
+            MEMBERS[i],
+            EMAILS[i],
+            BIRTHS[i],
+            SALARIES[i],
+            SSNS[i]
+        ));
+    }
+    std::fs::write(dir.join("people.csv"), csv).unwrap();
+    std::fs::write(dir.join("leak.yaml"), leak_suite()).unwrap();
+}
+
+fn assert_no_protected_value(what: &str, text: &str) {
+    for v in protected() {
+        assert!(
+            !text.contains(v),
+            "{what} shows the protected value {v}:\n{text}"
+        );
+    }
+}
+
+/// Every file under `dir` as text (Delta logs are JSON; Parquet files are skipped).
+fn texts_under(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.push_str(&texts_under(&p));
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push_str(&std::fs::read_to_string(&p).unwrap());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_pii_value_appears_in_any_report_log_or_message() {
+    let dir = tempfile::tempdir().unwrap();
+    leak_input(dir.path());
+    for format in ["text", "json"] {
+        let o = dq(
+            &[
+                "validate",
+                "--suite",
+                "leak.yaml",
+                "people.csv",
+                "--format",
+                format,
+                "--report",
+                "v.json",
+                "--as-of",
+                "2026-01-15",
+            ],
+            dir.path(),
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+        assert_no_protected_value(&format!("validate --format {format}"), &printed(&o));
+        let report = std::fs::read_to_string(dir.path().join("v.json")).unwrap();
+        assert_no_protected_value("validate's report", &report);
+        // Every expectation and metric was judged and failed, so each had its say.
+        let r: Value = serde_json::from_str(&report).unwrap();
+        let failed = r["batches"][0]["expectations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["success"] == false)
+            .count();
+        assert_eq!(failed, 19 + 27, "{report}");
+    }
+    let o = dq(
+        &[
+            "run",
+            "--suite",
+            "leak.yaml",
+            "people.csv",
+            "--report",
+            "r.json",
+            "--as-of",
+            "2026-01-15",
+            "--run-id",
+            "r1",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+    assert_no_protected_value("run's output", &printed(&o));
+    assert_no_protected_value(
+        "run's report",
+        &std::fs::read_to_string(dir.path().join("r.json")).unwrap(),
+    );
+    // The run log, every column of it, and every commit's info.
+    let log = super::gate::read(&dir.path().join("lake/leak_dq_runs"), "").await;
+    let pretty = arrow::util::pretty::pretty_format_batches(&log)
+        .unwrap()
+        .to_string();
+    assert!(pretty.contains("m7_min"), "{pretty}");
+    assert_no_protected_value("the run log", &pretty);
+    // The run log's own files; of the data tables, the commit info (their file statistics
+    // hold values, as the tables themselves do).
+    let runs_log = texts_under(&dir.path().join("lake/leak_dq_runs"));
+    assert!(runs_log.contains("dq.suite_fingerprint"), "{runs_log}");
+    assert_no_protected_value("the run log's Delta log", &runs_log);
+    for table in ["leak", "leak_quarantine"] {
+        let log = texts_under(&dir.path().join("lake").join(table));
+        let infos: Vec<&str> = log.lines().filter(|l| l.contains("commitInfo")).collect();
+        assert!(!infos.is_empty(), "{log}");
+        assert_no_protected_value("commit info", &infos.join("\n"));
+    }
+    let q_log = texts_under(&dir.path().join("lake/leak_quarantine"));
+    assert!(q_log.contains("dq.rows_quarantined"), "{q_log}");
+    // The quarantine table is where they belong: the search above would have found them.
+    let q = super::gate::read(&dir.path().join("lake/leak_quarantine"), "").await;
+    let q = arrow::util::pretty::pretty_format_batches(&q)
+        .unwrap()
+        .to_string();
+    for v in [
+        "M100200300",
+        "alice.smith@example.com",
+        "1961-03-14",
+        "123456789",
+    ] {
+        assert!(q.contains(v), "{v} not in the quarantine table:\n{q}");
+    }
+}
+
+#[test]
+fn an_engine_error_over_a_pii_column_is_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    leak_input(dir.path());
+    let suite = "dq_suite: 1
+name: leak
+version: 1
+schema:
+  columns:
+    - {name: id, type: int64}
+    - {name: member_id, type: string, tags: [pii]}
+    - {name: email, type: string}
+    - {name: birth_date, type: string}
+    - {name: salary, type: string}
+    - {name: ssn, type: string}
+expectations:
+  - {id: cast_member, expect: sql, expr: \"CAST(member_id AS BIGINT) > 0\"}
+";
+    std::fs::write(dir.path().join("cast.yaml"), suite).unwrap();
+    let o = dq(
+        &["validate", "--suite", "cast.yaml", "people.csv"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", printed(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("evaluating `cast_member`"), "{e}");
+    assert!(e.contains("masked:A999999999"), "{e}");
+    assert_no_protected_value("the error", &e);
+}
