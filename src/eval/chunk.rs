@@ -405,6 +405,9 @@ pub(crate) fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Stack of a worker thread (the main thread's default on Linux).
+const WORKER_STACK: usize = 8 << 20;
+
 /// Runs `f` over `items` on up to the machine's cores, keeping order.
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = cores().min(items.len());
@@ -426,7 +429,12 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
     };
     std::thread::scope(|s| {
         for _ in 1..threads {
-            s.spawn(work);
+            // As deep a stack as the main thread's: evaluating an expression recurses as deep
+            // as it nests (bounded by the suite limits).
+            std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(s, work)
+                .expect("a thread can be started");
         }
         work();
     });

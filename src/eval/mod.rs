@@ -27,8 +27,6 @@ use crate::conform::Conformer;
 use crate::error::{Error, Result};
 use crate::suite::{Kind, NullPolicy, OnFail, Suite};
 
-pub use kernels::strings::compile_regex;
-
 pub(crate) use chunk::{cores, par_map};
 
 pub(crate) use bind::{Bound, bind_expectation};

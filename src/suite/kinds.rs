@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use chrono::format::{Item, StrftimeItems};
 
+use super::limits::{MAX_EXPECTATIONS, MAX_SET_VALUES};
 use super::reader::{
     Ctx, MapReader, as_choice, as_literal, as_string, as_string_list, as_uint, describe, is_name,
     parse_duration,
@@ -29,6 +30,17 @@ pub(super) fn expectations(
         );
         return Vec::new();
     };
+    if items.len() > MAX_EXPECTATIONS {
+        ctx.err(
+            node.pos,
+            "expectations",
+            format!(
+                "the suite has {} expectations; the limit is {MAX_EXPECTATIONS}",
+                items.len()
+            ),
+        );
+        return Vec::new();
+    }
     let mut out: Vec<Expectation> = Vec::new();
     let mut ids: HashSet<String> = HashSet::new();
     let schema = contract.map(Contract::arrow_schema);
@@ -282,6 +294,17 @@ fn kind(ctx: &mut Ctx, m: &mut MapReader<'_>, expect: &str) -> Option<Kind> {
                 if items.is_empty() {
                     ctx.err(v.pos, &path, "the set is empty".into());
                 }
+                if items.len() > MAX_SET_VALUES {
+                    ctx.err(
+                        v.pos,
+                        &path,
+                        format!(
+                            "the set has {} values; the limit is {MAX_SET_VALUES}",
+                            items.len()
+                        ),
+                    );
+                    return None;
+                }
                 items
                     .iter()
                     .enumerate()
@@ -328,7 +351,7 @@ fn kind(ctx: &mut Ctx, m: &mut MapReader<'_>, expect: &str) -> Option<Kind> {
                 .unwrap_or(RegexMode::Full);
             let regex = m.string(ctx, "regex", true);
             if let Some(r) = &regex
-                && let Err(e) = crate::eval::compile_regex(r, mode)
+                && let Err(e) = super::regex::compile_regex(r, mode)
             {
                 let pos = m.get("regex").map_or(m.node.pos, |n| n.pos);
                 ctx.err(pos, &m.path("regex"), e);
@@ -573,6 +596,10 @@ fn metric(ctx: &mut Ctx, m: &mut MapReader<'_>) -> Option<Kind> {
 
 fn check_sql_syntax(ctx: &mut Ctx, pos: Pos, path: &str, sql: &str) {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
+    if let Err(e) = super::limits::check_sql(sql) {
+        ctx.err(pos, path, e);
+        return;
+    }
     use datafusion::sql::sqlparser::parser::Parser;
     let dialect = GenericDialect {};
     let parsed = Parser::new(&dialect).try_with_sql(sql).and_then(|mut p| {
@@ -582,6 +609,14 @@ fn check_sql_syntax(ctx: &mut Ctx, pos: Pos, path: &str, sql: &str) {
         Ok(e)
     });
     if let Err(e) = parsed {
-        ctx.err(pos, path, format!("SQL does not parse: {e}"));
+        let e = e.to_string();
+        let message = if e.contains("recursion limit") {
+            "the SQL expression nests too deeply (NOT, CASE, or function calls inside one \
+             another)"
+                .to_string()
+        } else {
+            format!("SQL does not parse: {e}")
+        };
+        ctx.err(pos, path, message);
     }
 }

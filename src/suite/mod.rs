@@ -8,9 +8,11 @@
 
 mod fingerprint;
 mod kinds;
+pub mod limits;
 mod parse;
 mod problems;
 mod reader;
+pub(crate) mod regex;
 pub(crate) mod yaml;
 
 use std::fmt;

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use super::kinds::expectations;
+use super::limits::{MAX_EXPECTATIONS, MAX_SUITE_BYTES};
 use super::problems::{SuiteProblem, SuiteProblems};
 use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, describe, is_name};
 use super::yaml::{self, Node, Scalar, Value};
@@ -16,6 +17,19 @@ use crate::types::ColumnType;
 pub const FORMAT_VERSION: i128 = 1;
 
 pub(super) fn parse(text: &str, source: &str) -> Result<Suite, SuiteProblems> {
+    if text.len() > MAX_SUITE_BYTES {
+        return Err(SuiteProblems::new(
+            source,
+            vec![SuiteProblem {
+                pos: yaml::Pos { line: 1, col: 1 },
+                path: String::new(),
+                message: format!(
+                    "the file is {} bytes; a suite may be at most {MAX_SUITE_BYTES}",
+                    text.len()
+                ),
+            }],
+        ));
+    }
     let root = yaml::load(text).map_err(|e| {
         SuiteProblems::new(
             source,
@@ -132,6 +146,14 @@ fn contract(ctx: &mut Ctx, node: &Node) -> Option<Contract> {
     let mut columns = Vec::new();
     if let Some(list) = m.required(ctx, "columns") {
         match &list.value {
+            Value::Seq(items) if items.len() > MAX_EXPECTATIONS => ctx.err(
+                list.pos,
+                "schema.columns",
+                format!(
+                    "the contract has {} columns; the limit is {MAX_EXPECTATIONS}",
+                    items.len()
+                ),
+            ),
             Value::Seq(items) => {
                 let mut seen = HashSet::new();
                 for (i, item) in items.iter().enumerate() {

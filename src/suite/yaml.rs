@@ -5,7 +5,9 @@
 //! [`super::parse`] walks it by hand. Plain scalars keep their text and are typed on demand by the
 //! YAML 1.2 core schema (`true`, `~`, `12`, `1.5`); quoted scalars are always strings.
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
+
+use super::limits::MAX_YAML_DEPTH;
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// A position in the suite file, 1-based.
@@ -153,10 +155,26 @@ pub struct LoadError {
 pub fn load(text: &str) -> Result<Node, LoadError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| LoadError {
-        pos: (*e.marker()).into(),
-        message: e.info().to_string(),
-    })?;
+    // Events are pulled one at a time (the parser's own `load` recurses once per nesting
+    // level, which a deeply nested file would turn into a stack overflow).
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| LoadError {
+            pos: (*e.marker()).into(),
+            message: match e.info() {
+                // The scanner counts `[` and `{` levels in a byte.
+                "recursion limit exceeded" => format!(
+                    "lists and mappings nest more than {MAX_YAML_DEPTH} deep here; a suite \
+                     needs about five levels"
+                ),
+                info => info.to_string(),
+            },
+        })?;
+        match ev {
+            // Only the first document is read.
+            Event::DocumentEnd | Event::StreamEnd => break,
+            ev => builder.on_event(ev, mark),
+        }
+    }
     if let Some(err) = builder.error {
         return Err(err);
     }
@@ -173,6 +191,9 @@ struct Builder {
     stack: Vec<(Node, Option<Node>)>,
     root: Option<Node>,
     error: Option<LoadError>,
+    /// Lists and mappings opened past [`MAX_YAML_DEPTH`] and not yet closed: their content is
+    /// not kept.
+    too_deep: usize,
 }
 
 impl Builder {
@@ -211,9 +232,29 @@ impl Builder {
     }
 }
 
-impl MarkedEventReceiver for Builder {
+impl Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = Pos::from(mark);
+        let opens = matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..));
+        if self.too_deep > 0 || (opens && self.stack.len() >= MAX_YAML_DEPTH) {
+            match ev {
+                Event::SequenceStart(..) | Event::MappingStart(..) => {
+                    if self.too_deep == 0 && self.error.is_none() {
+                        self.error = Some(LoadError {
+                            pos,
+                            message: format!(
+                                "lists and mappings nest more than {MAX_YAML_DEPTH} deep here; \
+                                 a suite needs about five levels"
+                            ),
+                        });
+                    }
+                    self.too_deep += 1;
+                }
+                Event::SequenceEnd | Event::MappingEnd => self.too_deep -= 1,
+                _ => {}
+            }
+            return;
+        }
         match ev {
             Event::Scalar(text, style, _, _) => self.push_value(Node {
                 pos,

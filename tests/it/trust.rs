@@ -412,3 +412,197 @@ expectations:
     assert!(e.contains("masked:A999999999"), "{e}");
     assert_no_protected_value("the error", &e);
 }
+
+mod limits {
+    use dq_gate::Suite;
+    use dq_gate::suite::limits::*;
+
+    use super::super::util::{dq, printed};
+
+    fn load(body: &str) -> Result<Suite, String> {
+        Suite::from_yaml(
+            &format!("dq_suite: 1\nname: t\nversion: 1\n{body}"),
+            "t.yaml",
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn with_where(w: &str) -> String {
+        format!(
+            "expectations:\n  - {{id: a, expect: not_null, column: claim_id, where: \"{w}\"}}\n"
+        )
+    }
+
+    /// `n` operators: `NOT` before a chain of comparisons joined by `OR` when `n` is even.
+    fn operators(n: usize) -> String {
+        let comparisons = n.div_ceil(2);
+        let chain: Vec<String> = (0..comparisons)
+            .map(|i| format!("claim_id = {i}"))
+            .collect();
+        let chain = chain.join(" OR ");
+        if n % 2 == 0 {
+            format!("NOT ({chain})")
+        } else {
+            chain
+        }
+    }
+
+    #[test]
+    fn a_long_where_is_a_suite_error_and_the_longest_allowed_is_evaluated() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = dq(
+            &["generate", "--rows", "200000", "--out", "c.parquet"],
+            dir.path(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+        for (n, ok) in [
+            (MAX_SQL_OPERATORS, true),
+            (MAX_SQL_OPERATORS + 1, false),
+            (40_000, false),
+        ] {
+            let suite = format!(
+                "dq_suite: 1\nname: t\nversion: 1\n{}",
+                with_where(&operators(n))
+            );
+            std::fs::write(dir.path().join("s.yaml"), suite).unwrap();
+            // Four chunks of the file are evaluated on worker threads.
+            let o = dq(
+                &["validate", "--suite", "s.yaml", "c.parquet", "--quiet"],
+                dir.path(),
+            );
+            let out = printed(&o);
+            assert!(
+                !out.contains("overflow") && !out.contains("panicked"),
+                "{n}: {out}"
+            );
+            if ok {
+                assert_eq!(o.status.code(), Some(0), "{n}: {out}");
+            } else {
+                assert_eq!(o.status.code(), Some(2), "{n}: {out}");
+                let said = if n == MAX_SQL_OPERATORS + 1 {
+                    format!("has {n} operators; the limit is 256")
+                } else {
+                    // The issue's 20,000 comparisons: over the size limit before anything else.
+                    "bytes long; the limit is 65536".to_string()
+                };
+                assert!(
+                    out.contains("s.yaml:5:56: expectations[0].where: the SQL expression")
+                        && out.contains(&said),
+                    "{n}: {out}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sql_nesting_is_bounded() {
+        let nested = |n: usize| format!("{}claim_id = 1{}", "(".repeat(n), ")".repeat(n));
+        assert!(load(&with_where(&nested(MAX_SQL_NESTING))).is_ok());
+        let e = load(&with_where(&nested(MAX_SQL_NESTING + 1))).unwrap_err();
+        assert!(
+            e.contains("nests 33 parentheses deep; the limit is 32"),
+            "{e}"
+        );
+        let e = load(&with_where(&nested(100_000))).unwrap_err();
+        assert!(e.contains("bytes long; the limit is 65536"), "{e}");
+        // NOT inside NOT without parentheses: the parser's own bound, said plainly.
+        // Signs before signs, without parentheses: the parser's own bound, said plainly.
+        let signs = format!("claim_id = {}1", "- ".repeat(100));
+        let e = load(&format!(
+            "expectations:\n  - {{id: a, expect: sql, expr: \"{signs}\"}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("the SQL expression nests too deeply"), "{e}");
+    }
+
+    fn nested_values(depth: usize) -> String {
+        // The suite's own mapping, its expectations list and the expectation's mapping are
+        // three levels; `values` adds the rest.
+        let inner = depth - 3;
+        format!(
+            "expectations:\n  - {{id: a, expect: in_set, column: c, values: {}x{}}}\n",
+            "[".repeat(inner),
+            "]".repeat(inner)
+        )
+    }
+
+    #[test]
+    fn yaml_nesting_is_bounded() {
+        let e = load(&nested_values(MAX_YAML_DEPTH)).unwrap_err();
+        assert!(!e.contains("nest more than"), "{e}");
+        assert!(e.contains("expectations[0].values[0]"), "{e}");
+        let e = load(&nested_values(MAX_YAML_DEPTH + 1)).unwrap_err();
+        assert!(
+            e.contains("lists and mappings nest more than 64 deep"),
+            "{e}"
+        );
+        let e = load(&nested_values(200_000)).unwrap_err();
+        assert!(e.contains("nest more than 64 deep"), "{e}");
+        // Block lists inside block lists, on one line.
+        let block = format!(
+            "expectations:\n  - id: a\n    expect: in_set\n    column: c\n    values:\n      {}x\n",
+            "- ".repeat(200_000)
+        );
+        let e = load(&block).unwrap_err();
+        assert!(e.contains("nest more than 64 deep"), "{e}");
+        // Aliases are refused outright, so no expansion can blow up.
+        let e = load("a: &x [1]\nb: *x\nexpectations: []\n").unwrap_err();
+        assert!(e.contains("aliases"), "{e}");
+    }
+
+    fn set_of(n: usize) -> String {
+        let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!(
+            "expectations:\n  - {{id: a, expect: in_set, column: c, values: [{}]}}\n",
+            values.join(",")
+        )
+    }
+
+    #[test]
+    fn sets_expectations_and_files_are_bounded() {
+        assert!(load(&set_of(MAX_SET_VALUES)).is_ok());
+        let e = load(&set_of(MAX_SET_VALUES + 1)).unwrap_err();
+        assert!(
+            e.contains("the set has 250001 values; the limit is 250000"),
+            "{e}"
+        );
+
+        let many = |n: usize| {
+            let mut s = String::from("expectations:\n");
+            for i in 0..n {
+                s.push_str(&format!("  - {{id: e{i}, expect: not_null, column: c}}\n"));
+            }
+            s
+        };
+        assert!(load(&many(MAX_EXPECTATIONS)).is_ok());
+        let e = load(&many(MAX_EXPECTATIONS + 1)).unwrap_err();
+        assert!(e.contains("10001 expectations; the limit is 10000"), "{e}");
+
+        let padded = |bytes: usize| {
+            let body = "dq_suite: 1\nname: t\nversion: 1\nexpectations: []\n#";
+            format!("{body}{}", "x".repeat(bytes - body.len()))
+        };
+        assert!(Suite::from_yaml(&padded(MAX_SUITE_BYTES), "t.yaml").is_ok());
+        let e = Suite::from_yaml(&padded(MAX_SUITE_BYTES + 1), "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a suite may be at most 16777216"), "{e}");
+    }
+
+    #[test]
+    fn regexes_are_bounded_where_suites_load() {
+        let re = |p: &str| {
+            format!(
+                "expectations:\n  - {{id: a, expect: matches_regex, column: c, regex: '{p}'}}\n"
+            )
+        };
+        assert!(load(&re(&"a".repeat(MAX_REGEX_CHARS))).is_ok());
+        let e = load(&re(&"a".repeat(MAX_REGEX_CHARS + 1))).unwrap_err();
+        assert!(
+            e.contains("t.yaml:5:") && e.contains("characters long"),
+            "{e}"
+        );
+        let e = load(&re(r"\w{2000}")).unwrap_err();
+        assert!(e.contains("compiles to more than 4194304 bytes"), "{e}");
+    }
+}

@@ -36,6 +36,8 @@ fn context() -> SessionContext {
 impl BoolExpr {
     /// Parses and type-checks SQL against `schema`.
     pub(crate) fn sql(sql: &str, schema: &SchemaRef) -> Result<Self, String> {
+        // Suites were checked when they loaded; table constraints come from the table.
+        crate::suite::limits::check_sql(sql)?;
         let ctx = context();
         let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
         let expr = ctx

@@ -11,33 +11,7 @@ use regex::bytes::Regex;
 
 use crate::eval::access::map_bytes;
 use crate::suite::RegexMode;
-
-/// Compiles a suite regex. `full` anchors it at both ends of the value (`\A(?:re)\z`, so a
-/// trailing newline does not match); `search` leaves it unanchored. Look-around and
-/// backreferences, which the linear-time engine cannot run, are rejected with a message that
-/// says so.
-pub fn compile_regex(pattern: &str, mode: RegexMode) -> Result<Regex, String> {
-    use regex_syntax::ast::ErrorKind;
-    if let Err(e) = regex_syntax::ast::parse::Parser::new().parse(pattern) {
-        return Err(match e.kind() {
-            ErrorKind::UnsupportedLookAround => format!(
-                "regex `{pattern}` uses look-around ((?=, (?!, (?<=, (?<!), which dq-gate's \
-                 linear-time regex engine does not support; rewrite it without look-around, \
-                 or split it into two expectations"
-            ),
-            ErrorKind::UnsupportedBackreference => format!(
-                "regex `{pattern}` uses a backreference (\\1), which dq-gate's linear-time regex \
-                 engine does not support"
-            ),
-            _ => format!("regex `{pattern}` does not compile: {e}"),
-        });
-    }
-    let full = match mode {
-        RegexMode::Full => format!(r"\A(?:{pattern})\z"),
-        RegexMode::Search => pattern.to_string(),
-    };
-    Regex::new(&full).map_err(|e| format!("regex `{pattern}` does not compile: {e}"))
-}
+use crate::suite::regex::compile_regex;
 
 /// A compiled suite regex: the lazy DFA driven byte by byte (no per-call search setup, which
 /// dominates on short values), with the full regex engine behind it for values the DFA gives up
