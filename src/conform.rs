@@ -27,7 +27,7 @@ use arrow::datatypes::{
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::Result;
-use crate::eval::literal::{days_since_epoch, parse_date, parse_decimal, parse_timestamp, to_unit};
+use crate::values::parse::{days_since_epoch, parse_date, parse_decimal, parse_timestamp, to_unit};
 use crate::suite::{Contract, SchemaMode};
 use crate::types::{ColumnType, is_string_like, type_name};
 

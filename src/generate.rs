@@ -288,7 +288,7 @@ pub fn write_parquet_files(
 ) -> crate::Result<()> {
     let per = total.div_ceil(files);
     let parts: Vec<u64> = (0..files).collect();
-    let results = crate::eval::par_map(&parts, |k| {
+    let results = crate::par::par_map(&parts, |k| {
         let start = k * per;
         let len = per.min(total.saturating_sub(start));
         write_range(

@@ -46,16 +46,17 @@
 pub(crate) mod conform;
 pub mod error;
 pub mod eval;
-pub mod facts;
 pub mod gate;
 pub mod generate;
 pub mod io;
 pub mod metrics;
+pub(crate) mod par;
 pub(crate) mod pii;
 pub mod report;
 pub mod suite;
 pub mod types;
 pub mod validate;
+pub mod values;
 
 pub use error::{Error, Result};
 pub use eval::CompiledSuite;

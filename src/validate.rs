@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::eval::CompiledSuite;
 use crate::eval::batch::{BatchRun, Fate};
-use crate::facts::FileFacts;
+use crate::io::facts::FileFacts;
 use crate::io::{Batches, InputFile, Strings, display_path};
 use crate::report::{Report, ReportBuilder};
 
@@ -19,7 +19,7 @@ pub struct RunOptions {
     /// The run id written in the report (and, for `run`, in every table). Default: a new UUID.
     pub run_id: String,
     /// Bytes of Arrow data a batch may hold in memory; a larger batch is evaluated in a
-    /// streaming pass and read again. Default: [`crate::gate::DEFAULT_BATCH_MEMORY`].
+    /// streaming pass and read again. Default: [`crate::eval::batch::DEFAULT_BATCH_MEMORY`].
     pub batch_memory: usize,
 }
 
@@ -29,7 +29,7 @@ impl Default for RunOptions {
             as_of: Utc::now(),
             batch_rows: None,
             run_id: uuid::Uuid::new_v4().to_string(),
-            batch_memory: crate::gate::DEFAULT_BATCH_MEMORY,
+            batch_memory: crate::eval::batch::DEFAULT_BATCH_MEMORY,
         }
     }
 }

@@ -21,20 +21,25 @@ use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
 use super::bind::Op;
-use super::chunk::{self, Chunk, ChunkOut, Partial, cores, par_map, record};
+use super::chunk::{self, Chunk, ChunkOut, Partial, record};
+use crate::par::{cores, par_map};
 use super::kernels::batch_unique::unique_over;
 use super::kernels::unique::CompoundCounter;
 use super::nulls::outcome;
-pub use super::stream::Replay;
-use super::stream::{Spilled, settle_chunk};
+pub use super::spill::Replay;
+use super::spill::{Spilled, settle_chunk};
 use super::verdict::verdict;
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::error::Result;
-use crate::facts::{ChunkFacts, FileFacts};
+use crate::io::facts::{ChunkFacts, FileFacts};
 use crate::report::{BatchOutcome, BatchReport, ExpectationResult};
 use crate::suite::{NullPolicy, OnFail};
 
 pub use super::chunk::MAX_SAMPLES;
+
+/// Default bytes of Arrow data one batch may hold in memory (1 GiB); a larger batch is
+/// evaluated in a streaming pass and read again ([`super::spill`]).
+pub const DEFAULT_BATCH_MEMORY: usize = 1 << 30;
 
 /// What the gate does with a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +282,7 @@ impl<'a> BatchRun<'a> {
     /// [`BatchRun::finish_with_source`].
     pub fn finish(mut self) -> Result<BatchResult> {
         if self.spilled.is_some() {
-            return Err(crate::Error::Usage(format!(
+            return Err(crate::error::Error::Usage(format!(
                 "batch {} of {} is larger than the memory budget and has no source to read it again",
                 self.seq, self.input
             )));
@@ -378,7 +383,7 @@ impl BatchRun<'_> {
             self.rows,
         )
         .ok_or_else(|| {
-            crate::Error::Usage(format!(
+            crate::error::Error::Usage(format!(
                 "batch {} of {}: columns {:?} were not read and {:?} only for their nulls, and \
                  the file's statistics do not settle every check of them",
                 self.seq, self.input, self.plan.unread, self.plan.nulls_only

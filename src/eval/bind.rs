@@ -7,7 +7,7 @@ use super::kernels::expr::BoolExpr;
 use super::kernels::range::{Interval, RangeFilter};
 use super::kernels::set::SetFilter;
 use super::kernels::strings::{FormatCheck, SuiteRegex};
-use super::literal::{Domain, domain_of};
+use crate::values::domain::{Domain, domain_of};
 use super::{Rule, RuleSource};
 use crate::metrics::check_metric_type;
 use crate::suite::{Expectation, Kind, MetricKind, Operand, Suite};

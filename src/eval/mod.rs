@@ -7,14 +7,13 @@
 //! null-free failing-row mask per rule, aggregates update mergeable states, and uniqueness is
 //! settled once the whole batch has been seen. Evaluation never does I/O.
 
-pub(crate) mod access;
 pub mod batch;
 mod bind;
 mod chunk;
 pub(crate) mod kernels;
 pub mod literal;
 pub(crate) mod nulls;
-mod stream;
+mod spill;
 mod unread;
 mod verdict;
 
@@ -26,8 +25,6 @@ use arrow::datatypes::SchemaRef;
 use crate::conform::Conformer;
 use crate::error::{Error, Result};
 use crate::suite::{Kind, NullPolicy, OnFail, Suite};
-
-pub(crate) use chunk::{cores, par_map};
 
 pub(crate) use bind::{Bound, bind_expectation};
 

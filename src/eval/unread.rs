@@ -17,7 +17,7 @@ use arrow::datatypes::SchemaRef;
 use super::bind::{Bound, BoundRule, Op};
 use super::chunk::{Partial, key_columns};
 use super::{CompiledSuite, RuleSource};
-use crate::facts::FileFacts;
+use crate::io::facts::FileFacts;
 use crate::io::ColumnPlan;
 use crate::metrics::MetricState;
 use crate::suite::MetricKind;

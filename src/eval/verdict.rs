@@ -7,9 +7,10 @@ use serde_json::Value;
 use super::Rule;
 use super::bind::{BoundRule, Op};
 use super::chunk::Partial;
-use super::literal::{Typed, from_unit};
+use crate::values::domain::Typed;
+use crate::values::parse::from_unit;
 use crate::metrics::Observed;
-use crate::report::values::{float_json, mask, typed_json};
+use crate::report::cells::{float_json, mask, typed_json};
 use crate::suite::MetricKind;
 
 /// Success, the observed value (aggregates) and an explanation (failed aggregates).

@@ -42,8 +42,7 @@ use sink::TableSink;
 /// Default target size of the Parquet files written, in bytes (128 MiB).
 pub const DEFAULT_TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
-/// Default bytes of Arrow data one batch may hold in memory (1 GiB).
-pub const DEFAULT_BATCH_MEMORY: usize = 1 << 30;
+pub use crate::eval::batch::DEFAULT_BATCH_MEMORY;
 
 /// Called after each batch is processed (for progress display).
 pub type BatchCallback = Box<dyn FnMut(&BatchReport) + Send>;

@@ -20,14 +20,14 @@ use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::facts::FileFacts;
+use facts::FileFacts;
 use crate::suite::Contract;
 
+pub mod facts;
 mod levels;
 mod parquet_read;
 
 pub use parquet_read::Strings;
-pub(crate) use parquet_read::top_level_leaf;
 use parquet_read::{decoded_size, parquet_file_metadata, parquet_metadata, read_parquet_whole};
 
 /// Rows per chunk read from a file (a batch may be many chunks).

@@ -312,7 +312,7 @@ impl ParallelChunks {
     /// row group is done.
     fn decode_round(&mut self) -> Result<bool> {
         let path = &self.path;
-        let parts = crate::eval::par_map(&self.readers, |(_, r)| {
+        let parts = crate::par::par_map(&self.readers, |(_, r)| {
             r.lock().expect("not poisoned").chunks(CHUNKS_PER_ROUND)
         });
         let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); self.meta.schema().fields().len()];

@@ -17,7 +17,7 @@ use crate::types::type_name;
 
 /// Checks that `metric` can be computed over a column of type `dt` (`None` for `row_count`).
 pub(crate) fn check_metric_type(metric: MetricKind, dt: Option<&DataType>) -> Result<(), String> {
-    use crate::eval::literal::{Domain, domain_of};
+    use crate::values::domain::{Domain, domain_of};
     let Some(dt) = dt else { return Ok(()) };
     let domain = domain_of(dt);
     let numeric = matches!(domain, Some(Domain::Float))

@@ -6,11 +6,12 @@ use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Float64Type};
 
-use crate::eval::access::for_each_bytes;
-use crate::eval::kernels::range::typed_cmp;
-use crate::eval::kernels::strings::char_count;
+use crate::values::access::for_each_bytes;
+use crate::values::domain::typed_cmp;
+use crate::values::access::char_count;
 use crate::eval::kernels::unique::UniqueCounter;
-use crate::eval::literal::{Domain, Typed, domain_of, float_cmp, for_each_float, for_each_int};
+use crate::values::domain::{Domain, Typed, domain_of, float_cmp};
+use crate::values::numeric::{for_each_float, for_each_int};
 use crate::suite::MetricKind;
 
 /// What a metric observed.

@@ -2,10 +2,10 @@
 //!
 //! The JSON shape is the contract schedulers and auditors read; field names here are exactly
 //! the ones the suite format lists. [`text`] renders the same model for people. Values of
-//! columns tagged `pii` never reach this model unmasked ([`values::mask`]).
+//! columns tagged `pii` never reach this model unmasked ([`cells::mask`]).
 
 pub mod text;
-pub(crate) mod values;
+pub(crate) mod cells;
 
 use serde::Serialize;
 

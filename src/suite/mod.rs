@@ -7,10 +7,9 @@
 //! `dq-check lint` before any data arrives.
 
 mod fingerprint;
-mod kinds;
+mod expectations;
 pub mod limits;
 mod parse;
-mod problems;
 mod reader;
 pub(crate) mod regex;
 pub(crate) mod yaml;
@@ -23,8 +22,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::types::ColumnType;
 
-pub use problems::{SuiteProblem, SuiteProblems};
-pub use yaml::Pos;
+pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
 
 /// A parsed, checked suite.
 #[derive(Debug, Clone, Serialize)]

@@ -5,9 +5,9 @@
 
 use std::collections::HashSet;
 
-use super::kinds::expectations;
+use super::expectations::expectations;
 use super::limits::{MAX_EXPECTATIONS, MAX_SUITE_BYTES};
-use super::problems::{SuiteProblem, SuiteProblems};
+use crate::error::{SuiteProblem, SuiteProblems};
 use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, describe, is_name};
 use super::yaml::{self, Node, Scalar, Value};
 use super::{ColumnSpec, Contract, SchemaMode, Suite, Tables};

@@ -2,7 +2,7 @@
 //! scalar accessors, and the problem collector they all report into.
 
 use super::Literal;
-use super::problems::SuiteProblem;
+use crate::error::SuiteProblem;
 use super::yaml::{Node, Pos, Scalar, Value};
 
 #[derive(Default)]

@@ -8,16 +8,8 @@
 use yaml_rust2::parser::{Event, Parser};
 
 use super::limits::MAX_YAML_DEPTH;
+pub use crate::error::Pos;
 use yaml_rust2::scanner::{Marker, TScalarStyle};
-
-/// A position in the suite file, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Pos {
-    /// Line, from 1.
-    pub line: usize,
-    /// Column, from 1.
-    pub col: usize,
-}
 
 impl From<Marker> for Pos {
     fn from(m: Marker) -> Self {

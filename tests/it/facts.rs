@@ -385,7 +385,7 @@ proptest! {
         write_parquet_with(&path, &unread_table(rows, seed), props);
         // Levels alone are read from uncompressed and Snappy pages; other codecs decode in full.
         let files = discover(std::slice::from_ref(&path)).unwrap();
-        let plan_columns = |s: &arrow::datatypes::SchemaRef, f: Option<&dq_gate::facts::FileFacts>| {
+        let plan_columns = |s: &arrow::datatypes::SchemaRef, f: Option<&dq_gate::io::facts::FileFacts>| {
             compiled.column_plan(s, f)
         };
         let (spec, _) = Batches::new(&files, None, None)

@@ -21,10 +21,12 @@ use arrow::array::{Array, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 
-use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter, for_each_int_key, wanted};
-use crate::eval::access::{ByteAt, for_each_bytes, pack_bits};
-use crate::eval::literal::{Domain, domain_of, for_each_int};
-use crate::eval::par_map;
+use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter};
+use crate::values::numeric::{for_each_int_key, wanted};
+use crate::values::access::{ByteAt, for_each_bytes, pack_bits};
+use crate::values::domain::{Domain, domain_of};
+use crate::values::numeric::for_each_int;
+use crate::par::par_map;
 
 /// Settles `unique` over every chunk of a batch at once: `true` where the row's value occurs
 /// once among the batch's in-scope values.
@@ -81,8 +83,8 @@ fn dense(
     columns: &[(&dyn Array, Option<&BooleanBuffer>)],
     nulls_distinct: bool,
 ) -> Option<Vec<BooleanArray>> {
-    use crate::eval::literal::map_int_like;
-    use crate::eval::par_map;
+    use crate::values::numeric::map_int_like;
+    use crate::par::par_map;
     if columns.is_empty()
         || columns.iter().any(|(a, _)| {
             domain_of(a.data_type()) != Some(Domain::Int)
@@ -155,7 +157,7 @@ impl Slots {
 /// `chunks` chunks: each core marks its share of the chunks, then the shares are combined a
 /// word at a time.
 fn repeated_slots(chunks: usize, span: u128, mark: impl Fn(usize, &mut Slots) + Sync) -> Vec<u64> {
-    let threads = crate::eval::cores().min(chunks).max(1);
+    let threads = crate::par::cores().min(chunks).max(1);
     let shares: Vec<Vec<usize>> = (0..threads)
         .map(|t| (0..chunks).filter(|i| i % threads == t).collect())
         .collect();

@@ -15,7 +15,8 @@ use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::eval::literal::{Typed, bind_literal};
+use crate::eval::literal::bind_literal;
+use crate::values::domain::Typed;
 use crate::suite::{CmpOp, Literal};
 use crate::types::type_name;
 
@@ -141,7 +142,7 @@ fn numeric(dt: &DataType) -> bool {
 }
 
 fn check_comparable(l: &DataType, r: &DataType) -> Result<(), String> {
-    use crate::eval::literal::{Domain, domain_of};
+    use crate::values::domain::{Domain, domain_of};
     let ok = match (domain_of(l), domain_of(r)) {
         _ if numeric(l) && numeric(r) => true,
         (Some(Domain::Bytes), Some(Domain::Bytes)) => true,

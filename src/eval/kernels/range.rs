@@ -10,13 +10,14 @@ use std::cmp::Ordering;
 use arrow::array::{Array, BooleanArray};
 use arrow::datatypes::DataType;
 
-use crate::eval::access::map_bytes;
-use crate::eval::literal::{
-    Domain, Typed, bind_literal, domain_of, float_cmp, map_float, map_int_range,
-};
-use crate::facts::Bounds;
+use crate::values::access::map_bytes;
+use crate::eval::literal::bind_literal;
+use crate::values::domain::{Domain, Typed, domain_of};
+use crate::values::numeric::{map_float, map_int_range};
+use crate::io::facts::Bounds;
 use crate::suite::Literal;
 use crate::types::type_name;
+use crate::values::domain::typed_cmp;
 
 #[derive(Debug, Clone)]
 pub(crate) enum RangeFilter {
@@ -85,18 +86,6 @@ impl Interval {
             });
         lo_ok && hi_ok
     }
-}
-
-pub(crate) fn typed_cmp(a: &Typed, b: &Typed) -> Option<Ordering> {
-    Some(match (a, b) {
-        (Typed::Int(a), Typed::Int(b)) => a.cmp(b),
-        (Typed::Float(a), Typed::Float(b)) => float_cmp(*a, *b),
-        (Typed::Int(a), Typed::Float(b)) => float_cmp(*a as f64, *b),
-        (Typed::Float(a), Typed::Int(b)) => float_cmp(*a, *b as f64),
-        (Typed::Bytes(a), Typed::Bytes(b)) => a.cmp(b),
-        (Typed::Bool(a), Typed::Bool(b)) => a.cmp(b),
-        _ => return None,
-    })
 }
 
 impl RangeFilter {

@@ -9,10 +9,10 @@
 use arrow::array::{Array, BooleanArray};
 use hashbrown::HashSet;
 
-use crate::eval::access::bytes_values;
-use crate::eval::literal::{
-    Domain, Typed, bind_literal, domain_of, float_key, map_float, map_int_like,
-};
+use crate::values::access::bytes_values;
+use crate::eval::literal::bind_literal;
+use crate::values::domain::{Domain, Typed, domain_of, float_key};
+use crate::values::numeric::{map_float, map_int_like};
 use crate::suite::Literal;
 use crate::types::type_name;
 
@@ -149,7 +149,7 @@ fn short_views(
         DataType::BinaryView => array.as_binary_view().views(),
         _ => return None,
     };
-    Some(crate::eval::access::pack_bits(views, |v| {
+    Some(crate::values::access::pack_bits(views, |v| {
         let l = v as u32 as usize;
         l <= 8 && member(l, (v >> 32) as u64)
     }))

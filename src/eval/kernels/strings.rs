@@ -9,9 +9,10 @@ use arrow::datatypes::DataType;
 use chrono::format::{Item, Parsed, StrftimeItems, parse};
 use regex::bytes::Regex;
 
-use crate::eval::access::map_bytes;
+use crate::values::access::map_bytes;
 use crate::suite::RegexMode;
 use crate::suite::regex::compile_regex;
+use crate::values::access::char_count;
 
 /// A compiled suite regex: the lazy DFA driven byte by byte (no per-call search setup, which
 /// dominates on short values), with the full regex engine behind it for values the DFA gives up
@@ -154,18 +155,8 @@ fn ascii_view_lengths(array: &dyn Array, min: u64, max: u64) -> Option<BooleanAr
         return None;
     }
     let values =
-        crate::eval::access::pack_bits(views, |v| (min..=max).contains(&((v as u32) as u64)));
+        crate::values::access::pack_bits(views, |v| (min..=max).contains(&((v as u32) as u64)));
     Some(BooleanArray::new(values, a.nulls().cloned()))
-}
-
-/// Characters in a UTF-8 value: the byte length for ASCII, else the count of non-continuation
-/// bytes.
-pub(crate) fn char_count(v: &[u8]) -> u64 {
-    if v.is_ascii() {
-        v.len() as u64
-    } else {
-        v.iter().filter(|b| (**b as i8) >= -0x40).count() as u64
-    }
 }
 
 /// A compiled strftime format and what a value parsed with it can be turned into.

@@ -14,8 +14,9 @@ use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::row::{RowConverter, SortField};
 use hashbrown::HashMap;
 
-use crate::eval::access::for_each_bytes;
-use crate::eval::literal::{Domain, domain_of, float_key, for_each_float, for_each_int};
+use crate::values::access::for_each_bytes;
+use crate::values::domain::{Domain, domain_of};
+use crate::values::numeric::{for_each_int_key, wanted};
 
 #[derive(Debug, Default)]
 pub(crate) struct UniqueCounter {
@@ -26,40 +27,6 @@ pub(crate) struct UniqueCounter {
 
 fn in_scope(scope: Option<&BooleanBuffer>, i: usize) -> bool {
     scope.is_none_or(|s| s.value(i))
-}
-
-/// Calls `f(i, key)` for every row set in `rows` of a non-string column, the key identifying the
-/// value (integers as themselves, floats by normalized bits, booleans as 0/1). Dispatches on the
-/// type once; `false` for a type it has no key for.
-pub(super) fn for_each_int_key(
-    array: &dyn Array,
-    rows: &BooleanBuffer,
-    mut f: impl FnMut(usize, i128),
-) -> bool {
-    use arrow::array::AsArray;
-    use arrow::datatypes::DataType;
-    match array.data_type() {
-        DataType::Float32 | DataType::Float64 => {
-            return for_each_float(array, rows, |i, v| f(i, float_key(v) as i128));
-        }
-        DataType::Boolean => {
-            let b = array.as_boolean();
-            rows.set_indices().for_each(|i| f(i, b.value(i) as i128));
-        }
-        _ => return for_each_int(array, rows, f),
-    }
-    true
-}
-
-/// Rows that hold a value and are in scope.
-pub(super) fn wanted(a: &dyn Array, scope: Option<&BooleanBuffer>) -> BooleanBuffer {
-    let valid = a
-        .logical_nulls()
-        .map_or_else(|| BooleanBuffer::new_set(a.len()), |n| n.inner().clone());
-    match scope {
-        Some(s) => &valid & s,
-        None => valid,
-    }
 }
 
 /// Counts of integer keys: a flat array indexed by `key - lo` while the keys stay dense (it grows

@@ -262,6 +262,16 @@ pub(crate) fn value_bytes(array: &dyn Array, i: usize) -> Option<&[u8]> {
     })
 }
 
+/// Characters in a UTF-8 value: the byte length for ASCII, else the count of non-continuation
+/// bytes.
+pub(crate) fn char_count(v: &[u8]) -> u64 {
+    if v.is_ascii() {
+        v.len() as u64
+    } else {
+        v.iter().filter(|b| (**b as i8) >= -0x40).count() as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

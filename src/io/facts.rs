@@ -97,7 +97,7 @@ impl FileFacts {
         let mut null_counts = Vec::new();
         for field in schema.fields() {
             let dt = field.data_type();
-            let Some(leaf) = crate::io::top_level_leaf(leaves, field.name()) else {
+            let Some(leaf) = super::parquet_read::top_level_leaf(leaves, field.name()) else {
                 continue;
             };
             let nulls: Option<u64> = groups

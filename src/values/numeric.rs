@@ -1,0 +1,205 @@
+//! Integer-like and float columns: a loop per Arrow type, chosen once, over the native values.
+
+use arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type,
+    Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+
+use crate::values::access::map_primitive;
+use super::domain::float_key;
+
+/// Expands `$body` once per integer-like type, with `$t` naming its Arrow type (the native
+/// value converts to `i128` with `as`); `$other` for any other type.
+macro_rules! int_like {
+    ($dt:expr, $t:ident => $body:expr, _ => $other:expr) => {
+        match $dt {
+            DataType::Int8 => int_like!(@ $t = Int8Type, $body),
+            DataType::Int16 => int_like!(@ $t = Int16Type, $body),
+            DataType::Int32 => int_like!(@ $t = Int32Type, $body),
+            DataType::Int64 => int_like!(@ $t = Int64Type, $body),
+            DataType::UInt8 => int_like!(@ $t = UInt8Type, $body),
+            DataType::UInt16 => int_like!(@ $t = UInt16Type, $body),
+            DataType::UInt32 => int_like!(@ $t = UInt32Type, $body),
+            DataType::UInt64 => int_like!(@ $t = UInt64Type, $body),
+            DataType::Decimal128(_, _) => int_like!(@ $t = Decimal128Type, $body),
+            DataType::Date32 => int_like!(@ $t = Date32Type, $body),
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                int_like!(@ $t = TimestampSecondType, $body)
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                int_like!(@ $t = TimestampMillisecondType, $body)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                int_like!(@ $t = TimestampMicrosecondType, $body)
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                int_like!(@ $t = TimestampNanosecondType, $body)
+            }
+            _ => $other,
+        }
+    };
+    (@ $t:ident = $ty:ty, $body:expr) => {{
+        type $t = $ty;
+        #[allow(clippy::unnecessary_cast)]
+        let r = $body;
+        r
+    }};
+}
+
+/// Runs `pred` over every value of an integer-like array as `i128`. `None` for other types.
+pub(crate) fn map_int_like(array: &dyn Array, pred: impl Fn(i128) -> bool) -> Option<BooleanArray> {
+    Some(int_like!(array.data_type(), T => {
+        let a: &PrimitiveArray<T> = array.as_primitive();
+        map_primitive(a, |v| pred(v as i128))
+    }, _ => return None))
+}
+
+/// `lo <= v <= hi` over an integer-like array, compared in its native type (no widening: loops
+/// the compiler turns into vector compares). `None` for other types.
+pub(crate) fn map_int_range(array: &dyn Array, lo: i128, hi: i128) -> Option<BooleanArray> {
+    Some(int_like!(array.data_type(), T => native_range::<T>(array, lo, hi), _ => return None))
+}
+
+/// `lo <= v <= hi` over a primitive array, with the bounds brought into its native type: a
+/// bound beyond the type's range on its own side is no bound, on the far side no value passes.
+fn native_range<T>(array: &dyn Array, lo: i128, hi: i128) -> BooleanArray
+where
+    T: ArrowPrimitiveType,
+    T::Native: TryFrom<i128> + PartialOrd,
+{
+    let a = array.as_primitive::<T>();
+    let all = |pass: bool| {
+        let values = if pass {
+            arrow::buffer::BooleanBuffer::new_set(a.len())
+        } else {
+            arrow::buffer::BooleanBuffer::new_unset(a.len())
+        };
+        BooleanArray::new(values, a.nulls().cloned())
+    };
+    let lo = match T::Native::try_from(lo) {
+        Ok(v) => Some(v),
+        Err(_) if lo < 0 => None,
+        Err(_) => return all(false),
+    };
+    let hi = match T::Native::try_from(hi) {
+        Ok(v) => Some(v),
+        Err(_) if hi > 0 => None,
+        Err(_) => return all(false),
+    };
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => map_primitive(a, |v| lo <= v && v <= hi),
+        (Some(lo), None) => map_primitive(a, |v| lo <= v),
+        (None, Some(hi)) => map_primitive(a, |v| v <= hi),
+        (None, None) => all(true),
+    }
+}
+
+/// Calls `f(i, conv(value))` for every row `i` set in `rows` of a primitive array.
+fn selected<T: ArrowPrimitiveType, R>(
+    a: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    f: &mut impl FnMut(usize, R),
+    conv: impl Fn(T::Native) -> R,
+) {
+    let v = a.as_primitive::<T>().values();
+    if rows.count_set_bits() == v.len() {
+        // Every row: a plain loop the compiler can unroll, no bit scanning.
+        for (i, x) in v.iter().enumerate() {
+            f(i, conv(*x));
+        }
+    } else {
+        for i in rows.set_indices() {
+            f(i, conv(v[i]));
+        }
+    }
+}
+
+/// Calls `f(i, value)` for every row `i` set in `rows`, with the integer-like value as `i128`.
+/// Dispatches on the type once. Returns `false` for other types.
+pub(crate) fn for_each_int(
+    array: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    mut f: impl FnMut(usize, i128),
+) -> bool {
+    int_like!(array.data_type(), T => {
+        selected::<T, _>(array, rows, &mut f, |v| v as i128)
+    }, _ => return false);
+    true
+}
+
+/// Calls `f(i, value)` for every row `i` set in `rows` of a float column, as `f64`. Dispatches
+/// on the type once. Returns `false` for other types.
+pub(crate) fn for_each_float(
+    array: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    mut f: impl FnMut(usize, f64),
+) -> bool {
+    match array.data_type() {
+        DataType::Float32 => selected::<Float32Type, _>(array, rows, &mut f, |v| v as f64),
+        DataType::Float64 => selected::<Float64Type, _>(array, rows, &mut f, |v| v),
+        _ => return false,
+    }
+    true
+}
+
+/// The value at `i` of an integer-like array as `i128` (validity not checked).
+pub(crate) fn int_value(array: &dyn Array, i: usize) -> Option<i128> {
+    Some(int_like!(array.data_type(), T => {
+        array.as_primitive::<T>().value(i) as i128
+    }, _ => return None))
+}
+
+/// Runs `pred` over every value of a float array as `f64`. `None` for other types.
+pub(crate) fn map_float(array: &dyn Array, pred: impl Fn(f64) -> bool) -> Option<BooleanArray> {
+    Some(match array.data_type() {
+        DataType::Float32 => map_primitive(array.as_primitive::<Float32Type>(), |v| pred(v as f64)),
+        DataType::Float64 => map_primitive(array.as_primitive::<Float64Type>(), pred),
+        _ => return None,
+    })
+}
+
+/// The value at `i` of a float array as `f64` (validity not checked).
+pub(crate) fn float_value(array: &dyn Array, i: usize) -> Option<f64> {
+    match array.data_type() {
+        DataType::Float32 => Some(array.as_primitive::<Float32Type>().value(i) as f64),
+        DataType::Float64 => Some(array.as_primitive::<Float64Type>().value(i)),
+        _ => None,
+    }
+}
+
+/// Calls `f(i, key)` for every row set in `rows` of a non-string column, the key identifying the
+/// value (integers as themselves, floats by normalized bits, booleans as 0/1). Dispatches on the
+/// type once; `false` for a type it has no key for.
+pub(crate) fn for_each_int_key(
+    array: &dyn Array,
+    rows: &BooleanBuffer,
+    mut f: impl FnMut(usize, i128),
+) -> bool {
+    use arrow::array::AsArray;
+    use arrow::datatypes::DataType;
+    match array.data_type() {
+        DataType::Float32 | DataType::Float64 => {
+            return for_each_float(array, rows, |i, v| f(i, float_key(v) as i128));
+        }
+        DataType::Boolean => {
+            let b = array.as_boolean();
+            rows.set_indices().for_each(|i| f(i, b.value(i) as i128));
+        }
+        _ => return for_each_int(array, rows, f),
+    }
+    true
+}
+
+/// Rows that hold a value and are in scope.
+pub(crate) fn wanted(a: &dyn Array, scope: Option<&BooleanBuffer>) -> BooleanBuffer {
+    let valid = a
+        .logical_nulls()
+        .map_or_else(|| BooleanBuffer::new_set(a.len()), |n| n.inner().clone());
+    match scope {
+        Some(s) => &valid & s,
+        None => valid,
+    }
+}
