@@ -27,9 +27,9 @@ use arrow::datatypes::{
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::Result;
-use crate::values::parse::{days_since_epoch, parse_date, parse_decimal, parse_timestamp, to_unit};
 use crate::suite::{Contract, SchemaMode};
 use crate::types::{ColumnType, is_string_like, type_name};
+use crate::values::parse::{days_since_epoch, parse_date, parse_decimal, parse_timestamp, to_unit};
 
 /// Cells of one column that did not convert.
 #[derive(Debug, Clone)]

@@ -11,7 +11,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-
 /// `Result` with [`enum@Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -8,30 +8,28 @@
 //!          ─▶ verdicts ─▶ fate ─▶ quarantine mask per chunk
 //! ```
 //!
-//! The quarantine mask of a chunk is the OR of the failing-row masks of the rules whose
-//! `on_fail` is `quarantine_rows` (the implicit contract rules included). Each failing-row mask
-//! is null-free by construction ([`super::nulls`]), so a row is kept only when every routing rule
-//! is TRUE for it: a NULL never slips through. Because chunks are evaluated independently and
-//! merged in order, the result does not depend on how a batch is chunked.
+//! Because chunks are evaluated independently and merged in order, the result does not depend
+//! on how a batch is chunked. Each chunk is then routed ([`super::mask`]).
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
 use super::bind::Op;
 use super::chunk::{self, Chunk, ChunkOut, Partial, record};
-use crate::par::{cores, par_map};
 use super::kernels::batch_unique::unique_over;
-use super::kernels::unique::CompoundCounter;
+pub use super::mask::{Fate, RoutedChunk};
+use super::mask::{quarantine_mask, routing_rules};
 use super::nulls::outcome;
 pub use super::spill::Replay;
-use super::spill::{Spilled, settle_chunk};
+use super::spill::{Counter, Spilled, settle_chunk};
 use super::verdict::verdict;
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
+use crate::par::{cores, par_map};
 use crate::report::{BatchOutcome, BatchReport, ExpectationResult};
 use crate::suite::{NullPolicy, OnFail};
 
@@ -40,32 +38,6 @@ pub use super::chunk::MAX_SAMPLES;
 /// Default bytes of Arrow data one batch may hold in memory (1 GiB); a larger batch is
 /// evaluated in a streaming pass and read again ([`super::spill`]).
 pub const DEFAULT_BATCH_MEMORY: usize = 1 << 30;
-
-/// What the gate does with a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    /// Passing rows to the target, failing rows to quarantine.
-    Split,
-    /// Every row to quarantine (schema violation, or a batch-level failure).
-    QuarantineAll,
-    /// A `fail` expectation did not succeed: nothing is committed and the run stops.
-    Fail,
-}
-
-/// A chunk after evaluation, ready to be split.
-#[derive(Debug)]
-pub struct RoutedChunk {
-    /// The chunk's rows: the contract's columns (or the input's, without a contract).
-    pub batch: RecordBatch,
-    /// Per row, JSON of original values that could not be kept in the typed columns.
-    pub raw: Option<StringArray>,
-    /// Rows going to quarantine (null-free).
-    pub quarantine: BooleanBuffer,
-    /// Per rule index, the rows that failed it (only rules with failures).
-    pub fails: Vec<(usize, BooleanBuffer)>,
-    /// Position of the chunk's first row in its input file.
-    pub first_row: u64,
-}
 
 /// A batch after evaluation.
 #[derive(Debug)]
@@ -342,20 +314,9 @@ impl<'a> BatchRun<'a> {
         let routed: Vec<RoutedChunk> = chunks
             .into_iter()
             .map(|c| {
-                let quarantine = quarantine_mask(&c.fails, &routing, fate, c.batch.num_rows());
-                quarantined += quarantine.count_set_bits() as u64;
-                RoutedChunk {
-                    batch: c.batch,
-                    raw: c.raw,
-                    quarantine,
-                    fails: c
-                        .fails
-                        .into_iter()
-                        .enumerate()
-                        .filter_map(|(i, f)| f.map(|f| (i, f)))
-                        .collect(),
-                    first_row: c.first_row,
-                }
+                let r = RoutedChunk::route(c, &routing, fate);
+                quarantined += r.quarantine.count_set_bits() as u64;
+                r
             })
             .collect();
         Ok(BatchResult {
@@ -474,34 +435,6 @@ fn report(
     }
 }
 
-/// The rules whose failing rows go to quarantine.
-pub(crate) fn routing_rules(rules: &[Rule]) -> Vec<usize> {
-    rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.on_fail == OnFail::QuarantineRows)
-        .map(|(i, _)| i)
-        .collect()
-}
-
-/// A chunk's quarantine mask: the OR of its routing rules' failing rows, or all or none of its
-/// rows when the batch's fate says so.
-pub(crate) fn quarantine_mask(
-    fails: &[Option<BooleanBuffer>],
-    routing: &[usize],
-    fate: Fate,
-    len: usize,
-) -> BooleanBuffer {
-    match fate {
-        Fate::QuarantineAll => BooleanBuffer::new_set(len),
-        Fate::Fail => BooleanBuffer::new_unset(len),
-        Fate::Split => routing
-            .iter()
-            .filter_map(|i| fails[*i].as_ref())
-            .fold(BooleanBuffer::new_unset(len), |acc, f| &acc | f),
-    }
-}
-
 /// Decides every rule's verdict from its merged partial, and the batch's fate.
 pub(crate) fn decide(
     compiled: &CompiledSuite,
@@ -568,18 +501,19 @@ fn settle_uniqueness(
                     .collect();
                 unique_over(&columns, *nulls_distinct)
             }
-            Op::Compound { cols, types } => {
-                let mut counter = CompoundCounter::new(types)?;
-                let arrays = |c: &Chunk| -> Vec<ArrayRef> {
-                    cols.iter().map(|i| c.batch.column(*i).clone()).collect()
-                };
+            op @ Op::Compound { .. } => {
+                let mut counter = Counter::of(op)?.expect("a counter for compound_unique");
                 for c in chunks.iter() {
-                    counter.count(&arrays(c), c.scopes[ri].as_ref())?;
+                    counter.count(op, &c.batch, c.scopes[ri].as_ref())?;
                 }
                 chunks
                     .iter()
-                    .map(|c| counter.evaluate(&arrays(c)))
-                    .collect::<std::result::Result<Vec<_>, _>>()?
+                    .map(|c| {
+                        counter
+                            .evaluate(op, &c.batch, rule.nulls)
+                            .map(|r| r.expect("compound_unique").0)
+                    })
+                    .collect::<Result<Vec<_>>>()?
             }
             _ => continue,
         };

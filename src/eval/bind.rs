@@ -7,11 +7,11 @@ use super::kernels::expr::BoolExpr;
 use super::kernels::range::{Interval, RangeFilter};
 use super::kernels::set::SetFilter;
 use super::kernels::strings::{FormatCheck, SuiteRegex};
-use crate::values::domain::{Domain, domain_of};
 use super::{Rule, RuleSource};
 use crate::metrics::check_metric_type;
 use crate::suite::{Expectation, Kind, MetricKind, Operand, Suite};
 use crate::types::{is_string_like, type_name};
+use crate::values::domain::{Domain, domain_of};
 
 /// A kernel bound to columns by index.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ mod bind;
 mod chunk;
 pub(crate) mod kernels;
 pub mod literal;
+pub mod mask;
 pub(crate) mod nulls;
 mod spill;
 mod unread;

@@ -15,14 +15,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
 use super::CompiledSuite;
-use super::batch::{Fate, RoutedChunk, quarantine_mask, routing_rules};
 use super::bind::{Bound, Op};
 use super::chunk::{self, Chunk, ChunkOut, Partial, record};
 use super::kernels::unique::{CompoundCounter, UniqueCounter};
+use super::mask::{Fate, RoutedChunk, routing_rules};
 use super::nulls::outcome;
 use crate::error::Result;
 use crate::suite::NullPolicy;
@@ -32,6 +33,62 @@ use crate::suite::NullPolicy;
 pub(crate) enum Counter {
     Unique(UniqueCounter, bool),
     Compound(CompoundCounter),
+}
+
+impl Counter {
+    /// A new counter for a uniqueness rule; `None` for any other.
+    pub(crate) fn of(op: &Op) -> Result<Option<Counter>> {
+        Ok(match op {
+            Op::Unique { nulls_distinct, .. } => {
+                Some(Counter::Unique(UniqueCounter::default(), *nulls_distinct))
+            }
+            Op::Compound { types, .. } => Some(Counter::Compound(CompoundCounter::new(types)?)),
+            _ => None,
+        })
+    }
+
+    /// Counts the in-scope values of a chunk.
+    pub(crate) fn count(
+        &mut self,
+        op: &Op,
+        batch: &RecordBatch,
+        scope: Option<&BooleanBuffer>,
+    ) -> Result<()> {
+        match (self, op) {
+            (Counter::Unique(u, _), Op::Unique { col, .. }) => {
+                u.count(batch.column(*col).as_ref(), scope)
+            }
+            (Counter::Compound(c), Op::Compound { cols, .. }) => {
+                c.count(&columns(batch, cols), scope)?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Each row of a chunk by its value's final count, and the null policy that applies.
+    pub(crate) fn evaluate(
+        &self,
+        op: &Op,
+        batch: &RecordBatch,
+        nulls: NullPolicy,
+    ) -> Result<Option<(BooleanArray, NullPolicy)>> {
+        Ok(match (self, op) {
+            (Counter::Unique(u, nulls_distinct), Op::Unique { col, .. }) => Some((
+                u.evaluate(batch.column(*col).as_ref(), *nulls_distinct),
+                nulls,
+            )),
+            // A tuple with a null passes; the rule's policy does not apply.
+            (Counter::Compound(c), Op::Compound { cols, .. }) => {
+                Some((c.evaluate(&columns(batch, cols))?, NullPolicy::Ignore))
+            }
+            _ => None,
+        })
+    }
+}
+
+fn columns(batch: &RecordBatch, cols: &[usize]) -> Vec<ArrayRef> {
+    cols.iter().map(|i| batch.column(*i).clone()).collect()
 }
 
 /// What pass 1 keeps.
@@ -67,32 +124,11 @@ impl Spilled {
             return Ok(());
         };
         for (ri, br) in bound.rules.iter().enumerate() {
-            let scope = out.chunk.scopes[ri].as_ref();
-            match &br.op {
-                Op::Unique {
-                    col,
-                    nulls_distinct,
-                } => {
-                    let c = self.counters[ri].get_or_insert_with(|| {
-                        Counter::Unique(UniqueCounter::default(), *nulls_distinct)
-                    });
-                    if let Counter::Unique(u, _) = c {
-                        u.count(out.chunk.batch.column(*col).as_ref(), scope);
-                    }
-                }
-                Op::Compound { cols, types } => {
-                    if self.counters[ri].is_none() {
-                        self.counters[ri] = Some(Counter::Compound(CompoundCounter::new(types)?));
-                    }
-                    if let Some(Counter::Compound(c)) = self.counters[ri].as_mut() {
-                        let arrays: Vec<ArrayRef> = cols
-                            .iter()
-                            .map(|i| out.chunk.batch.column(*i).clone())
-                            .collect();
-                        c.count(&arrays, scope)?;
-                    }
-                }
-                _ => {}
+            if self.counters[ri].is_none() {
+                self.counters[ri] = Counter::of(&br.op)?;
+            }
+            if let Some(c) = self.counters[ri].as_mut() {
+                c.count(&br.op, &out.chunk.batch, out.chunk.scopes[ri].as_ref())?;
             }
         }
         self.bound.get_or_insert(bound);
@@ -112,19 +148,11 @@ pub(crate) fn settle_chunk(
     let rules = compiled.rules();
     let mut out = Vec::new();
     for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
-        let (result, policy) = match (&br.op, &counters[ri]) {
-            (Op::Unique { col, .. }, Some(Counter::Unique(u, nulls_distinct))) => (
-                u.evaluate(chunk.batch.column(*col).as_ref(), *nulls_distinct),
-                rule.nulls,
-            ),
-            (Op::Compound { cols, .. }, Some(Counter::Compound(c))) => {
-                let arrays: Vec<ArrayRef> = cols
-                    .iter()
-                    .map(|i| chunk.batch.column(*i).clone())
-                    .collect();
-                (c.evaluate(&arrays)?, NullPolicy::Ignore)
-            }
-            _ => continue,
+        let Some(counter) = &counters[ri] else {
+            continue;
+        };
+        let Some((result, policy)) = counter.evaluate(&br.op, &chunk.batch, rule.nulls)? else {
+            continue;
         };
         let scope = chunk.scopes[ri].clone();
         let o = outcome(&result, policy, scope.as_ref());
@@ -164,18 +192,6 @@ impl Replay {
         let mut chunk = chunk::evaluate(compiled, self.as_of, input, text, first_row, None)?.chunk;
         settle_chunk(compiled, &self.counters, &mut chunk)?;
         let routing = routing_rules(compiled.rules());
-        let quarantine = quarantine_mask(&chunk.fails, &routing, self.fate, chunk.batch.num_rows());
-        Ok(RoutedChunk {
-            batch: chunk.batch,
-            raw: chunk.raw,
-            quarantine,
-            fails: chunk
-                .fails
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, f)| f.map(|f| (i, f)))
-                .collect(),
-            first_row: chunk.first_row,
-        })
+        Ok(RoutedChunk::route(chunk, &routing, self.fate))
     }
 }

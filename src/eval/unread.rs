@@ -17,8 +17,8 @@ use arrow::datatypes::SchemaRef;
 use super::bind::{Bound, BoundRule, Op};
 use super::chunk::{Partial, key_columns};
 use super::{CompiledSuite, RuleSource};
-use crate::io::facts::FileFacts;
 use crate::io::ColumnPlan;
+use crate::io::facts::FileFacts;
 use crate::metrics::MetricState;
 use crate::suite::MetricKind;
 

@@ -7,11 +7,11 @@ use serde_json::Value;
 use super::Rule;
 use super::bind::{BoundRule, Op};
 use super::chunk::Partial;
-use crate::values::domain::Typed;
-use crate::values::parse::from_unit;
 use crate::metrics::Observed;
 use crate::report::cells::{float_json, mask, typed_json};
 use crate::suite::MetricKind;
+use crate::values::domain::Typed;
+use crate::values::parse::from_unit;
 
 /// Success, the observed value (aggregates) and an explanation (failed aggregates).
 pub(crate) type Verdict = (bool, Option<Value>, Option<String>);

@@ -20,8 +20,8 @@ use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use facts::FileFacts;
 use crate::suite::Contract;
+use facts::FileFacts;
 
 pub mod facts;
 mod levels;

@@ -6,13 +6,13 @@ use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Float64Type};
 
+use super::distinct::UniqueCounter;
+use crate::suite::MetricKind;
+use crate::values::access::char_count;
 use crate::values::access::for_each_bytes;
 use crate::values::domain::typed_cmp;
-use crate::values::access::char_count;
-use crate::eval::kernels::unique::UniqueCounter;
 use crate::values::domain::{Domain, Typed, domain_of, float_cmp};
 use crate::values::numeric::{for_each_float, for_each_int};
-use crate::suite::MetricKind;
 
 /// What a metric observed.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,10 +5,10 @@ use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
 
+use crate::types::is_string_like;
 use crate::values::domain::Typed;
 use crate::values::numeric::{float_value, int_value};
 use crate::values::parse::from_unit;
-use crate::types::is_string_like;
 
 /// The value at row `i` as JSON: numbers as numbers, dates and timestamps as ISO text, strings
 /// as strings, null as null.

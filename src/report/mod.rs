@@ -4,8 +4,8 @@
 //! the ones the suite format lists. [`text`] renders the same model for people. Values of
 //! columns tagged `pii` never reach this model unmasked ([`cells::mask`]).
 
-pub mod text;
 pub(crate) mod cells;
+pub mod text;
 
 use serde::Serialize;
 

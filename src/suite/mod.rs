@@ -6,8 +6,8 @@
 //! it to the contract, so a typo in a column name or a bound of the wrong type is caught by
 //! `dq-check lint` before any data arrives.
 
-mod fingerprint;
 mod expectations;
+mod fingerprint;
 pub mod limits;
 mod parse;
 mod reader;

@@ -7,10 +7,10 @@ use std::collections::HashSet;
 
 use super::expectations::expectations;
 use super::limits::{MAX_EXPECTATIONS, MAX_SUITE_BYTES};
-use crate::error::{SuiteProblem, SuiteProblems};
 use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, describe, is_name};
 use super::yaml::{self, Node, Scalar, Value};
 use super::{ColumnSpec, Contract, SchemaMode, Suite, Tables};
+use crate::error::{SuiteProblem, SuiteProblems};
 use crate::types::ColumnType;
 
 /// The one suite format version this crate reads.

@@ -2,8 +2,8 @@
 //! scalar accessors, and the problem collector they all report into.
 
 use super::Literal;
-use crate::error::SuiteProblem;
 use super::yaml::{Node, Pos, Scalar, Value};
+use crate::error::SuiteProblem;
 
 #[derive(Default)]
 pub(super) struct Ctx {

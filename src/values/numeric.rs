@@ -8,8 +8,8 @@ use arrow::datatypes::{
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 
-use crate::values::access::map_primitive;
 use super::domain::float_key;
+use crate::values::access::map_primitive;
 
 /// Expands `$body` once per integer-like type, with `$t` naming its Arrow type (the native
 /// value converts to `i128` with `as`); `$other` for any other type.

@@ -21,12 +21,12 @@ use arrow::array::{Array, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 
-use super::unique::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter};
-use crate::values::numeric::{for_each_int_key, wanted};
+use crate::metrics::distinct::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter};
+use crate::par::par_map;
 use crate::values::access::{ByteAt, for_each_bytes, pack_bits};
 use crate::values::domain::{Domain, domain_of};
 use crate::values::numeric::for_each_int;
-use crate::par::par_map;
+use crate::values::numeric::{for_each_int_key, wanted};
 
 /// Settles `unique` over every chunk of a batch at once: `true` where the row's value occurs
 /// once among the batch's in-scope values.
@@ -83,8 +83,8 @@ fn dense(
     columns: &[(&dyn Array, Option<&BooleanBuffer>)],
     nulls_distinct: bool,
 ) -> Option<Vec<BooleanArray>> {
-    use crate::values::numeric::map_int_like;
     use crate::par::par_map;
+    use crate::values::numeric::map_int_like;
     if columns.is_empty()
         || columns.iter().any(|(a, _)| {
             domain_of(a.data_type()) != Some(Domain::Int)

@@ -16,9 +16,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::eval::literal::bind_literal;
-use crate::values::domain::Typed;
 use crate::suite::{CmpOp, Literal};
 use crate::types::type_name;
+use crate::values::domain::Typed;
 
 /// A compiled boolean expression over a batch's columns.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use arrow::array::{Array, BooleanArray};
 use arrow::datatypes::DataType;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::values::parse::{days_since_epoch, to_unit};
 use crate::values::numeric::map_int_like;
+use crate::values::parse::{days_since_epoch, to_unit};
 
 pub(crate) fn not_in_future(
     array: &dyn Array,

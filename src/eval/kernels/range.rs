@@ -10,14 +10,14 @@ use std::cmp::Ordering;
 use arrow::array::{Array, BooleanArray};
 use arrow::datatypes::DataType;
 
-use crate::values::access::map_bytes;
 use crate::eval::literal::bind_literal;
-use crate::values::domain::{Domain, Typed, domain_of};
-use crate::values::numeric::{map_float, map_int_range};
 use crate::io::facts::Bounds;
 use crate::suite::Literal;
 use crate::types::type_name;
+use crate::values::access::map_bytes;
 use crate::values::domain::typed_cmp;
+use crate::values::domain::{Domain, Typed, domain_of};
+use crate::values::numeric::{map_float, map_int_range};
 
 #[derive(Debug, Clone)]
 pub(crate) enum RangeFilter {

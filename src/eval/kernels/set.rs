@@ -9,12 +9,12 @@
 use arrow::array::{Array, BooleanArray};
 use hashbrown::HashSet;
 
-use crate::values::access::bytes_values;
 use crate::eval::literal::bind_literal;
-use crate::values::domain::{Domain, Typed, domain_of, float_key};
-use crate::values::numeric::{map_float, map_int_like};
 use crate::suite::Literal;
 use crate::types::type_name;
+use crate::values::access::bytes_values;
+use crate::values::domain::{Domain, Typed, domain_of, float_key};
+use crate::values::numeric::{map_float, map_int_like};
 
 /// Sets up to this size are scanned linearly; above it they are hashed.
 pub(crate) const LINEAR_MAX: usize = 8;

@@ -9,10 +9,10 @@ use arrow::datatypes::DataType;
 use chrono::format::{Item, Parsed, StrftimeItems, parse};
 use regex::bytes::Regex;
 
-use crate::values::access::map_bytes;
 use crate::suite::RegexMode;
 use crate::suite::regex::compile_regex;
 use crate::values::access::char_count;
+use crate::values::access::map_bytes;
 
 /// A compiled suite regex: the lazy DFA driven byte by byte (no per-call search setup, which
 /// dominates on short values), with the full regex engine behind it for values the DFA gives up

@@ -1,0 +1,243 @@
+//! Value frequencies over a batch: the mergeable state behind `unique` and the distinct-count
+//! metrics.
+//!
+//! [`UniqueCounter::count`] sees every chunk and builds a frequency map of the in-scope values;
+//! [`UniqueCounter::evaluate`] then marks each row by its value's final count. Memory is
+//! proportional to the number of distinct values in a batch (`--batch-rows` bounds it).
+
+use arrow::array::{Array, BooleanArray};
+use arrow::buffer::BooleanBuffer;
+use hashbrown::HashMap;
+
+use crate::values::access::for_each_bytes;
+use crate::values::domain::{Domain, domain_of};
+use crate::values::numeric::{for_each_int_key, wanted};
+
+#[derive(Debug, Default)]
+pub(crate) struct UniqueCounter {
+    ints: IntCounts,
+    bytes: HashMap<Box<[u8]>, u32>,
+    nulls: u32,
+}
+
+fn in_scope(scope: Option<&BooleanBuffer>, i: usize) -> bool {
+    scope.is_none_or(|s| s.value(i))
+}
+
+/// Counts of integer keys: a flat array indexed by `key - lo` while the keys stay dense (it grows
+/// as new keys widen the range), a hash map once they spread out. Dense ids of a stream thus cost
+/// a byte each instead of a hash-map entry.
+#[derive(Debug)]
+enum IntCounts {
+    Dense {
+        lo: i128,
+        counts: Vec<u8>,
+        added: u64,
+    },
+    Sparse(HashMap<i128, u32>),
+}
+
+impl Default for IntCounts {
+    fn default() -> Self {
+        IntCounts::Dense {
+            lo: 0,
+            counts: Vec::new(),
+            added: 0,
+        }
+    }
+}
+
+impl IntCounts {
+    fn add(&mut self, k: i128, n: u32) {
+        if let IntCounts::Dense { lo, counts, added } = self {
+            if counts.is_empty() {
+                *lo = k;
+            }
+            let hi = *lo + counts.len() as i128;
+            if k < *lo || k >= hi {
+                let (new_lo, new_hi) = (k.min(*lo), (k + 1).max(hi));
+                let span = (new_hi - new_lo) as u128;
+                // A stream's first keys already span the whole range when ids arrive shuffled, so
+                // any range up to DENSE_FLOOR slots stays dense; beyond it, only a dense one.
+                if (span > DENSE_FLOOR && span > DENSE_SPREAD * (*added as u128 + 1))
+                    || span > DENSE_MAX_SLOTS
+                {
+                    let mut map = HashMap::with_capacity(*added as usize);
+                    for (i, c) in counts.iter().enumerate() {
+                        if *c > 0 {
+                            map.insert(*lo + i as i128, *c as u32);
+                        }
+                    }
+                    *self = IntCounts::Sparse(map);
+                    return self.add(k, n);
+                }
+                // Grow with headroom on the side that grew, so a widening stream reallocates rarely.
+                let extra = (span as usize / 2).clamp(64, 1 << 24);
+                let start = if k < *lo {
+                    new_lo - extra as i128
+                } else {
+                    new_lo
+                };
+                let mut grown = vec![0u8; span as usize + extra];
+                let at = (*lo - start) as usize;
+                grown[at..at + counts.len()].copy_from_slice(counts);
+                *lo = start;
+                *counts = grown;
+            }
+            let c = &mut counts[(k - *lo) as usize];
+            *c = c.saturating_add(n.min(255) as u8);
+            *added += n as u64;
+            return;
+        }
+        if let IntCounts::Sparse(map) = self {
+            *map.entry(k).or_insert(0) += n;
+        }
+    }
+
+    fn get(&self, k: i128) -> u32 {
+        match self {
+            IntCounts::Dense { lo, counts, .. } => {
+                let i = k - *lo;
+                if i < 0 || i >= counts.len() as i128 {
+                    0
+                } else {
+                    counts[i as usize] as u32
+                }
+            }
+            IntCounts::Sparse(map) => map.get(&k).copied().unwrap_or(0),
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(i128, u32)) {
+        match self {
+            IntCounts::Dense { lo, counts, .. } => counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .for_each(|(i, c)| f(*lo + i as i128, *c as u32)),
+            IntCounts::Sparse(map) => map.iter().for_each(|(k, c)| f(*k, *c)),
+        }
+    }
+
+    fn distinct(&self) -> u64 {
+        let mut n = 0;
+        self.for_each(|_, _| n += 1);
+        n
+    }
+
+    fn singletons(&self) -> u64 {
+        let mut n = 0;
+        self.for_each(|_, c| n += (c == 1) as u64);
+        n
+    }
+}
+
+impl UniqueCounter {
+    /// Counts the in-scope values of one chunk of a single column.
+    pub(crate) fn count(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>) {
+        if let Some(n) = array.logical_nulls() {
+            let missing = !n.inner();
+            self.nulls += match scope {
+                Some(s) => (&missing & s).count_set_bits(),
+                None => missing.count_set_bits(),
+            } as u32;
+        }
+        if domain_of(array.data_type()) == Some(Domain::Bytes) {
+            for_each_bytes(array, |i, v| {
+                if in_scope(scope, i) {
+                    *self.bytes.entry_ref(v).or_insert(0) += 1;
+                }
+            });
+        } else {
+            let ints = &mut self.ints;
+            for_each_int_key(array, &wanted(array, scope), |_, k| ints.add(k, 1));
+        }
+    }
+
+    /// Adds another counter's counts (merge of two states over disjoint rows).
+    pub(crate) fn merge(&mut self, other: &UniqueCounter) {
+        other.ints.for_each(|k, c| self.ints.add(k, c));
+        for (k, c) in &other.bytes {
+            *self.bytes.entry_ref(k.as_ref()).or_insert(0) += c;
+        }
+        self.nulls += other.nulls;
+    }
+
+    /// Distinct non-null values counted.
+    pub(crate) fn distinct(&self) -> u64 {
+        self.ints.distinct() + self.bytes.len() as u64
+    }
+
+    /// Non-null values counted exactly once.
+    pub(crate) fn singletons(&self) -> u64 {
+        self.ints.singletons() + self.bytes.values().filter(|c| **c == 1).count() as u64
+    }
+
+    /// After every chunk was counted: `true` where the row's value occurs once in the batch.
+    pub(crate) fn evaluate(&self, array: &dyn Array, nulls_distinct: bool) -> BooleanArray {
+        let len = array.len();
+        let nulls = array.logical_nulls();
+        let mut pass = vec![true; len];
+        if domain_of(array.data_type()) == Some(Domain::Bytes) {
+            for_each_bytes(array, |i, v| {
+                pass[i] = self.bytes.get(v).is_none_or(|c| *c <= 1);
+            });
+        } else {
+            let ints = &self.ints;
+            for_each_int_key(array, &wanted(array, None), |i, k| {
+                pass[i] = ints.get(k) <= 1;
+            });
+        }
+        if nulls_distinct {
+            BooleanArray::new(BooleanBuffer::from(pass), nulls)
+        } else {
+            if let Some(n) = &nulls {
+                for (i, p) in pass.iter_mut().enumerate() {
+                    if n.is_null(i) {
+                        *p = self.nulls <= 1;
+                    }
+                }
+            }
+            BooleanArray::new(BooleanBuffer::from(pass), None)
+        }
+    }
+}
+
+/// Dense ranges at most this many times the value count use the flat counter.
+pub(crate) const DENSE_SPREAD: u128 = 4;
+
+/// Ranges up to this many slots (64 MiB of counters) are counted densely whatever their fill.
+pub(crate) const DENSE_FLOOR: u128 = 1 << 26;
+
+/// And never more than this many slots (256 MiB of counters).
+pub(crate) const DENSE_MAX_SLOTS: u128 = 1 << 28;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_counts_grow_both_ways_and_turn_sparse() {
+        let mut keys: Vec<i128> = (0..3000).map(|i| (i * 7919) % 2000 - 1000).collect();
+        keys.extend([5, 5, -999, 999]);
+        let mut dense = IntCounts::default();
+        let mut want: std::collections::HashMap<i128, u32> = Default::default();
+        for k in &keys {
+            dense.add(*k, 1);
+            *want.entry(*k).or_insert(0) += 1;
+        }
+        assert!(matches!(dense, IntCounts::Dense { .. }));
+        for k in -1100..1100 {
+            assert_eq!(
+                dense.get(k),
+                want.get(&k).copied().unwrap_or(0).min(255),
+                "{k}"
+            );
+        }
+        assert_eq!(dense.distinct(), want.len() as u64);
+        dense.add(1 << 60, 1);
+        assert!(matches!(dense, IntCounts::Sparse(_)));
+        assert_eq!(dense.get(5), want[&5]);
+        assert_eq!(dense.get(1 << 60), 1);
+    }
+}
