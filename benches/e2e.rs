@@ -143,7 +143,7 @@ fn peak_rss(args: &[String]) {
             .unwrap_or(0)
     };
     let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
-    let compiled = Arc::new(CompiledSuite::new(suite));
+    let compiled = Arc::new(CompiledSuite::new(suite).unwrap());
     let files = dq_gate::io::discover(std::slice::from_ref(&dir)).unwrap();
     let out = tempfile::tempdir_in(root.join("target/bench-data")).unwrap();
     let before = rss();
@@ -257,7 +257,7 @@ fn main() {
         );
     }
     let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
-    let compiled = Arc::new(CompiledSuite::new(suite.clone()));
+    let compiled = Arc::new(CompiledSuite::new(suite.clone()).unwrap());
     let as_of = chrono::Utc::now();
     // DQ_BENCH_ONLY=memory|validate|gate runs one figure (for profiling).
     let only = std::env::var("DQ_BENCH_ONLY").ok();
@@ -307,7 +307,7 @@ fn main() {
         for e in &suite.expectations {
             let mut one = suite.clone();
             one.expectations = vec![e.clone()];
-            let c = CompiledSuite::new(one);
+            let c = CompiledSuite::new(one).unwrap();
             let each = |batches: &[RecordBatch]| time(runs, || suite_over(&c, batches, as_of)).0;
             println!(
                 "  {:<24} {:>8.3} s  as read {:>8.3} s",
@@ -330,7 +330,7 @@ fn main() {
         #[cfg(feature = "mimalloc")]
         allocator_as_dq_check();
         let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
-        let compiled = CompiledSuite::new(suite);
+        let compiled = CompiledSuite::new(suite).unwrap();
         let report = dq_gate::validate(&compiled, &files, &opts).unwrap();
         println!("{:?} {}", report.status, report.summary.rows_quarantined);
         return;

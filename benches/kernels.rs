@@ -23,7 +23,7 @@ const ROWS: usize = 1 << 20;
 
 fn compiled(expectation: &str) -> CompiledSuite {
     let text = format!("dq_suite: 1\nname: b\nversion: 1\nexpectations:\n  - {expectation}\n");
-    CompiledSuite::new(Suite::from_yaml(&text, "bench.yaml").unwrap())
+    CompiledSuite::new(Suite::from_yaml(&text, "bench.yaml").unwrap()).unwrap()
 }
 
 fn run(c: &mut Criterion, group: &str, name: &str, expectation: &str, batch: &RecordBatch) {

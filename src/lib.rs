@@ -28,7 +28,7 @@
 //!     column: code
 //!     values: [A, B]
 //! "#, "demo.yaml")?;
-//! let compiled = CompiledSuite::new(suite);
+//! let compiled = CompiledSuite::new(suite)?;
 //! let batch = RecordBatch::try_from_iter(vec![
 //!     ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
 //!     ("code", Arc::new(StringArray::from(vec![Some("A"), Some("X"), None])) as ArrayRef),

@@ -8,6 +8,7 @@ use super::kernels::range::{Interval, RangeFilter};
 use super::kernels::set::SetFilter;
 use super::kernels::strings::{FormatCheck, SuiteRegex};
 use super::{Rule, RuleSource};
+use crate::error::SuiteProblem;
 use crate::metrics::check_metric_type;
 use crate::suite::{Expectation, Kind, MetricKind, Operand, Suite};
 use crate::types::{is_string_like, type_name};
@@ -185,6 +186,34 @@ fn need_strings(kind: &str, dt: &DataType, binary_ok: bool) -> Result<(), BindEr
             ),
         ))
     }
+}
+
+/// The problems of binding a suite's expectations (those `which` picks, by index) to its
+/// contract's schema, each at the line and column of the key it concerns.
+pub(crate) fn contract_problems(suite: &Suite, which: impl Fn(usize) -> bool) -> Vec<SuiteProblem> {
+    let Some(contract) = &suite.schema else {
+        return Vec::new();
+    };
+    let schema = contract.arrow_schema();
+    suite
+        .expectations
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| which(*i))
+        .filter_map(|(i, e)| {
+            let (key, message) = bind_expectation(e, &schema).err()?;
+            let path = if key.is_empty() {
+                format!("expectations[{i}]")
+            } else {
+                format!("expectations[{i}].{key}")
+            };
+            Some(SuiteProblem {
+                pos: e.pos_of(key),
+                path,
+                message,
+            })
+        })
+        .collect()
 }
 
 /// Binds one expectation. The error carries the key it concerns (for line:column).

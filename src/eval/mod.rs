@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 use arrow::datatypes::SchemaRef;
 
 use crate::conform::Conformer;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SuiteProblems};
 use crate::suite::{Kind, NullPolicy, OnFail, Suite};
 
-pub(crate) use bind::{Bound, bind_expectation};
+pub(crate) use bind::Bound;
 
 /// Where a rule comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +65,40 @@ pub struct CompiledSuite {
 }
 
 impl CompiledSuite {
-    /// Compiles a suite. Suites with a contract were already bound to it when loaded.
-    pub fn new(suite: Suite) -> Self {
+    /// Compiles a suite: binds its expectations to its schema contract (column types, typed
+    /// bounds and sets, regexes, SQL) and derives its rules. Every problem is reported in one
+    /// [`Error::Suite`] with its line, column and key path.
+    pub fn new(suite: Suite) -> Result<Self> {
+        let problems = bind::contract_problems(&suite, |_| true);
+        if !problems.is_empty() {
+            return Err(Error::Suite(SuiteProblems::new(suite.source(), problems)));
+        }
+        Ok(Self::bound(suite))
+    }
+
+    /// Parses and compiles a suite from YAML text, reporting the problems of both steps at
+    /// once. `source` names the file in messages.
+    pub fn from_yaml(text: &str, source: &str) -> Result<Self> {
+        let p = Suite::parse(text, source);
+        let mut problems = p.problems;
+        if let Some(s) = &p.suite {
+            problems.extend(bind::contract_problems(s, |i| p.bindable[i]));
+        }
+        match p.suite {
+            Some(s) if problems.is_empty() => Ok(Self::bound(s)),
+            _ => Err(Error::Suite(SuiteProblems::new(source, problems))),
+        }
+    }
+
+    /// Reads, parses and compiles a suite file (see [`CompiledSuite::from_yaml`]).
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// A suite whose expectations bind to its contract.
+    fn bound(suite: Suite) -> Self {
         let rules = rules_of(&suite);
         let conformer = suite.schema.clone().map(Conformer::new);
         CompiledSuite {

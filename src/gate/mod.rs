@@ -194,7 +194,7 @@ impl GateBuilder {
 /// use std::sync::Arc;
 /// use dq_gate::{CompiledSuite, Suite, gate::Gate};
 /// let suite = Suite::from_path("expectations/claims.yaml")?;
-/// let gate = Gate::builder(Arc::new(CompiledSuite::new(suite)))
+/// let gate = Gate::builder(Arc::new(CompiledSuite::new(suite)?))
 ///     .with_target("lake/claims")
 ///     .with_run_id("claims-2026-11-27")
 ///     .build()?;

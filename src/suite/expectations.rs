@@ -1,4 +1,5 @@
-//! Expectations: the common keys, every kind's parameters, and binding to the contract.
+//! Expectations: the common keys and every kind's parameters. Binding them to the contract's
+//! columns and types is the next step ([`crate::eval::CompiledSuite`]).
 
 use std::collections::HashSet;
 
@@ -43,7 +44,6 @@ pub(super) fn expectations(
     }
     let mut out: Vec<Expectation> = Vec::new();
     let mut ids: HashSet<String> = HashSet::new();
-    let schema = contract.map(Contract::arrow_schema);
     for (i, item) in items.iter().enumerate() {
         let path = format!("expectations[{i}]");
         // Duplicate ids are reported even when the rest of an expectation has problems.
@@ -62,18 +62,8 @@ pub(super) fn expectations(
         let Some(e) = expectation(ctx, item, &path, contract) else {
             continue;
         };
-        // Bind to the contract only what parsed cleanly, so one mistake is reported once.
-        if let Some(schema) = &schema
-            && ctx.problems.len() == before
-            && let Err((key, message)) = crate::eval::bind_expectation(&e, schema)
-        {
-            let path = if key.is_empty() {
-                path
-            } else {
-                format!("{path}.{key}")
-            };
-            ctx.err(e.pos_of(key), &path, message);
-        }
+        ctx.bindable
+            .push(contract.is_some() && ctx.problems.len() == before);
         out.push(e);
     }
     out

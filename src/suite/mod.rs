@@ -2,14 +2,13 @@
 //!
 //! [`Suite::from_yaml`] reads a file, reports every problem at once (line, column, key path) and
 //! fingerprints the result. The model never sees data; binding it to columns is
-//! [`crate::eval::CompiledSuite`]'s job. When a suite carries a schema contract, loading also binds
-//! it to the contract, so a typo in a column name or a bound of the wrong type is caught by
-//! `dq-check lint` before any data arrives.
+//! [`crate::CompiledSuite`]'s step, which for a suite with a schema contract happens when it is
+//! compiled, so a bound of the wrong type is caught by `dq-check lint` before any data arrives.
 
 mod expectations;
 mod fingerprint;
 pub mod limits;
-mod parse;
+pub(crate) mod parse;
 mod reader;
 pub(crate) mod regex;
 pub(crate) mod yaml;
@@ -486,13 +485,25 @@ impl Expectation {
 impl Suite {
     /// Parses a suite from YAML text. `source` names the file in messages.
     ///
-    /// Every problem in the text is reported in one [`Error::Suite`]. When the suite has a schema
-    /// contract, its expectations are also bound to it, so column names, parameter types and SQL
-    /// are checked here rather than when data arrives.
+    /// Every problem in the text is reported in one [`Error::Suite`]. The suite is checked on
+    /// its own (keys, kinds, parameters, column names against the contract); binding its
+    /// expectations to the contract's types is [`crate::CompiledSuite`]'s step, and
+    /// [`crate::CompiledSuite::from_yaml`] does both, reporting every problem at once.
     pub fn from_yaml(text: &str, source: &str) -> Result<Suite> {
-        let mut suite = parse::parse(text, source).map_err(Error::Suite)?;
-        suite.fingerprint = fingerprint::fingerprint(&suite);
-        Ok(suite)
+        let p = Suite::parse(text, source);
+        match p.suite {
+            Some(s) if p.problems.is_empty() => Ok(s),
+            _ => Err(Error::Suite(SuiteProblems::new(source, p.problems))),
+        }
+    }
+
+    /// Reads a suite as far as it can: see [`parse::Partial`].
+    pub(crate) fn parse(text: &str, source: &str) -> parse::Partial {
+        let mut p = parse::parse(text, source);
+        if let Some(s) = p.suite.as_mut() {
+            s.fingerprint = fingerprint::fingerprint(s);
+        }
+        p
     }
 
     /// Reads and parses a suite file.

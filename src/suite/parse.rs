@@ -10,47 +10,61 @@ use super::limits::{MAX_EXPECTATIONS, MAX_SUITE_BYTES};
 use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, describe, is_name};
 use super::yaml::{self, Node, Scalar, Value};
 use super::{ColumnSpec, Contract, SchemaMode, Suite, Tables};
-use crate::error::{SuiteProblem, SuiteProblems};
+use crate::error::{Pos, SuiteProblem};
 use crate::types::ColumnType;
 
 /// The one suite format version this crate reads.
 pub const FORMAT_VERSION: i128 = 1;
 
-pub(super) fn parse(text: &str, source: &str) -> Result<Suite, SuiteProblems> {
-    if text.len() > MAX_SUITE_BYTES {
-        return Err(SuiteProblems::new(
-            source,
-            vec![SuiteProblem {
-                pos: yaml::Pos { line: 1, col: 1 },
-                path: String::new(),
-                message: format!(
-                    "the file is {} bytes; a suite may be at most {MAX_SUITE_BYTES}",
-                    text.len()
-                ),
-            }],
-        ));
-    }
-    let root = yaml::load(text).map_err(|e| {
-        SuiteProblems::new(
-            source,
-            vec![SuiteProblem {
-                pos: e.pos,
-                path: String::new(),
-                message: format!("not valid YAML: {}", e.message),
-            }],
-        )
-    })?;
+/// A suite read as far as it could be: the model (when its skeleton parsed), every problem
+/// found, and per expectation whether it may be bound to the contract (it and the contract
+/// parsed cleanly, so binding can only add problems of its own).
+pub(crate) struct Partial {
+    pub suite: Option<Suite>,
+    pub problems: Vec<SuiteProblem>,
+    pub bindable: Vec<bool>,
+}
+
+pub(super) fn parse(text: &str, source: &str) -> Partial {
     let mut ctx = Ctx::default();
-    let suite = suite(&mut ctx, &root, source);
-    match suite {
-        Some(s) if ctx.problems.is_empty() => Ok(s),
-        _ => {
-            if ctx.problems.is_empty() {
-                ctx.err(root.pos, "", "the suite could not be read".into());
-            }
-            Err(SuiteProblems::new(source, ctx.problems))
+    let suite = match load(text) {
+        Ok(root) => suite(&mut ctx, &root, source),
+        Err(problem) => {
+            ctx.problems.push(problem);
+            None
         }
+    };
+    if suite.is_none() && ctx.problems.is_empty() {
+        ctx.err(
+            Pos { line: 1, col: 1 },
+            "",
+            "the suite could not be read".into(),
+        );
     }
+    Partial {
+        suite,
+        problems: ctx.problems,
+        bindable: ctx.bindable,
+    }
+}
+
+/// The file's YAML as a node tree, within the size bound.
+fn load(text: &str) -> Result<Node, SuiteProblem> {
+    if text.len() > MAX_SUITE_BYTES {
+        return Err(SuiteProblem {
+            pos: Pos { line: 1, col: 1 },
+            path: String::new(),
+            message: format!(
+                "the file is {} bytes; a suite may be at most {MAX_SUITE_BYTES}",
+                text.len()
+            ),
+        });
+    }
+    yaml::load(text).map_err(|e| SuiteProblem {
+        pos: e.pos,
+        path: String::new(),
+        message: format!("not valid YAML: {}", e.message),
+    })
 }
 
 fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {

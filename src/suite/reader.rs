@@ -8,6 +8,9 @@ use crate::error::SuiteProblem;
 #[derive(Default)]
 pub(super) struct Ctx {
     pub(super) problems: Vec<SuiteProblem>,
+    /// Per expectation, whether it and the contract parsed cleanly, so binding it to the
+    /// contract can only add problems of its own.
+    pub(super) bindable: Vec<bool>,
 }
 
 impl Ctx {

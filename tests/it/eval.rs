@@ -33,7 +33,7 @@ fn nulls_ignore_pass_fail_and_mostly() {
   - {id: most_hi, expect: in_set, column: c, values: [A], mostly: 0.7, on_fail: warn}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![(
         "c",
         Arc::new(StringArray::from(vec![
@@ -69,7 +69,7 @@ fn routing_never_lets_a_null_through() {
   - {id: known, expect: in_set, column: c, values: [A], nulls: fail}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![
         (
             "x",
@@ -100,7 +100,7 @@ fn where_limits_what_is_evaluated() {
   - {id: paid_mean, expect: metric, metric: mean, column: amt, min: 10, where: "status = 'PAID'"}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![
         (
             "amt",
@@ -152,7 +152,7 @@ fn every_string_layout_gives_the_same_report() {
         Arc::new(StringViewArray::from(vals.clone())),
         Arc::new(vals.iter().copied().collect::<DictionaryArray<Int32Type>>()),
     ];
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let mut reports = Vec::new();
     for a in layouts {
         let r = eval_chunks(&c, &[batch(vec![("s", a)])]);
@@ -187,7 +187,7 @@ fn every_string_layout_gives_the_same_report() {
 #[test]
 fn unique_every_copy_fails_across_chunks() {
     let s = suite("expectations:\n  - {id: u, expect: unique, column: id}\n");
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let a = batch(vec![(
         "id",
         Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
@@ -214,7 +214,7 @@ fn compare_dates_and_literal_timestamps() {
   - {id: fresh, expect: freshness, column: ts, max_age: 1d, on_fail: warn}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let day = |y: i32, m: u32, d: u32| {
         (chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
             - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
@@ -277,7 +277,7 @@ fn aggregates_quarantine_the_batch_and_fail_stops() {
   - {id: pos, expect: between, column: x, min: 0}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![(
         "x",
         Arc::new(Int32Array::from(vec![1, -1, 2])) as ArrayRef,
@@ -300,7 +300,7 @@ fn aggregates_quarantine_the_batch_and_fail_stops() {
     let s = suite(
         "expectations:\n  - {id: enough, expect: metric, metric: row_count, min: 5, on_fail: fail}\n",
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let r = eval_chunks(&c, &[b]);
     assert_eq!(r.fate, Fate::Fail);
     assert_eq!(r.report.outcome, BatchOutcome::Failed);
@@ -310,7 +310,7 @@ fn aggregates_quarantine_the_batch_and_fail_stops() {
 #[test]
 fn metric_over_no_values_fails_with_a_message() {
     let s = suite("expectations:\n  - {id: m, expect: metric, metric: mean, column: x, min: 0}\n");
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![(
         "x",
         Arc::new(Float64Array::from(vec![None, None])) as ArrayRef,
@@ -338,7 +338,7 @@ expectations:
   - {id: e, expect: not_null, column: email}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![
         (
             "id",
@@ -375,7 +375,7 @@ expectations:
   - {id: e, expect: matches_regex, column: email, regex: '[a-z]+@example\.com'}
 "#,
     );
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = batch(vec![
         ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
         (

@@ -79,7 +79,8 @@ fn clean_row_groups_are_proven_and_the_rest_scanned() {
   - {id: f_both, expect: between, column: f, min: 0, max: 1000}
   - {id: d_range, expect: between, column: d, min: '2019-01-01', max: '2019-12-31', nulls: ignore}
 ",
-    ));
+    ))
+    .unwrap();
     let with = evaluate(&path, &compiled, None, true);
     let without = evaluate(&path, &compiled, None, false);
     assert_eq!(scanned_view(&with[0]), scanned_view(&without[0]));
@@ -152,7 +153,7 @@ proptest! {
   - {{id: h, expect: between, column: i, min: {lo}, where: 'f > 1', nulls: {policy}}}
 ",
             chrono::NaiveDate::from_ymd_opt(2019, 4, 14).unwrap() + chrono::Days::new(hi as u64)
-        )));
+        ))).unwrap();
         let with = evaluate(&path, &compiled, batch_rows, true);
         let without = evaluate(&path, &compiled, batch_rows, false);
         prop_assert_eq!(with.len(), without.len());
@@ -281,7 +282,7 @@ fn unread_table(rows: usize, seed: u64) -> RecordBatch {
 /// what decoding every column reports, the metrics counted as proven.
 #[test]
 fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
-    let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
+    let compiled = CompiledSuite::new(suite(UNREAD_SUITE)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     let rows = 5_000;
@@ -337,7 +338,7 @@ fn columns_settled_by_null_counts_are_not_decoded_and_report_the_same() {
 #[test]
 fn without_null_counts_the_counted_columns_are_decoded() {
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
-    let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
+    let compiled = CompiledSuite::new(suite(UNREAD_SUITE)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     let table = unread_table(3_000, 5);
@@ -367,7 +368,7 @@ proptest! {
     ) {
         use parquet::basic::{Compression, ZstdLevel};
         use parquet::file::properties::{WriterProperties, WriterVersion};
-        let compiled = CompiledSuite::new(suite(UNREAD_SUITE));
+        let compiled = CompiledSuite::new(suite(UNREAD_SUITE)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let codecs = [

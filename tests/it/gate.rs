@@ -77,7 +77,7 @@ fn sorted(mut v: Vec<Option<i64>>) -> Vec<Option<i64>> {
 }
 
 fn gate(suite: Suite, dir: &Path) -> dq_gate::gate::GateBuilder {
-    Gate::builder(Arc::new(CompiledSuite::new(suite)))
+    Gate::builder(Arc::new(CompiledSuite::new(suite).unwrap()))
         .with_target(dir.join("t").to_str().unwrap())
         .with_quarantine(dir.join("q").to_str().unwrap())
         .with_as_of(as_of())
@@ -482,7 +482,7 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
         batch_memory: 1,
         ..Default::default()
     };
-    let compiled = CompiledSuite::new(suite);
+    let compiled = CompiledSuite::new(suite).unwrap();
     let v = dq_gate::validate(&compiled, &claims_files(), &opts).unwrap();
     assert_eq!(serde_json::to_value(&v.summary).unwrap(), strip(&a).1);
     // Also for batches cut from the middle of a file (read again from their first row).

@@ -17,7 +17,7 @@ fn normalized(mut v: Value) -> Value {
 
 fn golden(suite: &str, inputs: &[&str], batch_rows: Option<usize>, golden: &str) {
     let suite = Suite::from_path(root().join(suite)).unwrap();
-    let compiled = CompiledSuite::new(suite);
+    let compiled = CompiledSuite::new(suite).unwrap();
     let paths: Vec<_> = inputs.iter().map(|i| Path::new(i).to_path_buf()).collect();
     // Paths relative to the crate root, so reports name inputs the same on every machine.
     std::env::set_current_dir(root()).unwrap();

@@ -94,7 +94,8 @@ expectations:
   - {id: pair_unique, expect: compound_unique, columns: [code, ref]}
   - {id: code_known, expect: in_set, column: code, values: [A, B, C]}
 ",
-    ));
+    ))
+    .unwrap();
     let run = |report_only: bool| {
         let mut r = BatchRun::new(&compiled, super::util::as_of(), 1, "t", 0);
         if report_only {
@@ -192,7 +193,7 @@ expectations:
   - {id: code_min, expect: metric, metric: min, column: code, min: A}
   - {id: code_max_len, expect: metric, metric: max_length, column: code, max: 10, where: 'other <> ''A1'''}
 ",
-    ));
+    )).unwrap();
     let files = discover(&[path]).unwrap();
     let run = |strings: Strings| {
         let mut batches =

@@ -54,7 +54,7 @@ fn reference<T>(vals: &[Option<T>], policy: &str, pass: impl Fn(&T) -> bool) -> 
 
 fn run_one(expectation: &str, col: ArrayRef) -> (u64, u64, Vec<bool>) {
     let s = suite(&format!("expectations:\n  - {expectation}\n"));
-    let c = CompiledSuite::new(s);
+    let c = CompiledSuite::new(s).unwrap();
     let b = RecordBatch::try_from_iter(vec![("c", col)]).unwrap();
     let r = eval_chunks(&c, &[b]);
     let e = &r.report.expectations[0];
@@ -206,7 +206,7 @@ proptest! {
     fn compare_columns(a in ints(), b_seed in prop::collection::vec(prop::option::weighted(0.8, -5i64..6), 140), pol in policy()) {
         let b: Vec<Option<i64>> = b_seed[..a.len()].to_vec();
         let s = suite(&format!("expectations:\n  - {{id: x, expect: compare, left: a, op: '<', right: b, nulls: {pol}}}\n"));
-        let c = CompiledSuite::new(s);
+        let c = CompiledSuite::new(s).unwrap();
         let batch = RecordBatch::try_from_iter(vec![
             ("a", Arc::new(Int64Array::from(a.clone())) as ArrayRef),
             ("b", Arc::new(Int64Array::from(b.clone())) as ArrayRef),
@@ -235,7 +235,7 @@ proptest! {
   - {id: dist, expect: metric, metric: unique_fraction, column: id, max: 1, on_fail: warn}
   - {id: nul, expect: metric, metric: null_count, column: code, max: 1000, on_fail: warn}
 "#);
-        let c = CompiledSuite::new(s);
+        let c = CompiledSuite::new(s).unwrap();
         let whole = RecordBatch::try_from_iter(vec![
             ("id", Arc::new(Int64Array::from(ids.clone())) as ArrayRef),
             ("amt", Arc::new(Float64Array::from(amounts[..n].to_vec())) as ArrayRef),

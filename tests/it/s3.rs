@@ -155,7 +155,7 @@ async fn gating_into_s3_is_exactly_once_and_safe_for_concurrent_writers() {
     let suite = Suite::from_path(root().join("expectations/claims.yaml")).unwrap();
     let files = dq_gate::io::discover(&[root().join("fixtures/claims")]).unwrap();
     let gate = || {
-        Gate::builder(Arc::new(CompiledSuite::new(suite.clone())))
+        Gate::builder(Arc::new(CompiledSuite::new(suite.clone()).unwrap()))
             .with_target("s3://dqbucket/lake/claims")
             .with_quarantine("s3://dqbucket/lake/claims_quarantine")
             .with_storage_options(opts.clone())

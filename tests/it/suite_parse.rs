@@ -3,7 +3,7 @@
 use dq_gate::{Error, Suite};
 
 fn problems(text: &str) -> Vec<String> {
-    match Suite::from_yaml(text, "s.yaml") {
+    match dq_gate::CompiledSuite::from_yaml(text, "s.yaml") {
         Ok(_) => panic!("expected problems"),
         Err(Error::Suite(p)) => p
             .problems()

@@ -137,7 +137,7 @@ async fn an_empty_input_is_recorded_by_run_and_commits_no_row() {
 #[test]
 fn an_empty_stream_batch_in_memory_is_judged_from_the_contract() {
     let suite = dq_gate::Suite::from_yaml(EMPTY_SUITE, "s.yaml").unwrap();
-    let compiled = dq_gate::CompiledSuite::new(suite);
+    let compiled = dq_gate::CompiledSuite::new(suite).unwrap();
     let r = super::util::eval_chunks(&compiled, &[]);
     let some_rows = r
         .report

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 
 use args::{Cli, Command, Common, OutputFormat};
-use dq_gate::{CompiledSuite, Error, Report, RunOptions, Suite};
+use dq_gate::{CompiledSuite, Error, Report, RunOptions};
 
 // Freed memory is kept for reuse rather than handed back to the system and faulted in again:
 // a fresh `validate` of 5 M rows spends a quarter of its time in page faults with the system
@@ -93,10 +93,9 @@ fn options(c: &Common) -> Result<RunOptions, Error> {
 }
 
 fn validate(c: Common) -> Result<u8, Error> {
-    let suite = Suite::from_path(&c.suite)?;
+    let compiled = CompiledSuite::from_path(&c.suite)?;
     let opts = options(&c)?;
     let files = dq_gate::io::discover(&c.inputs)?;
-    let compiled = CompiledSuite::new(suite);
     let report = dq_gate::validate(&compiled, &files, &opts)?;
     emit(&c, &report)?;
     Ok(report.status.exit_code())
@@ -107,9 +106,9 @@ fn gate(a: args::RunArgs) -> Result<u8, Error> {
     use std::sync::Arc;
 
     let c = &a.common;
-    let suite = Suite::from_path(&c.suite)?;
+    let compiled = CompiledSuite::from_path(&c.suite)?;
     let files = dq_gate::io::discover(&c.inputs)?;
-    let mut builder = dq_gate::gate::Gate::builder(Arc::new(CompiledSuite::new(suite)))
+    let mut builder = dq_gate::gate::Gate::builder(Arc::new(compiled))
         .with_batch_rows(c.batch_rows.map(|n| n as usize))
         .with_target_file_size(a.target_file_size_mb * 1024 * 1024)
         .with_batch_memory((c.batch_memory_mb as usize) << 20);
@@ -224,15 +223,18 @@ fn generate(a: &args::GenerateArgs) -> Result<u8, Error> {
 fn lint(files: &[std::path::PathBuf]) -> Result<u8, Error> {
     let mut failed = 0;
     for f in files {
-        match Suite::from_path(f) {
-            Ok(s) => println!(
-                "ok {}: suite {} v{}, {} expectations, fingerprint {}",
-                f.display(),
-                s.name,
-                s.version,
-                s.expectations.len(),
-                s.fingerprint()
-            ),
+        match CompiledSuite::from_path(f) {
+            Ok(c) => {
+                let s = c.suite();
+                println!(
+                    "ok {}: suite {} v{}, {} expectations, fingerprint {}",
+                    f.display(),
+                    s.name,
+                    s.version,
+                    s.expectations.len(),
+                    s.fingerprint()
+                )
+            }
             Err(e) => {
                 failed += 1;
                 print_error(&e);
