@@ -56,7 +56,7 @@ pub(crate) struct Conformed {
 }
 
 /// Applies a contract; built once per suite.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Conformer {
     contract: Contract,
 }

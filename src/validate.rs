@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::eval::CompiledSuite;
-use crate::eval::batch::{BatchRun, Fate};
-use crate::io::facts::FileFacts;
-use crate::io::{Batches, InputFile, Strings, display_path};
+use crate::eval::drive::{BatchOptions, FileBatches};
+use crate::eval::mask::Fate;
+use crate::io::{InputFile, display_path};
 use crate::report::{Report, ReportBuilder};
 
 /// Options shared by `validate` and `run`.
@@ -48,29 +48,13 @@ pub fn validate(
         opts.as_of,
         files.iter().map(|f| display_path(&f.path)).collect(),
     );
-    let contract = suite.schema.as_ref();
-    // Nothing is written, so plain string columns can be read as views of the decoded pages,
-    // columns whose checks the file's statistics settle need not be decoded, and columns read
-    // only for their nulls need only those.
-    let plan = |schema: &arrow::datatypes::SchemaRef, facts: Option<&FileFacts>| {
-        compiled.column_plan(schema, facts)
+    let batch_opts = BatchOptions {
+        as_of: opts.as_of,
+        batch_rows: opts.batch_rows,
+        batch_memory: opts.batch_memory,
     };
-    let mut batches = Batches::new(files, contract, opts.batch_rows)
-        .with_parallel_read_limit(opts.batch_memory)
-        .with_strings(Strings::Views)
-        .with_plan(&plan);
-    while let Some((spec, chunks)) = batches.next_batch()? {
-        let input = display_path(&spec.input.path);
-        let mut run = BatchRun::new(compiled, opts.as_of, spec.seq, &input, spec.first_row)
-            .with_memory_budget(opts.batch_memory)
-            .with_facts(spec.facts.clone())
-            .with_plan(spec.columns.clone())
-            .report_only();
-        for chunk in chunks {
-            run.push(&chunk?, spec.input.format.is_text())?;
-        }
-        let rows = run.rows();
-        let result = run.finish_with_source(|| crate::io::reread(&spec, rows, contract))?;
+    let mut batches = FileBatches::for_report(files, compiled, batch_opts);
+    while let Some(result) = batches.next(compiled)? {
         let fate = result.fate;
         report.add(result.report);
         if fate == Fate::Fail {

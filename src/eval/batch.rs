@@ -40,21 +40,73 @@ pub use super::chunk::MAX_SAMPLES;
 pub const DEFAULT_BATCH_MEMORY: usize = 1 << 30;
 
 /// A batch after evaluation.
-#[derive(Debug)]
-pub struct BatchResult {
+pub struct BatchResult<'a> {
     /// The batch's report entry.
     pub report: BatchReport,
     /// What to do with it.
     pub fate: Fate,
-    /// Its chunks with their quarantine masks.
+    /// Its chunks with their quarantine masks, when the batch was held in memory (empty for a
+    /// batch too large to hold: see [`BatchResult::routed`]).
     pub chunks: Vec<RoutedChunk>,
     /// Rule indices that failed for the whole batch (aggregates, `quarantine_batch`).
     pub batch_failures: Vec<usize>,
     /// Schema violations of the batch.
     pub schema_violations: Vec<String>,
-    /// For a batch too large to hold (see [`BatchRun::with_memory_budget`]): `chunks` is empty
-    /// and the batch's chunks, read again in order, are routed through this.
-    pub replay: Option<Replay>,
+    replay: Option<Replayed<'a>>,
+}
+
+/// How to route again a batch that was too large to hold.
+struct Replayed<'a> {
+    replay: Replay,
+    compiled: &'a CompiledSuite,
+    source: Source<'a>,
+    text: bool,
+    first_row: u64,
+}
+
+/// Reads a batch's chunks again, in the same order.
+pub type Source<'a> = Box<dyn Fn() -> Result<crate::io::Chunks> + Send + 'a>;
+
+/// Routed chunks, in order.
+pub type Routed<'a> = Box<dyn Iterator<Item = Result<RoutedChunk>> + Send + 'a>;
+
+impl<'a> BatchResult<'a> {
+    /// Every chunk of the batch with its quarantine mask, in order: the held chunks, or, for a
+    /// batch too large to hold, its chunks read again from their source and routed as they
+    /// come (evaluation is deterministic, so they route as the held batch would have). Taken
+    /// once.
+    pub fn routed(&mut self) -> Result<Routed<'a>> {
+        let Some(r) = self.replay.take() else {
+            return Ok(Box::new(
+                std::mem::take(&mut self.chunks).into_iter().map(Ok),
+            ));
+        };
+        let Replayed {
+            replay,
+            compiled,
+            source,
+            text,
+            first_row,
+        } = r;
+        let mut first = first_row;
+        Ok(Box::new(source()?.map(move |c| {
+            let c = c?;
+            let routed = replay.route(compiled, &c, text, first);
+            first += c.num_rows() as u64;
+            routed
+        })))
+    }
+}
+
+impl std::fmt::Debug for BatchResult<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchResult")
+            .field("report", &self.report)
+            .field("fate", &self.fate)
+            .field("chunks", &self.chunks.len())
+            .field("replay", &self.replay.is_some())
+            .finish()
+    }
 }
 
 /// Evaluates one batch. Call [`BatchRun::push`] for each chunk, then [`BatchRun::finish`].
@@ -197,10 +249,7 @@ impl<'a> BatchRun<'a> {
 
     /// Like [`BatchRun::finish`], reading the batch again from `source` when it was too large
     /// to hold: `source` must give the same chunks in the same order.
-    pub fn finish_with_source(
-        mut self,
-        source: impl FnOnce() -> Result<crate::io::Chunks>,
-    ) -> Result<BatchResult> {
+    pub fn finish_with_source(mut self, source: Source<'a>) -> Result<BatchResult<'a>> {
         let Some(mut s) = self.spilled.take() else {
             return self.finish();
         };
@@ -245,14 +294,20 @@ impl<'a> BatchRun<'a> {
             chunks: Vec::new(),
             batch_failures,
             schema_violations: s.violations,
-            replay: Some(Replay::new(s.counters, fate, self.as_of)),
+            replay: Some(Replayed {
+                replay: Replay::new(s.counters, fate, self.as_of),
+                compiled,
+                source,
+                text: self.text,
+                first_row: self.first_row,
+            }),
         })
     }
 
     /// Evaluates every chunk, settles uniqueness, decides every verdict and the batch's fate,
     /// and routes each chunk. A batch that went over its memory budget needs
     /// [`BatchRun::finish_with_source`].
-    pub fn finish(mut self) -> Result<BatchResult> {
+    pub fn finish(mut self) -> Result<BatchResult<'a>> {
         if self.spilled.is_some() {
             return Err(crate::error::Error::Usage(format!(
                 "batch {} of {} is larger than the memory budget and has no source to read it again",
@@ -559,7 +614,14 @@ fn result(
             .then(|| p.failed as f64 / p.evaluated as f64),
         failed_fraction_total: (rows > 0 && !rule.aggregate).then(|| p.failed as f64 / rows as f64),
         observed,
-        message,
+        // A table's rule says what it is: its constraint, in words.
+        message: message.or_else(|| {
+            matches!(
+                rule.source,
+                RuleSource::TableCheck(_) | RuleSource::TableNotNull(_)
+            )
+            .then(|| rule.message.clone())
+        }),
         samples: p.samples,
         sample_keys: p.keys,
     }

@@ -43,6 +43,8 @@ pub(crate) enum Op {
         check: FormatCheck,
     },
     Expr(BoolExpr),
+    /// A column the data lacks entirely: null, so failing, in every row.
+    Absent,
     NotInFuture {
         col: usize,
         tolerance: i64,
@@ -82,7 +84,7 @@ impl Op {
             | Op::Unique { col: c, .. }
             | Op::Freshness { col: c, .. }
             | Op::Metric { col: Some(c), .. } => vec![*c],
-            Op::Metric { col: None, .. } => Vec::new(),
+            Op::Metric { col: None, .. } | Op::Absent => Vec::new(),
             Op::Compound { cols, .. } => cols.clone(),
             Op::Expr(e) => e.column_indices(),
         }
@@ -111,30 +113,54 @@ pub(crate) struct Bound {
 type BindError = (&'static str, String);
 
 impl Bound {
-    /// Binds all rules; the error names the expectation index, the key and the reason.
+    /// Binds all rules; the error names the rule and the reason.
     pub(crate) fn new(
         suite: &Suite,
         rules: &[Rule],
         schema: &SchemaRef,
-    ) -> Result<Self, (usize, &'static str, String)> {
+    ) -> Result<Self, (String, String)> {
         let mut bound = Vec::with_capacity(rules.len());
         for r in rules {
-            bound.push(match r.source {
+            bound.push(match &r.source {
+                RuleSource::TableCheck(sql) => {
+                    let e = BoolExpr::sql(sql, schema).map_err(|m| (r.id.clone(), m))?;
+                    let sample_cols = e.column_indices();
+                    BoundRule {
+                        filter: None,
+                        op: Op::Expr(e),
+                        sample_cols,
+                        pii: false,
+                    }
+                }
+                // A column the data lacks is null in every row the table would receive.
+                RuleSource::TableNotNull(name) => match schema.index_of(name) {
+                    Ok(c) => BoundRule {
+                        filter: None,
+                        op: Op::NotNull(c),
+                        sample_cols: vec![c],
+                        pii: false,
+                    },
+                    Err(_) => BoundRule {
+                        filter: None,
+                        op: Op::Absent,
+                        sample_cols: Vec::new(),
+                        pii: false,
+                    },
+                },
                 RuleSource::NotNull(c) => BoundRule {
                     filter: None,
-                    op: Op::NotNull(c),
-                    sample_cols: vec![c],
+                    op: Op::NotNull(*c),
+                    sample_cols: vec![*c],
                     pii: false,
                 },
                 RuleSource::Type(c) => BoundRule {
                     filter: None,
-                    op: Op::Type(c),
-                    sample_cols: vec![c],
+                    op: Op::Type(*c),
+                    sample_cols: vec![*c],
                     pii: false,
                 },
-                RuleSource::Expectation(i) => {
-                    bind_expectation(&suite.expectations[i], schema).map_err(|(k, m)| (i, k, m))?
-                }
+                RuleSource::Expectation(i) => bind_expectation(&suite.expectations[*i], schema)
+                    .map_err(|(_, m)| (r.id.clone(), m))?,
             });
         }
         if let Some(contract) = &suite.schema {

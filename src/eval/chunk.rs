@@ -217,6 +217,10 @@ pub(crate) fn evaluate(
                     .ok_or_else(|| unsupported(rule, col(*c)))?;
                 Some(outcome(&r, rule.nulls, scope.as_ref()))
             }
+            Op::Absent => Some(RowOutcome {
+                fail: BooleanBuffer::new_set(rows),
+                evaluated: in_scope(),
+            }),
             Op::Unique { .. } | Op::Compound { .. } => {
                 // Settled over the whole batch; remember the scope.
                 chunk.scopes[ri] = scope.clone();

@@ -10,6 +10,7 @@
 pub mod batch;
 mod bind;
 mod chunk;
+pub mod drive;
 pub(crate) mod kernels;
 pub mod literal;
 pub mod mask;
@@ -38,6 +39,21 @@ pub(crate) enum RuleSource {
     NotNull(usize),
     /// `schema.<column>.type`: cells of a contract column that did not convert.
     Type(usize),
+    /// A CHECK constraint of the target table (`delta.constraints.<name>`): its SQL.
+    TableCheck(String),
+    /// A `NOT NULL` column of the target table the contract does not already require.
+    TableNotNull(String),
+}
+
+/// The target table's own rules, evaluated before a write with Delta's semantics: a CHECK
+/// constraint that is FALSE or NULL, or a null in a `NOT NULL` column, quarantines the row
+/// instead of failing the commit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableRules {
+    /// CHECK constraints: name and SQL.
+    pub checks: Vec<(String, String)>,
+    /// `NOT NULL` columns.
+    pub not_null: Vec<String>,
 }
 
 /// One rule the evaluator runs: an expectation or an implicit contract check.
@@ -109,6 +125,62 @@ impl CompiledSuite {
         }
     }
 
+    /// The suite with a target table's own rules added as ordinary row rules (routing to
+    /// quarantine, reported as `table_constraint`). `NOT NULL` columns the contract already
+    /// requires are not checked twice. With a contract, every CHECK constraint must bind to it.
+    pub(crate) fn with_table_rules(&self, table: &TableRules) -> Result<Self> {
+        let mut rules = rules_of(&self.suite);
+        let contract = self.suite.schema.as_ref();
+        for (name, sql) in &table.checks {
+            let id = format!("delta.constraints.{name}");
+            if let Some(c) = contract {
+                kernels::expr::BoolExpr::sql(sql, &c.arrow_schema()).map_err(|reason| {
+                    Error::Bind {
+                        expectation: id.clone(),
+                        reason,
+                    }
+                })?;
+            }
+            rules.push(Rule {
+                message: format!("CHECK constraint `{name}` ({sql}) is not true"),
+                id,
+                expect: "table_constraint",
+                columns: Vec::new(),
+                on_fail: OnFail::QuarantineRows,
+                mostly: 1.0,
+                // Delta's rule: NULL violates, as FALSE does.
+                nulls: NullPolicy::Fail,
+                aggregate: false,
+                source: RuleSource::TableCheck(sql.clone()),
+            });
+        }
+        for col in &table.not_null {
+            let required = contract
+                .and_then(|c| c.column(col))
+                .is_some_and(|c| !c.nullable);
+            if required {
+                continue;
+            }
+            rules.push(Rule {
+                id: format!("delta.not_null.{col}"),
+                expect: "table_constraint",
+                columns: vec![col.clone()],
+                on_fail: OnFail::QuarantineRows,
+                mostly: 1.0,
+                nulls: NullPolicy::Ignore,
+                aggregate: false,
+                source: RuleSource::TableNotNull(col.clone()),
+                message: format!("`{col}` is null but the table column is NOT NULL"),
+            });
+        }
+        Ok(CompiledSuite {
+            suite: self.suite.clone(),
+            rules,
+            conformer: self.conformer.clone(),
+            bindings: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// The suite.
     pub fn suite(&self) -> &Suite {
         &self.suite
@@ -128,9 +200,11 @@ impl CompiledSuite {
             return Ok(b.clone());
         }
         let bound =
-            Bound::new(&self.suite, &self.rules, schema).map_err(|(i, _, reason)| Error::Bind {
-                expectation: self.suite.expectations[i].id.clone(),
-                reason,
+            Bound::new(&self.suite, &self.rules, schema).map_err(|(expectation, reason)| {
+                Error::Bind {
+                    expectation,
+                    reason,
+                }
             })?;
         let bound = Arc::new(bound);
         self.bindings

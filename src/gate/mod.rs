@@ -33,7 +33,8 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::eval::CompiledSuite;
 use crate::eval::batch::BatchRun;
-use crate::io::{Batches, InputFile, display_path};
+use crate::eval::drive::{BatchOptions, FileBatches};
+use crate::io::{InputFile, display_path};
 use crate::report::{BatchReport, Report, ReportBuilder};
 use run::{ActiveRun, open_data_tables, read_start};
 use runlog::RunLog;
@@ -252,30 +253,23 @@ impl Gate {
                 .len();
             sizes.push(json!([display_path(&f.path), len]));
         }
-        let compiled = self.compiled.clone();
-        let batch_rows = self.batch_rows;
-        let budget = self.batch_memory;
-        let mut run = self.start(inputs, Value::Array(sizes)).await?;
-        let suite = compiled.suite();
-        let contract = suite.schema.as_ref();
-        let mut batches =
-            Batches::new(files, contract, batch_rows).with_parallel_read_limit(budget);
-        while let Some((spec, chunks)) = batches.next_batch()? {
-            let input = display_path(&spec.input.path);
-            let text = spec.input.format.is_text();
-            let mut b = BatchRun::new(&compiled, run.as_of, spec.seq, &input, spec.first_row)
-                .with_memory_budget(budget)
-                .with_facts(spec.facts.clone());
-            for c in chunks {
-                b.push(&c?, text)?;
-            }
-            let rows = b.rows();
-            let result = b.finish_with_source(|| crate::io::reread(&spec, rows, contract))?;
-            let again = match result.replay {
-                Some(_) => Some((crate::io::reread(&spec, rows, contract)?, text)),
-                None => None,
+        let suite = self.compiled.clone();
+        let (batch_rows, batch_memory) = (self.batch_rows, self.batch_memory);
+        let run = self.start(inputs, Value::Array(sizes)).await?;
+        let opts = BatchOptions {
+            as_of: run.as_of,
+            batch_rows,
+            batch_memory,
+        };
+        let mut run = run;
+        let mut batches = FileBatches::new(files, &suite, opts);
+        loop {
+            // The suite with the target's own rules, once the target is known.
+            let compiled = run.compiled.clone();
+            let Some(result) = batches.next(&compiled)? else {
+                break;
             };
-            if !run.process(result, again).await? {
+            if !run.process(result).await? {
                 break;
             }
         }
@@ -288,7 +282,6 @@ impl Gate {
     where
         S: Stream<Item = Result<RecordBatch>> + Unpin,
     {
-        let compiled = self.compiled.clone();
         let mut run = self.start(vec![label.to_string()], json!([label])).await?;
         let mut stream = stream;
         let mut seq = 0u64;
@@ -296,10 +289,11 @@ impl Gate {
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             seq += 1;
+            let compiled = run.compiled.clone();
             let mut b = BatchRun::new(&compiled, run.as_of, seq, label, first_row);
             first_row += batch.num_rows() as u64;
             b.push(&batch, false)?;
-            if !run.process(b.finish()?, None).await? {
+            if !run.process(b.finish()?).await? {
                 break;
             }
         }
@@ -311,9 +305,20 @@ impl Gate {
         let suite = self.compiled.suite();
         let started_at = Utc::now();
         // The data tables first: an incompatible target is an error before anything is written.
+        // Without a contract, an existing target gives the columns; else the first batch does.
         let data = match &suite.schema {
             Some(c) => Some(open_data_tables(&self, &c.arrow_schema()).await?),
-            None => None,
+            None => match tables::open_existing(&self.target, &self.storage).await? {
+                Some(t) => {
+                    let schema = tables::table_schema(&t, &self.target)?;
+                    Some(open_data_tables(&self, &schema).await?)
+                }
+                None => None,
+            },
+        };
+        let compiled = match &data {
+            Some(d) => Arc::new(self.compiled.with_table_rules(&d.rules)?),
+            None => self.compiled.clone(),
         };
         let runs_schema = tables::runs_schema();
         let runs_table =
@@ -386,6 +391,7 @@ impl Gate {
         };
         let report = ReportBuilder::new(suite, &self.run_id, as_of, inputs);
         Ok(ActiveRun {
+            compiled,
             gate: self,
             as_of,
             started_at,

@@ -1,9 +1,9 @@
-//! Splitting an evaluated chunk into the rows for the target and the rows for quarantine.
+//! Splitting a routed chunk into the rows for the target and the rows for quarantine.
 //!
-//! The target table's own rules are applied first, with Delta's semantics: a `NOT NULL` column
-//! holding a null, or a CHECK constraint that is FALSE or NULL, sends the row to quarantine
-//! instead of failing the commit. The split uses one null-free mask and its complement, so
-//! target + quarantine is always the chunk, row for row.
+//! The target table's own rules (`NOT NULL` columns, CHECK constraints) were evaluated with
+//! the suite's ([`crate::eval::TableRules`]), so the chunk's quarantine mask already holds
+//! them. The split uses that one null-free mask and its complement, so target + quarantine is
+//! always the chunk, row for row.
 
 use std::sync::Arc;
 
@@ -13,106 +13,13 @@ use arrow::array::{
 };
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use chrono::{DateTime, Utc};
 
 use super::tables::violation_fields;
 use crate::error::Result;
 use crate::eval::Rule;
-use crate::eval::batch::RoutedChunk;
-use crate::eval::kernels::expr::BoolExpr;
-use crate::eval::nulls::true_mask;
-
-/// A table rule the gate checks before writing: a CHECK constraint or a NOT NULL column.
-pub(crate) struct TableRule {
-    pub id: String,
-    pub column: Option<String>,
-    pub message: String,
-    check: TableCheck,
-}
-
-enum TableCheck {
-    Expr(BoolExpr),
-    NotNull(usize),
-}
-
-/// The target table's rules, bound to its schema.
-pub(crate) struct TableRules {
-    pub rules: Vec<TableRule>,
-    /// The table schema with every column nullable, to hold rows before they are checked.
-    loose: SchemaRef,
-}
-
-impl TableRules {
-    /// `skip_not_null` lists columns whose nulls the suite's contract already quarantines.
-    pub(crate) fn new(
-        table: &SchemaRef,
-        constraints: &[(String, String)],
-        skip_not_null: &[String],
-    ) -> Result<Self> {
-        let loose = Arc::new(Schema::new(
-            table
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<Field>>(),
-        ));
-        let mut rules = Vec::new();
-        for (name, expr) in constraints {
-            let compiled = BoolExpr::sql(expr, &loose).map_err(|reason| crate::Error::Bind {
-                expectation: format!("delta.constraints.{name}"),
-                reason,
-            })?;
-            rules.push(TableRule {
-                id: format!("delta.constraints.{name}"),
-                column: None,
-                message: format!("CHECK constraint `{name}` ({expr}) is not true"),
-                check: TableCheck::Expr(compiled),
-            });
-        }
-        for (i, f) in table.fields().iter().enumerate() {
-            if !f.is_nullable() && !skip_not_null.contains(f.name()) {
-                rules.push(TableRule {
-                    id: format!("delta.not_null.{}", f.name()),
-                    column: Some(f.name().clone()),
-                    message: format!("`{}` is null but the table column is NOT NULL", f.name()),
-                    check: TableCheck::NotNull(i),
-                });
-            }
-        }
-        Ok(TableRules { rules, loose })
-    }
-
-    /// The chunk in the table's column order and storage types (every column nullable).
-    pub(crate) fn to_table_rows(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        to_schema(batch, &self.loose)
-    }
-
-    /// Per rule, the rows (of `rows`, among `candidates`) that break it.
-    pub(crate) fn failures(
-        &self,
-        rows: &RecordBatch,
-        candidates: &BooleanBuffer,
-    ) -> Result<Vec<BooleanBuffer>> {
-        self.rules
-            .iter()
-            .map(|r| {
-                let fail = match &r.check {
-                    // Delta's rule: FALSE and NULL both violate.
-                    TableCheck::Expr(e) => {
-                        let v = e.evaluate(rows).map_err(|e| crate::Error::eval(&r.id, e))?;
-                        !&true_mask(&v)
-                    }
-                    TableCheck::NotNull(i) => rows
-                        .column(*i)
-                        .logical_nulls()
-                        .map_or_else(|| BooleanBuffer::new_unset(rows.num_rows()), |n| !n.inner()),
-                };
-                Ok(&fail & candidates)
-            })
-            .collect()
-    }
-}
+use crate::eval::mask::RoutedChunk;
 
 /// Casts and reorders `batch` into `schema` by column name; columns it lacks are null.
 pub(crate) fn to_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
@@ -151,18 +58,16 @@ pub(crate) struct QuarantineContext<'a> {
 
 /// Builds the quarantine rows of a chunk: the selected rows in the quarantine schema, with
 /// their violations and original values.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn quarantine_rows(
     chunk: &RoutedChunk,
     table_rows: &RecordBatch,
-    selected: &BooleanBuffer,
     rules: &[Rule],
     batch_failures: &[usize],
     schema_violations: &[String],
-    table_rules: &[(&TableRule, &BooleanBuffer)],
     schema: &SchemaRef,
     ctx: &QuarantineContext<'_>,
 ) -> Result<RecordBatch> {
+    let selected = &chunk.quarantine;
     let mask = BooleanArray::new(selected.clone(), None);
     let rows = filter_record_batch(table_rows, &mask)?;
     let n = rows.num_rows();
@@ -199,16 +104,6 @@ pub(crate) fn quarantine_rows(
                     column: (r.columns.len() == 1).then(|| r.columns[0].as_str()),
                     on_fail: r.on_fail.as_str(),
                     message: &r.message,
-                });
-            }
-        }
-        for (t, fail) in table_rules {
-            if fail.value(i) {
-                row.push(Violation {
-                    expectation: &t.id,
-                    column: t.column.as_deref(),
-                    on_fail: "quarantine_rows",
-                    message: &t.message,
                 });
             }
         }

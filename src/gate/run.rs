@@ -3,21 +3,23 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use arrow::array::Array;
-use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::route::{self, QuarantineContext, TableRules};
+use super::route::{self, QuarantineContext};
 use super::runlog::RunLog;
 use super::sink::TableSink;
 use super::{Gate, failpoint, tables};
 use crate::error::{Error, Result};
-use crate::eval::batch::{BatchResult, Fate, RoutedChunk};
-use crate::io::Chunks;
+use crate::eval::batch::BatchResult;
+use crate::eval::mask::Fate;
+use crate::eval::{CompiledSuite, TableRules};
 use crate::report::{
-    BatchOutcome, BatchReport, Committed, ExpectationResult, Report, ReportBuilder, TableRef,
-    TablesReport,
+    BatchOutcome, BatchReport, Committed, Report, ReportBuilder, TableRef, TablesReport,
 };
 
 /// Reads the run-start row of an earlier attempt: its clock and its inputs.
@@ -98,18 +100,24 @@ pub(super) async fn open_data_tables(
     .await?;
     let q_actual = tables::table_schema(&quarantine, &g.quarantine)?;
     tables::check_compatible(&g.quarantine, &q_schema, &q_actual)?;
-    let covered: Vec<String> = suite
-        .schema
-        .as_ref()
-        .map(|c| {
-            c.columns
-                .iter()
-                .filter(|c| !c.nullable)
-                .map(|c| c.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let rules = TableRules::new(&actual, &tables::check_constraints(&target), &covered)?;
+    let rules = TableRules {
+        checks: tables::check_constraints(&target),
+        not_null: actual
+            .fields()
+            .iter()
+            .filter(|f| !f.is_nullable())
+            .map(|f| f.name().clone())
+            .collect(),
+    };
+    // Rows are held in the table's column order and storage types, every column nullable,
+    // until the split.
+    let loose = Arc::new(arrow::datatypes::Schema::new(
+        actual
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
     Ok(DataTables {
         target: TableSink::new(&g.target, target, actual, &g.run_id, g.target_file_size).await?,
         quarantine: TableSink::new(
@@ -121,17 +129,22 @@ pub(super) async fn open_data_tables(
         )
         .await?,
         rules,
+        loose,
     })
 }
 
 pub(super) struct DataTables {
     target: TableSink,
     quarantine: TableSink,
-    rules: TableRules,
+    /// The target's own rules, evaluated with the suite's.
+    pub(super) rules: TableRules,
+    loose: SchemaRef,
 }
 
 pub(super) struct ActiveRun {
     pub(super) gate: Gate,
+    /// The suite with the target table's rules, once the table is known.
+    pub(super) compiled: Arc<CompiledSuite>,
     pub(super) as_of: DateTime<Utc>,
     pub(super) started_at: DateTime<Utc>,
     pub(super) report: ReportBuilder,
@@ -144,13 +157,7 @@ pub(super) struct ActiveRun {
 
 impl ActiveRun {
     /// Routes and writes one evaluated batch. Returns `false` when the run must stop.
-    /// `reread` gives the batch's chunks again (and whether they are text) for a batch that was
-    /// too large to hold.
-    pub(super) async fn process(
-        &mut self,
-        mut result: BatchResult,
-        reread: Option<(Chunks, bool)>,
-    ) -> Result<bool> {
+    pub(super) async fn process(&mut self, mut result: BatchResult<'_>) -> Result<bool> {
         let seq = result.report.batch as i64;
         if result.fate == Fate::Fail {
             // Committed nowhere; the batches before it are committed, and the run log records
@@ -161,36 +168,23 @@ impl ActiveRun {
             self.stopped = true;
             return Ok(false);
         }
-        let compiled = self.gate.compiled.clone();
-        let mut routed: Box<dyn Iterator<Item = Result<RoutedChunk>> + Send> =
-            match result.replay.take() {
-                None => Box::new(std::mem::take(&mut result.chunks).into_iter().map(Ok)),
-                Some(replay) => {
-                    let (source, text) = reread.ok_or_else(|| {
-                        Error::Usage(format!(
-                            "batch {seq} is larger than the memory budget and cannot be read again"
-                        ))
-                    })?;
-                    let mut first = result.report.first_row;
-                    Box::new(source.map(move |c| {
-                        let c = c?;
-                        let out = replay.route(&compiled, &c, text, first);
-                        first += c.num_rows() as u64;
-                        out
-                    }))
-                }
-            };
+        let compiled = self.compiled.clone();
+        let mut routed = result.routed()?;
         let mut head = routed.next().transpose()?;
         if self.data.is_none() {
+            // No contract and no table yet: the tables take the first batch's columns, and
+            // their rules apply from the next batch on (this one satisfies them: a table made
+            // from it has no CHECK constraint, and its NOT NULL columns held no null).
             let schema = head
                 .as_ref()
                 .map(|c| c.batch.schema())
                 .ok_or_else(|| Error::Usage("the first batch has no rows and no schema".into()))?;
-            self.data = Some(open_data_tables(&self.gate, &schema).await?);
+            let data = open_data_tables(&self.gate, &schema).await?;
+            self.compiled = Arc::new(self.gate.compiled.with_table_rules(&data.rules)?);
+            self.data = Some(data);
         }
         let data = self.data.as_mut().expect("opened above");
-        let suite = self.gate.compiled.suite();
-        let rules = self.gate.compiled.rules();
+        let suite = compiled.suite();
         let ctx = QuarantineContext {
             run_id: &self.gate.run_id,
             seq,
@@ -198,86 +192,31 @@ impl ActiveRun {
             suite_version: suite.version as i64,
             now: Utc::now(),
         };
-        let nrules = data.rules.rules.len();
-        let mut rule_eval = vec![0u64; nrules];
-        let mut rule_failed = vec![0u64; nrules];
-        let mut rule_samples: Vec<Vec<Value>> = vec![Vec::new(); nrules];
-        let mut moved = 0u64;
         let write_target = !data.target.has(seq);
         let write_quarantine = !data.quarantine.has(seq);
         while let Some(chunk) = match head.take() {
             Some(c) => Some(c),
             None => routed.next().transpose()?,
         } {
-            let chunk = &chunk;
-            let rows = data.rules.to_table_rows(&chunk.batch)?;
-            let kept = !&chunk.quarantine;
-            let fails = if nrules > 0 {
-                data.rules.failures(&rows, &kept)?
-            } else {
-                Vec::new()
-            };
-            let mut quarantine = chunk.quarantine.clone();
-            for (i, f) in fails.iter().enumerate() {
-                rule_eval[i] += kept.count_set_bits() as u64;
-                rule_failed[i] += f.count_set_bits() as u64;
-                for r in f
-                    .set_indices()
-                    .take(20usize.saturating_sub(rule_samples[i].len()))
-                {
-                    rule_samples[i].push(json!({"_row": chunk.first_row + r as u64}));
-                }
-                quarantine = &quarantine | f;
-            }
-            moved += (quarantine.count_set_bits() - chunk.quarantine.count_set_bits()) as u64;
-            let target_mask: BooleanBuffer = !&quarantine;
-            if write_target && target_mask.count_set_bits() > 0 {
-                let t = route::target_rows(&rows, &target_mask, data.target.schema())?;
+            let rows = route::to_schema(&chunk.batch, &data.loose)?;
+            let quarantined = chunk.quarantine.count_set_bits();
+            if write_target && quarantined < chunk.batch.num_rows() {
+                let keep = !&chunk.quarantine;
+                let t = route::target_rows(&rows, &keep, data.target.schema())?;
                 data.target.write(t).await?;
             }
-            if write_quarantine && quarantine.count_set_bits() > 0 {
-                let with_fails: Vec<(&route::TableRule, &BooleanBuffer)> =
-                    data.rules.rules.iter().zip(fails.iter()).collect();
+            if write_quarantine && quarantined > 0 {
                 let q = route::quarantine_rows(
-                    chunk,
+                    &chunk,
                     &rows,
-                    &quarantine,
-                    rules,
+                    compiled.rules(),
                     &result.batch_failures,
                     &result.schema_violations,
-                    &with_fails,
                     data.quarantine.schema(),
                     &ctx,
                 )?;
                 data.quarantine.write(q).await?;
             }
-        }
-        // The table's own rules join the batch's report.
-        let r = &mut result.report;
-        r.rows_passed -= moved;
-        r.rows_quarantined += moved;
-        if moved > 0 && r.outcome == BatchOutcome::Passed {
-            r.outcome = BatchOutcome::RowsQuarantined;
-        }
-        for (i, t) in data.rules.rules.iter().enumerate() {
-            r.expectations.push(ExpectationResult {
-                id: t.id.clone(),
-                expect: "table_constraint".into(),
-                column: t.column.clone(),
-                columns: None,
-                on_fail: "quarantine_rows".into(),
-                success: rule_failed[i] == 0,
-                evaluated: rule_eval[i],
-                proven: 0,
-                failed: rule_failed[i],
-                failed_fraction: (rule_eval[i] > 0)
-                    .then(|| rule_failed[i] as f64 / rule_eval[i] as f64),
-                failed_fraction_total: (r.rows > 0).then(|| rule_failed[i] as f64 / r.rows as f64),
-                observed: None,
-                message: Some(t.message.clone()),
-                samples: Vec::new(),
-                sample_keys: std::mem::take(&mut rule_samples[i]),
-            });
         }
         drop(routed);
         if let Some(cb) = self.gate.on_batch.as_mut() {

@@ -118,13 +118,11 @@ pub(crate) fn runs_schema() -> SchemaRef {
     ]))
 }
 
-/// Opens the table at `uri`, creating it with `schema` when there is none.
-pub(crate) async fn open_or_create(
+/// Opens the table at `uri`, or `None` when no table is there yet.
+pub(crate) async fn open_existing(
     uri: &str,
     storage: &HashMap<String, String>,
-    schema: &Schema,
-    name: &str,
-) -> Result<DeltaTable> {
+) -> Result<Option<DeltaTable>> {
     if !cfg!(feature = "s3") && (uri.starts_with("s3://") || uri.starts_with("s3a://")) {
         return Err(Error::Usage(format!(
             "{uri}: this dq-check was built without S3 support; build it with `--features s3`"
@@ -132,18 +130,33 @@ pub(crate) async fn open_or_create(
     }
     let url = deltalake::ensure_table_uri(uri)
         .map_err(|e| Error::table(uri, "resolve the location", e))?;
-    let builder = || {
-        DeltaTableBuilder::from_url(url.clone()).map(|b| b.with_storage_options(storage.clone()))
-    };
-    match builder()
+    match DeltaTableBuilder::from_url(url)
+        .map(|b| b.with_storage_options(storage.clone()))
         .map_err(|e| Error::table(uri, "open", e))?
         .load()
         .await
     {
-        Ok(t) => return Ok(t),
-        Err(DeltaTableError::NotATable(_)) => {}
-        Err(e) => return Err(Error::table(uri, "open", e)),
+        Ok(t) => Ok(Some(t)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(e) => Err(Error::table(uri, "open", e)),
     }
+}
+
+/// Opens the table at `uri`, creating it with `schema` when there is none.
+pub(crate) async fn open_or_create(
+    uri: &str,
+    storage: &HashMap<String, String>,
+    schema: &Schema,
+    name: &str,
+) -> Result<DeltaTable> {
+    if let Some(t) = open_existing(uri, storage).await? {
+        return Ok(t);
+    }
+    let url = deltalake::ensure_table_uri(uri)
+        .map_err(|e| Error::table(uri, "resolve the location", e))?;
+    let builder = || {
+        DeltaTableBuilder::from_url(url.clone()).map(|b| b.with_storage_options(storage.clone()))
+    };
     let kernel: StructType = schema
         .try_into_kernel()
         .map_err(|e| Error::table(uri, "map the schema to Delta types", e))?;

@@ -380,7 +380,7 @@ pub struct ColumnPlan {
 
 /// Picks the columns of a file (read as the schema given, with the file's statistics) that a
 /// pass over the whole file decodes in part or not at all.
-pub type PlanColumns<'a> = &'a (dyn Fn(&SchemaRef, Option<&FileFacts>) -> ColumnPlan + Sync);
+pub type PlanColumns<'a> = Box<dyn Fn(&SchemaRef, Option<&FileFacts>) -> ColumnPlan + Sync + 'a>;
 
 /// The batches of a list of files: one per file, or every `batch_rows` rows (a batch never
 /// spans two files). Files are opened one at a time and read in chunks.
@@ -470,6 +470,7 @@ impl<'a> Batches<'a> {
                     // The whole file is one batch: decode its columns on every core.
                     let plan = self
                         .plan
+                        .as_ref()
                         .map(|plan| plan(meta.schema(), self.facts.as_deref()))
                         .unwrap_or_default();
                     let (chunks, plan) =

@@ -12,12 +12,12 @@ use serde_json::Value;
 use super::util::{as_of, quarantined, suite, write_parquet, write_parquet_with};
 
 /// Evaluates every batch of a Parquet file, with or without its statistics.
-fn evaluate(
+fn evaluate<'c>(
     path: &std::path::Path,
-    compiled: &CompiledSuite,
+    compiled: &'c CompiledSuite,
     batch_rows: Option<usize>,
     facts: bool,
-) -> Vec<BatchResult> {
+) -> Vec<BatchResult<'c>> {
     let files = discover(&[path.to_path_buf()]).unwrap();
     let mut batches = Batches::new(&files, None, batch_rows);
     let mut out = Vec::new();
@@ -390,7 +390,7 @@ proptest! {
             compiled.column_plan(s, f)
         };
         let (spec, _) = Batches::new(&files, None, None)
-            .with_plan(&plan_columns)
+            .with_plan(Box::new(plan_columns))
             .next_batch()
             .unwrap()
             .unwrap();

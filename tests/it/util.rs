@@ -42,7 +42,7 @@ pub fn write_parquet_with(
 }
 
 /// Evaluates chunks as one batch.
-pub fn eval_chunks(compiled: &CompiledSuite, chunks: &[RecordBatch]) -> BatchResult {
+pub fn eval_chunks<'c>(compiled: &'c CompiledSuite, chunks: &[RecordBatch]) -> BatchResult<'c> {
     let mut run = BatchRun::new(compiled, as_of(), 1, "memory", 0);
     for c in chunks {
         run.push(c, false).unwrap();
