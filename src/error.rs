@@ -110,25 +110,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Evaluating rule `expectation` failed in the engine. For a rule that reads a `pii` column
+    /// quoted values in the engine's message are masked (and the cause chain flattened into
+    /// that one message).
     pub(crate) fn eval(
         expectation: &str,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Error::Eval {
-            expectation: expectation.to_string(),
-            source: Box::new(source),
-        }
-    }
-
-    /// Like [`Error::eval`], for a rule that reads a `pii` column: quoted values in the engine's
-    /// message are masked (and the cause chain flattened into that one message).
-    pub(crate) fn eval_masked(
-        expectation: &str,
-        source: impl std::error::Error + Send + Sync + 'static,
+        source: Box<dyn std::error::Error + Send + Sync>,
         pii: bool,
     ) -> Self {
         if !pii {
-            return Error::eval(expectation, source);
+            return Error::Eval {
+                expectation: expectation.to_string(),
+                source,
+            };
         }
         let mut text = source.to_string();
         let mut next = source.source();

@@ -3,10 +3,12 @@
 
 use arrow::datatypes::{DataType, SchemaRef};
 
+use super::kernels::RowKernel;
 use super::kernels::expr::BoolExpr;
-use super::kernels::range::{Interval, RangeFilter};
-use super::kernels::set::SetFilter;
-use super::kernels::strings::{FormatCheck, SuiteRegex};
+use super::kernels::future::NotInFuture;
+use super::kernels::range::{Between, Interval, RangeFilter};
+use super::kernels::set::{InSet, SetFilter};
+use super::kernels::strings::{FormatCheck, FormatKernel, LengthKernel, RegexKernel, SuiteRegex};
 use super::{Rule, RuleSource};
 use crate::error::SuiteProblem;
 use crate::metrics::check_metric_type;
@@ -15,40 +17,19 @@ use crate::types::{is_string_like, type_name};
 use crate::values::domain::{Domain, domain_of};
 
 /// A kernel bound to columns by index.
+///
+/// Row-level kinds are [`RowKernel`]s, evaluated through one arm. `not_null` and the contract's
+/// `type` rule are their own arms because they read what conforming found (cells that did not
+/// parse) and the file's null counts; uniqueness needs the whole batch; aggregates update
+/// metric states. Those stay in the evaluator's central match, which runs once per rule and
+/// chunk, not per row.
 #[derive(Debug)]
 pub(crate) enum Op {
     NotNull(usize),
     Type(usize),
-    Set {
-        col: usize,
-        set: SetFilter,
-        negated: bool,
-    },
-    Range {
-        col: usize,
-        range: RangeFilter,
-    },
-    Regex {
-        col: usize,
-        re: SuiteRegex,
-        negated: bool,
-    },
-    Length {
-        col: usize,
-        min: u64,
-        max: u64,
-    },
-    Format {
-        col: usize,
-        check: FormatCheck,
-    },
-    Expr(BoolExpr),
+    Row(Box<dyn RowKernel>),
     /// A column the data lacks entirely: null, so failing, in every row.
     Absent,
-    NotInFuture {
-        col: usize,
-        tolerance: i64,
-    },
     Unique {
         col: usize,
         nulls_distinct: bool,
@@ -75,18 +56,12 @@ impl Op {
         match self {
             Op::NotNull(c)
             | Op::Type(c)
-            | Op::Set { col: c, .. }
-            | Op::Range { col: c, .. }
-            | Op::Regex { col: c, .. }
-            | Op::Length { col: c, .. }
-            | Op::Format { col: c, .. }
-            | Op::NotInFuture { col: c, .. }
             | Op::Unique { col: c, .. }
             | Op::Freshness { col: c, .. }
             | Op::Metric { col: Some(c), .. } => vec![*c],
             Op::Metric { col: None, .. } | Op::Absent => Vec::new(),
             Op::Compound { cols, .. } => cols.clone(),
-            Op::Expr(e) => e.column_indices(),
+            Op::Row(k) => k.columns(),
         }
     }
 }
@@ -127,7 +102,7 @@ impl Bound {
                     let sample_cols = e.column_indices();
                     BoundRule {
                         filter: None,
-                        op: Op::Expr(e),
+                        op: Op::Row(Box::new(e)),
                         sample_cols,
                         pii: false,
                     }
@@ -266,12 +241,13 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             let set =
                 SetFilter::build(values, &dt, *case_insensitive).map_err(|m| ("values", m))?;
+            let negated = *negated;
             (
-                Op::Set {
+                Op::Row(Box::new(InSet {
                     col: i,
                     set,
-                    negated: *negated,
-                },
+                    negated,
+                })),
                 vec![i],
             )
         }
@@ -287,7 +263,7 @@ pub(crate) fn bind_expectation(
             let iv = Interval::bind(min.as_ref(), max.as_ref(), *strict_min, *strict_max, &dt)
                 .map_err(|m| (key, m))?;
             let range = RangeFilter::build(iv, &dt).map_err(|m| ("column", m))?;
-            (Op::Range { col: i, range }, vec![i])
+            (Op::Row(Box::new(Between { col: i, range })), vec![i])
         }
         Kind::MatchesRegex {
             column: c,
@@ -298,12 +274,13 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             need_strings(e.kind.name(), &dt, false)?;
             let re = SuiteRegex::new(regex, *mode).map_err(|m| ("regex", m))?;
+            let negated = *negated;
             (
-                Op::Regex {
+                Op::Row(Box::new(RegexKernel {
                     col: i,
                     re,
-                    negated: *negated,
-                },
+                    negated,
+                })),
                 vec![i],
             )
         }
@@ -314,12 +291,9 @@ pub(crate) fn bind_expectation(
         } => {
             let (i, dt) = column(schema, c, "column")?;
             need_strings("length_between", &dt, true)?;
+            let (min, max) = (min.unwrap_or(0), max.unwrap_or(u64::MAX));
             (
-                Op::Length {
-                    col: i,
-                    min: min.unwrap_or(0),
-                    max: max.unwrap_or(u64::MAX),
-                },
+                Op::Row(Box::new(LengthKernel { col: i, min, max })),
                 vec![i],
             )
         }
@@ -327,7 +301,7 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             need_strings("matches_format", &dt, false)?;
             let check = FormatCheck::new(format).map_err(|m| ("format", m))?;
-            (Op::Format { col: i, check }, vec![i])
+            (Op::Row(Box::new(FormatKernel { col: i, check })), vec![i])
         }
         Kind::Unique {
             column: c,
@@ -376,7 +350,7 @@ pub(crate) fn bind_expectation(
             let key = if right_ref.is_ok() { "right" } else { "value" };
             let expr = BoolExpr::compare(left, *op, right_ref, schema).map_err(|m| (key, m))?;
             cols.dedup();
-            (Op::Expr(expr), cols)
+            (Op::Row(Box::new(expr)), cols)
         }
         Kind::Sql { expr } => {
             let expr = BoolExpr::sql(expr, schema).map_err(|m| ("expr", m))?;
@@ -385,7 +359,7 @@ pub(crate) fn bind_expectation(
                 .iter()
                 .filter_map(|c| schema.index_of(c).ok())
                 .collect();
-            (Op::Expr(expr), cols)
+            (Op::Row(Box::new(expr)), cols)
         }
         Kind::NotInFuture {
             column: c,
@@ -393,11 +367,9 @@ pub(crate) fn bind_expectation(
         } => {
             let (i, dt) = column(schema, c, "column")?;
             need_temporal("not_in_future", &dt)?;
+            let tolerance = *tolerance;
             (
-                Op::NotInFuture {
-                    col: i,
-                    tolerance: *tolerance,
-                },
+                Op::Row(Box::new(NotInFuture { col: i, tolerance })),
                 vec![i],
             )
         }

@@ -11,8 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::bind::{Bound, Op};
-use super::kernels::future::not_in_future;
-use super::kernels::strings::{length_between, regex_matches};
+use super::kernels::KernelError;
 use super::nulls::{RowOutcome, outcome, true_mask};
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::error::{Error, Result};
@@ -117,7 +116,7 @@ pub(crate) fn evaluate(
         let scope = match &br.filter {
             Some(f) => Some(true_mask(
                 &f.evaluate(&chunk.batch)
-                    .map_err(|e| Error::eval_masked(&rule.id, e, br.pii))?,
+                    .map_err(|e| Error::eval(&rule.id, Box::new(e), br.pii))?,
             )),
             None => None,
         };
@@ -160,61 +159,26 @@ pub(crate) fn evaluate(
                     },
                 })
             }
-            Op::Set {
-                col: c,
-                set,
-                negated,
-            } => {
-                let r = set
-                    .contains(col(*c))
-                    .ok_or_else(|| unsupported(rule, col(*c)))?;
-                Some(outcome(&negate(r, *negated), rule.nulls, scope.as_ref()))
-            }
-            Op::Range { col: c, range }
-                if proves(facts, &chunk.batch, *c, |f| {
-                    f.bounds.is_some_and(|b| range.proves(b))
-                }) =>
-            {
-                // Every value is within the bounds: only the null policy is left to apply.
-                let r = BooleanArray::new(BooleanBuffer::new_set(rows), col(*c).logical_nulls());
+            Op::Row(k) if facts.is_some_and(|f| k.proven(f, &chunk.batch)) => {
+                // Every value passes: only the null policy is left to apply.
+                let nulls = k.columns().first().and_then(|c| col(*c).logical_nulls());
+                let r = BooleanArray::new(BooleanBuffer::new_set(rows), nulls);
                 let o = outcome(&r, rule.nulls, scope.as_ref());
                 partial.proven += o.evaluated;
                 Some(o)
             }
-            Op::Range { col: c, range } => {
-                let r = range
-                    .evaluate(col(*c))
-                    .ok_or_else(|| unsupported(rule, col(*c)))?;
-                Some(outcome(&r, rule.nulls, scope.as_ref()))
-            }
-            Op::Regex {
-                col: c,
-                re,
-                negated,
-            } => {
-                let r = regex_matches(re, col(*c)).ok_or_else(|| unsupported(rule, col(*c)))?;
-                Some(outcome(&negate(r, *negated), rule.nulls, scope.as_ref()))
-            }
-            Op::Length { col: c, min, max } => {
-                let r = length_between(col(*c), *min, *max)
-                    .ok_or_else(|| unsupported(rule, col(*c)))?;
-                Some(outcome(&r, rule.nulls, scope.as_ref()))
-            }
-            Op::Format { col: c, check } => {
-                let r = check
-                    .evaluate(col(*c))
-                    .ok_or_else(|| unsupported(rule, col(*c)))?;
-                Some(outcome(&r, rule.nulls, scope.as_ref()))
-            }
-            Op::Expr(e) => {
-                let r = e
-                    .evaluate(&chunk.batch)
-                    .map_err(|e| Error::eval_masked(&rule.id, e, br.pii))?;
-                Some(outcome(&r, rule.nulls, scope.as_ref()))
-            }
-            Op::NotInFuture { col: c, tolerance } => {
-                let r = not_in_future(col(*c), as_of, *tolerance)
-                    .ok_or_else(|| unsupported(rule, col(*c)))?;
+            Op::Row(k) => {
+                let r = k.evaluate(&chunk.batch, as_of).map_err(|e| match e {
+                    KernelError::Unsupported(dt) => Error::Bind {
+                        expectation: rule.id.clone(),
+                        reason: format!(
+                            "`{}` cannot evaluate a column of type {}",
+                            rule.expect,
+                            crate::types::type_name(&dt)
+                        ),
+                    },
+                    KernelError::Engine(e) => Error::eval(&rule.id, e, br.pii),
+                })?;
                 Some(outcome(&r, rule.nulls, scope.as_ref()))
             }
             Op::Absent => Some(RowOutcome {
@@ -266,25 +230,6 @@ fn proves(
     facts
         .and_then(|f| f.column(field.name(), field.data_type()))
         .is_some_and(test)
-}
-
-fn negate(r: arrow::array::BooleanArray, negated: bool) -> arrow::array::BooleanArray {
-    if negated {
-        arrow::array::BooleanArray::new(!r.values(), r.nulls().cloned())
-    } else {
-        r
-    }
-}
-
-fn unsupported(rule: &Rule, array: &dyn Array) -> Error {
-    Error::Bind {
-        expectation: rule.id.clone(),
-        reason: format!(
-            "`{}` cannot evaluate a column of type {}",
-            rule.expect,
-            crate::types::type_name(array.data_type())
-        ),
-    }
 }
 
 /// Adds a chunk's outcome for a rule: counts, samples, and the failing rows for routing.

@@ -130,6 +130,21 @@ impl BoolExpr {
     }
 }
 
+/// `sql` and `compare` (and a table's CHECK constraint): the expression over the row.
+impl super::RowKernel for BoolExpr {
+    fn columns(&self) -> Vec<usize> {
+        self.column_indices()
+    }
+
+    fn evaluate(
+        &self,
+        batch: &RecordBatch,
+        _as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<BooleanArray, super::KernelError> {
+        BoolExpr::evaluate(self, batch).map_err(|e| super::KernelError::Engine(Box::new(e)))
+    }
+}
+
 fn root_message(e: &datafusion::error::DataFusionError) -> String {
     let s = e.find_root().to_string();
     // DataFusion prefixes messages with the phase ("Schema error: ..."); keep the sentence.

@@ -1,6 +1,65 @@
 //! Kernel families, one file each. Every kernel takes an Arrow array and returns a
 //! `BooleanArray` (`true` pass, null where the value was null); the null policy is applied in
 //! [`super::nulls`], never here.
+//!
+//! A row-level kind is a [`RowKernel`]: bound once per schema, then evaluated per chunk through
+//! one dynamic call (the loops inside stay monomorphized per Arrow type). Adding a row kind
+//! means its kernel here, its arm in [`super::bind`], and its model in [`crate::suite::kinds`];
+//! the evaluator, the verdicts and the column plan need no change.
+
+use arrow::array::{Array, BooleanArray, RecordBatch};
+use arrow::datatypes::DataType;
+use chrono::{DateTime, Utc};
+
+use crate::io::facts::ChunkFacts;
+
+/// A row-level check bound to a schema.
+pub(crate) trait RowKernel: std::fmt::Debug + Send + Sync {
+    /// The columns (by index in the bound schema) it reads.
+    fn columns(&self) -> Vec<usize>;
+
+    /// Per row of `batch` (of the bound schema): `true` passes, `false` fails, null where the
+    /// value was null (for the null policy to decide). `as_of` is the run's clock.
+    fn evaluate(
+        &self,
+        batch: &RecordBatch,
+        as_of: DateTime<Utc>,
+    ) -> Result<BooleanArray, KernelError>;
+
+    /// Whether the chunk's file statistics prove that every non-null value passes, so the
+    /// kernel need not run (only the null policy is left). Default: never.
+    fn proven(&self, _facts: &ChunkFacts, _batch: &RecordBatch) -> bool {
+        false
+    }
+}
+
+/// Why a kernel could not run.
+#[derive(Debug)]
+pub(crate) enum KernelError {
+    /// It cannot read a column of this type.
+    Unsupported(DataType),
+    /// The engine behind it failed (DataFusion, for SQL).
+    Engine(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A kernel's result over one column, or the column's type when it has none.
+pub(crate) fn over_column(
+    batch: &RecordBatch,
+    col: usize,
+    kernel: impl FnOnce(&dyn Array) -> Option<BooleanArray>,
+) -> Result<BooleanArray, KernelError> {
+    let array = batch.column(col).as_ref();
+    kernel(array).ok_or_else(|| KernelError::Unsupported(array.data_type().clone()))
+}
+
+/// The result with pass and fail swapped (nulls kept): `not_in_set`, `not_matches_regex`.
+pub(crate) fn negate(r: BooleanArray, negated: bool) -> BooleanArray {
+    if negated {
+        BooleanArray::new(!r.values(), r.nulls().cloned())
+    } else {
+        r
+    }
+}
 
 pub(crate) mod batch_unique;
 pub(crate) mod expr;

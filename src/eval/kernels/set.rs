@@ -327,6 +327,29 @@ fn lower_into<'a>(v: &[u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
     buf
 }
 
+/// `in_set` / `not_in_set` over one column.
+#[derive(Debug)]
+pub(crate) struct InSet {
+    pub col: usize,
+    pub set: SetFilter,
+    pub negated: bool,
+}
+
+impl super::RowKernel for InSet {
+    fn columns(&self) -> Vec<usize> {
+        vec![self.col]
+    }
+
+    fn evaluate(
+        &self,
+        batch: &arrow::array::RecordBatch,
+        _as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<BooleanArray, super::KernelError> {
+        super::over_column(batch, self.col, |a| self.set.contains(a))
+            .map(|r| super::negate(r, self.negated))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -234,6 +234,72 @@ fn to_owned_item(i: Item<'_>) -> Item<'static> {
     }
 }
 
+/// `matches_regex` / `not_matches_regex` over one column.
+#[derive(Debug)]
+pub(crate) struct RegexKernel {
+    pub col: usize,
+    pub re: SuiteRegex,
+    pub negated: bool,
+}
+
+impl super::RowKernel for RegexKernel {
+    fn columns(&self) -> Vec<usize> {
+        vec![self.col]
+    }
+
+    fn evaluate(
+        &self,
+        batch: &arrow::array::RecordBatch,
+        _as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<BooleanArray, super::KernelError> {
+        super::over_column(batch, self.col, |a| regex_matches(&self.re, a))
+            .map(|r| super::negate(r, self.negated))
+    }
+}
+
+/// `length_between` over one column.
+#[derive(Debug)]
+pub(crate) struct LengthKernel {
+    pub col: usize,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl super::RowKernel for LengthKernel {
+    fn columns(&self) -> Vec<usize> {
+        vec![self.col]
+    }
+
+    fn evaluate(
+        &self,
+        batch: &arrow::array::RecordBatch,
+        _as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<BooleanArray, super::KernelError> {
+        super::over_column(batch, self.col, |a| length_between(a, self.min, self.max))
+    }
+}
+
+/// `matches_format` over one column.
+#[derive(Debug)]
+pub(crate) struct FormatKernel {
+    pub col: usize,
+    pub check: FormatCheck,
+}
+
+impl super::RowKernel for FormatKernel {
+    fn columns(&self) -> Vec<usize> {
+        vec![self.col]
+    }
+
+    fn evaluate(
+        &self,
+        batch: &arrow::array::RecordBatch,
+        _as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<BooleanArray, super::KernelError> {
+        super::over_column(batch, self.col, |a| self.check.evaluate(a))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
