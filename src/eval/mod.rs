@@ -26,7 +26,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::conform::Conformer;
 use crate::error::{Error, Result, SuiteProblems};
-use crate::suite::{Kind, NullPolicy, OnFail, Suite};
+use crate::suite::{NullPolicy, OnFail, Suite};
 
 pub(crate) use bind::Bound;
 
@@ -258,81 +258,8 @@ fn rules_of(suite: &Suite) -> Vec<Rule> {
             nulls: e.nulls,
             aggregate: e.kind.is_aggregate(),
             source: RuleSource::Expectation(i),
-            message: violation_message(&e.kind),
+            message: e.kind.violation_message(),
         });
     }
     rules
-}
-
-fn violation_message(kind: &Kind) -> String {
-    match kind {
-        Kind::NotNull { column } => format!("`{column}` is null"),
-        Kind::InSet {
-            column,
-            values,
-            negated,
-            ..
-        } => {
-            let list: Vec<String> = values.iter().map(ToString::to_string).collect();
-            let shown = if list.len() > 8 {
-                format!("{}, ... ({} values)", list[..8].join(", "), list.len())
-            } else {
-                list.join(", ")
-            };
-            if *negated {
-                format!("`{column}` is one of the excluded values [{shown}]")
-            } else {
-                format!("`{column}` is not one of [{shown}]")
-            }
-        }
-        Kind::Between {
-            column,
-            min,
-            max,
-            strict_min,
-            strict_max,
-        } => {
-            let lo = min
-                .as_ref()
-                .map(|m| format!("{} {m}", if *strict_min { ">" } else { ">=" }));
-            let hi = max
-                .as_ref()
-                .map(|m| format!("{} {m}", if *strict_max { "<" } else { "<=" }));
-            let cond: Vec<String> = lo.into_iter().chain(hi).collect();
-            format!("`{column}` is not {}", cond.join(" and "))
-        }
-        Kind::MatchesRegex {
-            column,
-            regex,
-            negated,
-            ..
-        } => {
-            if *negated {
-                format!("`{column}` matches /{regex}/")
-            } else {
-                format!("`{column}` does not match /{regex}/")
-            }
-        }
-        Kind::LengthBetween { column, min, max } => format!(
-            "length of `{column}` is outside [{}, {}]",
-            min.map_or("-".into(), |m| m.to_string()),
-            max.map_or("-".into(), |m| m.to_string())
-        ),
-        Kind::MatchesFormat { column, format } => {
-            format!("`{column}` does not match format {format}")
-        }
-        Kind::Unique { column, .. } => format!("`{column}` is not unique in the batch"),
-        Kind::CompoundUnique { columns } => {
-            format!("({}) is not unique in the batch", columns.join(", "))
-        }
-        Kind::Compare { left, op, right } => match right {
-            crate::suite::Operand::Column(r) => {
-                format!("`{left}` {} `{r}` is not true", op.as_str())
-            }
-            crate::suite::Operand::Value(v) => format!("`{left}` {} {v} is not true", op.as_str()),
-        },
-        Kind::Sql { expr } => format!("`{expr}` is not true"),
-        Kind::NotInFuture { column, .. } => format!("`{column}` is in the future"),
-        Kind::Metric { .. } | Kind::Freshness { .. } => "batch-level check failed".into(),
-    }
 }

@@ -7,6 +7,7 @@
 
 mod expectations;
 mod fingerprint;
+mod kinds;
 pub mod limits;
 pub(crate) mod parse;
 mod reader;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::types::ColumnType;
 
 pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
+pub use kinds::{Kind, MetricKind};
 
 /// A parsed, checked suite.
 #[derive(Debug, Clone, Serialize)]
@@ -244,206 +246,6 @@ pub enum Operand {
     Column(String),
     /// A literal.
     Value(Literal),
-}
-
-/// The metrics of the `metric` kind (suite format section 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum MetricKind {
-    RowCount,
-    NullCount,
-    NullFraction,
-    NonNullFraction,
-    DistinctCount,
-    DistinctFraction,
-    UniqueFraction,
-    Min,
-    Max,
-    Mean,
-    Sum,
-    Stddev,
-    StddevPop,
-    MinLength,
-    MaxLength,
-    Quantile,
-}
-
-impl MetricKind {
-    /// Every metric with its suite spelling.
-    pub const ALL: [(&'static str, MetricKind); 16] = [
-        ("row_count", MetricKind::RowCount),
-        ("null_count", MetricKind::NullCount),
-        ("null_fraction", MetricKind::NullFraction),
-        ("non_null_fraction", MetricKind::NonNullFraction),
-        ("distinct_count", MetricKind::DistinctCount),
-        ("distinct_fraction", MetricKind::DistinctFraction),
-        ("unique_fraction", MetricKind::UniqueFraction),
-        ("min", MetricKind::Min),
-        ("max", MetricKind::Max),
-        ("mean", MetricKind::Mean),
-        ("sum", MetricKind::Sum),
-        ("stddev", MetricKind::Stddev),
-        ("stddev_pop", MetricKind::StddevPop),
-        ("min_length", MetricKind::MinLength),
-        ("max_length", MetricKind::MaxLength),
-        ("quantile", MetricKind::Quantile),
-    ];
-
-    /// Whether the metric is measured in the column's own units (a value of it, or a sum,
-    /// mean or spread of its values) rather than a count, fraction or length. Over a `pii`
-    /// column such a metric is shown masked.
-    pub fn in_column_units(self) -> bool {
-        matches!(
-            self,
-            MetricKind::Min
-                | MetricKind::Max
-                | MetricKind::Mean
-                | MetricKind::Sum
-                | MetricKind::Stddev
-                | MetricKind::StddevPop
-                | MetricKind::Quantile
-        )
-    }
-
-    /// The suite spelling.
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map(|(s, _)| *s)
-            .unwrap_or("?")
-    }
-}
-
-/// An expectation kind with its parameters (suite format section 3).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "expect", rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum Kind {
-    NotNull {
-        column: String,
-    },
-    InSet {
-        column: String,
-        values: Vec<Literal>,
-        case_insensitive: bool,
-        negated: bool,
-    },
-    Between {
-        column: String,
-        min: Option<Literal>,
-        max: Option<Literal>,
-        strict_min: bool,
-        strict_max: bool,
-    },
-    MatchesRegex {
-        column: String,
-        regex: String,
-        mode: RegexMode,
-        negated: bool,
-    },
-    LengthBetween {
-        column: String,
-        min: Option<u64>,
-        max: Option<u64>,
-    },
-    MatchesFormat {
-        column: String,
-        format: String,
-    },
-    Unique {
-        column: String,
-        nulls_distinct: bool,
-    },
-    CompoundUnique {
-        columns: Vec<String>,
-    },
-    Compare {
-        left: String,
-        op: CmpOp,
-        right: Operand,
-    },
-    Sql {
-        expr: String,
-    },
-    NotInFuture {
-        column: String,
-        /// Seconds.
-        tolerance: i64,
-    },
-    Metric {
-        metric: MetricKind,
-        column: Option<String>,
-        q: Option<f64>,
-        min: Option<Literal>,
-        max: Option<Literal>,
-        strict_min: bool,
-        strict_max: bool,
-    },
-    Freshness {
-        column: String,
-        /// Seconds.
-        max_age: i64,
-    },
-}
-
-impl Kind {
-    /// The `expect:` spelling.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Kind::NotNull { .. } => "not_null",
-            Kind::InSet { negated: false, .. } => "in_set",
-            Kind::InSet { negated: true, .. } => "not_in_set",
-            Kind::Between { .. } => "between",
-            Kind::MatchesRegex { negated: false, .. } => "matches_regex",
-            Kind::MatchesRegex { negated: true, .. } => "not_matches_regex",
-            Kind::LengthBetween { .. } => "length_between",
-            Kind::MatchesFormat { .. } => "matches_format",
-            Kind::Unique { .. } => "unique",
-            Kind::CompoundUnique { .. } => "compound_unique",
-            Kind::Compare { .. } => "compare",
-            Kind::Sql { .. } => "sql",
-            Kind::NotInFuture { .. } => "not_in_future",
-            Kind::Metric { .. } => "metric",
-            Kind::Freshness { .. } => "freshness",
-        }
-    }
-
-    /// Aggregate kinds give one verdict per batch; the others decide per row.
-    pub fn is_aggregate(&self) -> bool {
-        matches!(self, Kind::Metric { .. } | Kind::Freshness { .. })
-    }
-
-    /// The columns the kind reads by name (not those inside `sql` expressions).
-    pub fn columns(&self) -> Vec<&str> {
-        match self {
-            Kind::NotNull { column }
-            | Kind::InSet { column, .. }
-            | Kind::Between { column, .. }
-            | Kind::MatchesRegex { column, .. }
-            | Kind::LengthBetween { column, .. }
-            | Kind::MatchesFormat { column, .. }
-            | Kind::Unique { column, .. }
-            | Kind::NotInFuture { column, .. }
-            | Kind::Freshness { column, .. } => vec![column.as_str()],
-            Kind::CompoundUnique { columns } => columns.iter().map(String::as_str).collect(),
-            Kind::Compare { left, right, .. } => match right {
-                Operand::Column(r) => vec![left.as_str(), r.as_str()],
-                Operand::Value(_) => vec![left.as_str()],
-            },
-            Kind::Sql { .. } => vec![],
-            Kind::Metric { column, .. } => column.iter().map(String::as_str).collect(),
-        }
-    }
-
-    /// The null policy a kind has when the suite says nothing.
-    pub fn default_nulls(&self) -> NullPolicy {
-        match self {
-            Kind::Sql { .. } => NullPolicy::Fail,
-            _ => NullPolicy::Ignore,
-        }
-    }
 }
 
 /// One expectation.
