@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use dq_gate::eval::batch::BatchRun;
-use dq_gate::{CompiledSuite, RunOptions, Suite};
+use dq_gate::internal::BatchRun;
+use dq_gate::{CompiledSuite, Suite};
 
 // The allocator `dq-check` runs with, and its purge delay for `validate` (see
 // `keep_freed_memory` in src/bin/dq-check/main.rs).
@@ -73,7 +73,7 @@ fn read_all(path: &Path) -> Vec<RecordBatch> {
 }
 
 async fn plain_append(path: &Path, dir: &Path) -> u64 {
-    let schema = dq_gate::generate::schema();
+    let schema = dq_gate::internal::generate::schema();
     let kernel: deltalake::kernel::StructType =
         deltalake::kernel::engine::arrow_conversion::TryIntoKernel::try_into_kernel(
             schema.as_ref(),
@@ -123,7 +123,7 @@ fn peak_rss(args: &[String]) {
     if !dir.exists() {
         std::fs::create_dir_all(&dir).unwrap();
         let t = Instant::now();
-        dq_gate::generate::write_parquet_files(&dir, 42, rows, 10).unwrap();
+        dq_gate::internal::generate::write_parquet_files(&dir, 42, rows, 10).unwrap();
         eprintln!(
             "generated {} in {:.1}s",
             dir.display(),
@@ -144,7 +144,6 @@ fn peak_rss(args: &[String]) {
     };
     let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
     let compiled = Arc::new(CompiledSuite::new(suite).unwrap());
-    let files = dq_gate::io::discover(std::slice::from_ref(&dir)).unwrap();
     let out = tempfile::tempdir_in(root.join("target/bench-data")).unwrap();
     let before = rss();
     let t = Instant::now();
@@ -152,13 +151,15 @@ fn peak_rss(args: &[String]) {
         .enable_all()
         .build()
         .unwrap();
-    let gate = dq_gate::gate::Gate::builder(compiled)
+    let gate = dq_gate::Gate::builder(compiled)
         .with_target(out.path().join("t").to_str().unwrap())
         .with_quarantine(out.path().join("q").to_str().unwrap())
         .with_batch_rows(Some(batch_rows))
         .build()
         .unwrap();
-    let report = rt.block_on(gate.run_files(&files)).unwrap();
+    let report = rt
+        .block_on(gate.run_paths(std::slice::from_ref(&dir)))
+        .unwrap();
     println!(
         "gate {rows} rows in batches of {batch_rows}: {:.1}s, {} passed, {} quarantined; peak RSS {} MiB (before the run: {} MiB)",
         t.elapsed().as_secs_f64(),
@@ -249,7 +250,7 @@ fn main() {
     let file = data.join(format!("claims-{rows}.parquet"));
     if !file.exists() {
         let t = Instant::now();
-        dq_gate::generate::write_parquet(&file, 42, rows).unwrap();
+        dq_gate::internal::generate::write_parquet(&file, 42, rows).unwrap();
         eprintln!(
             "generated {} in {:.2}s",
             file.display(),
@@ -283,11 +284,11 @@ fn main() {
     );
     // The same rows as dq-gate's reader holds them: columns whose Parquet pages are all
     // dictionary-encoded stay Arrow dictionaries.
-    let files = dq_gate::io::discover(std::slice::from_ref(&file)).unwrap();
+    let files = dq_gate::internal::discover(std::slice::from_ref(&file)).unwrap();
     let as_read: Vec<RecordBatch> = if !in_process {
         Vec::new()
     } else {
-        let mut b = dq_gate::io::Batches::new(&files, suite.schema.as_ref(), None);
+        let mut b = dq_gate::internal::Batches::new(&files, suite.schema.as_ref(), None);
         let (_, chunks) = b.next_batch().unwrap().unwrap();
         chunks.collect::<Result<_, _>>().unwrap()
     };
@@ -321,17 +322,17 @@ fn main() {
     drop(as_read);
 
     // 2. validate, read included.
-    let opts = RunOptions {
-        as_of,
-        ..RunOptions::default()
-    };
     if only.as_deref() == Some("validate-process") {
         // One fresh process's validate (see below): load the suite, read, evaluate, report.
         #[cfg(feature = "mimalloc")]
         allocator_as_dq_check();
         let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
-        let compiled = CompiledSuite::new(suite).unwrap();
-        let report = dq_gate::validate(&compiled, &files, &opts).unwrap();
+        let validator = dq_gate::Validator::builder(Arc::new(CompiledSuite::new(suite).unwrap()))
+            .with_as_of(as_of)
+            .build();
+        let report = validator
+            .validate_paths(std::slice::from_ref(&file))
+            .unwrap();
         println!("{:?} {}", report.status, report.summary.rows_quarantined);
         return;
     }
@@ -339,11 +340,11 @@ fn main() {
         // The reader alone: what is left for the checks (string columns as validate reads them,
         // and as the gate reads them).
         for (name, strings) in [
-            ("read", dq_gate::io::Strings::Views),
-            ("read-plain", dq_gate::io::Strings::AsWritten),
+            ("read", dq_gate::internal::Strings::Views),
+            ("read-plain", dq_gate::internal::Strings::AsWritten),
         ] {
             let (t_read, n) = time(runs, || {
-                let mut b = dq_gate::io::Batches::new(&files, suite.schema.as_ref(), None)
+                let mut b = dq_gate::internal::Batches::new(&files, suite.schema.as_ref(), None)
                     .with_strings(strings);
                 let (_, chunks) = b.next_batch().unwrap().unwrap();
                 chunks.map(|c| c.unwrap().num_rows()).sum::<usize>()
@@ -384,13 +385,14 @@ fn main() {
     });
     let (t_gate, report) = time(runs, || {
         let dir = tempfile::tempdir_in(&data).unwrap();
-        let gate = dq_gate::gate::Gate::builder(compiled.clone())
+        let gate = dq_gate::Gate::builder(compiled.clone())
             .with_target(dir.path().join("t").to_str().unwrap())
             .with_quarantine(dir.path().join("q").to_str().unwrap())
             .with_as_of(as_of)
             .build()
             .unwrap();
-        rt.block_on(gate.run_files(&files)).unwrap()
+        rt.block_on(gate.run_paths(std::slice::from_ref(&file)))
+            .unwrap()
     });
     println!(
         "plain     {t_plain:>8.3} s  {:>6.1} M rows/s  (delta-rs RecordBatchWriter append, read included)",

@@ -15,8 +15,8 @@ use arrow::array::{
 };
 use arrow::datatypes::Int32Type;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dq_gate::eval::batch::BatchRun;
-use dq_gate::generate::Rng;
+use dq_gate::internal::BatchRun;
+use dq_gate::internal::generate::Rng;
 use dq_gate::{CompiledSuite, Suite};
 
 const ROWS: usize = 1 << 20;

@@ -6,12 +6,58 @@
 //!                                                  read again, for a batch too large to hold ─┘
 //! ```
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::CompiledSuite;
 use super::batch::{BatchResult, BatchRun, DEFAULT_BATCH_MEMORY};
 use crate::error::Result;
-use crate::io::{Batches, InputFile, Strings, display_path, reread};
+use crate::io::{Batches, BytesRead, Format, InputFile, Strings, display_path, reread};
+
+/// How far a run has read its inputs, for a progress display.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows read so far.
+    pub rows: u64,
+    /// Rows in all the inputs, when every input states its row count up front (Parquet).
+    pub rows_total: Option<u64>,
+    /// Bytes read so far from inputs that do not state their rows (text and Arrow IPC).
+    pub bytes: u64,
+    /// The size of all the inputs, in bytes.
+    pub bytes_total: u64,
+}
+
+/// Called as a run reads its inputs, after every chunk.
+pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
+
+/// What the inputs state about their size, up front.
+pub(crate) fn input_totals(files: &[InputFile]) -> Progress {
+    let bytes_total = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let rows_total = files
+        .iter()
+        .map(|f| match f.format {
+            Format::Parquet => crate::io::parquet_rows(&f.path),
+            _ => None,
+        })
+        .sum::<Option<u64>>();
+    Progress {
+        rows_total,
+        bytes_total,
+        ..Progress::default()
+    }
+}
+
+/// A progress callback with its counters.
+struct Tracker {
+    report: ProgressFn,
+    progress: Progress,
+    read: Arc<BytesRead>,
+}
 
 /// How batches are formed and held.
 #[derive(Debug, Clone, Copy)]
@@ -37,9 +83,11 @@ impl Default for BatchOptions {
 /// The batches of input files, each evaluated as it is read.
 pub struct FileBatches<'f> {
     batches: Batches<'f>,
+    files: &'f [InputFile],
     opts: BatchOptions,
     /// A report without routed rows: see [`FileBatches::for_report`].
     report_only: bool,
+    tracker: Option<Tracker>,
 }
 
 impl<'f> FileBatches<'f> {
@@ -49,9 +97,23 @@ impl<'f> FileBatches<'f> {
         FileBatches {
             batches: Batches::new(files, contract, opts.batch_rows)
                 .with_parallel_read_limit(opts.batch_memory),
+            files,
             opts,
             report_only: false,
+            tracker: None,
         }
+    }
+
+    /// Calls `report` after every chunk read, with the rows (and bytes) read so far.
+    pub fn with_progress(mut self, report: ProgressFn) -> Self {
+        let read = Arc::new(BytesRead::default());
+        self.batches = self.batches.with_bytes_read(read.clone());
+        self.tracker = Some(Tracker {
+            report,
+            progress: input_totals(self.files),
+            read,
+        });
+        self
     }
 
     /// Batches evaluated for a report alone (nothing is written): plain string columns are
@@ -71,9 +133,16 @@ impl<'f> FileBatches<'f> {
             }));
         FileBatches {
             batches,
+            files,
             opts,
             report_only: true,
+            tracker: None,
         }
+    }
+
+    /// The progress callback, given back.
+    pub fn into_progress(self) -> Option<ProgressFn> {
+        self.tracker.map(|t| t.report)
     }
 
     /// Reads and evaluates the next batch with `compiled` (the suite the batches were made
@@ -91,7 +160,13 @@ impl<'f> FileBatches<'f> {
             run = run.with_plan(spec.columns.clone()).report_only();
         }
         for c in chunks {
-            run.push(&c?, text)?;
+            let c = c?;
+            run.push(&c, text)?;
+            if let Some(t) = self.tracker.as_mut() {
+                t.progress.rows += c.num_rows() as u64;
+                t.progress.bytes = t.read.get().min(t.progress.bytes_total);
+                (t.report)(&t.progress);
+            }
         }
         let rows = run.rows();
         let contract = compiled.suite().schema.as_ref();

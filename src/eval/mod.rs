@@ -80,6 +80,18 @@ pub struct CompiledSuite {
     bindings: Mutex<HashMap<SchemaRef, Arc<Bound>>>,
 }
 
+impl Clone for CompiledSuite {
+    /// A copy with its own (empty) cache of bindings.
+    fn clone(&self) -> Self {
+        CompiledSuite {
+            suite: self.suite.clone(),
+            rules: self.rules.clone(),
+            conformer: self.conformer.clone(),
+            bindings: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 impl CompiledSuite {
     /// Compiles a suite: binds its expectations to its schema contract (column types, typed
     /// bounds and sets, regexes, SQL) and derives its rules. Every problem is reported in one

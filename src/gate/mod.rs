@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::eval::CompiledSuite;
 use crate::eval::batch::BatchRun;
-use crate::eval::drive::{BatchOptions, FileBatches};
+use crate::eval::drive::{BatchOptions, FileBatches, ProgressFn};
 use crate::io::{InputFile, display_path};
 use crate::report::{BatchReport, Report, ReportBuilder};
 use run::{ActiveRun, open_data_tables, read_start};
@@ -62,9 +62,17 @@ pub struct GateBuilder {
     batch_memory: usize,
     storage_options: HashMap<String, String>,
     on_batch: Option<BatchCallback>,
+    progress: Option<ProgressFn>,
 }
 
 impl GateBuilder {
+    /// Called as input files are read, after every chunk, with the rows read so far (and
+    /// bytes, for inputs that do not state their rows). Default: none.
+    pub fn on_progress(mut self, f: ProgressFn) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
     /// The shared (target) table. Default: the suite's `tables.target`, else `lake/<suite name>`.
     pub fn with_target(mut self, uri: impl Into<String>) -> Self {
         self.target = Some(uri.into());
@@ -184,6 +192,7 @@ impl GateBuilder {
             batch_memory: self.batch_memory,
             storage: self.storage_options,
             on_batch: self.on_batch,
+            progress: self.progress,
         })
     }
 }
@@ -193,14 +202,13 @@ impl GateBuilder {
 /// ```no_run
 /// # async fn demo() -> dq_gate::Result<()> {
 /// use std::sync::Arc;
-/// use dq_gate::{CompiledSuite, Suite, gate::Gate};
-/// let suite = Suite::from_path("expectations/claims.yaml")?;
-/// let gate = Gate::builder(Arc::new(CompiledSuite::new(suite)?))
+/// use dq_gate::{CompiledSuite, Gate};
+/// let suite = CompiledSuite::from_path("expectations/claims.yaml")?;
+/// let gate = Gate::builder(Arc::new(suite))
 ///     .with_target("lake/claims")
 ///     .with_run_id("claims-2026-11-27")
 ///     .build()?;
-/// let files = dq_gate::io::discover(&["fixtures/claims".into()])?;
-/// let report = gate.run_files(&files).await?;
+/// let report = gate.run_paths(&["fixtures/claims"]).await?;
 /// println!("{:?}: {} rows passed", report.status, report.summary.rows_passed);
 /// # Ok(()) }
 /// ```
@@ -217,6 +225,7 @@ pub struct Gate {
     batch_memory: usize,
     storage: HashMap<String, String>,
     on_batch: Option<BatchCallback>,
+    progress: Option<ProgressFn>,
 }
 
 impl Gate {
@@ -235,6 +244,7 @@ impl Gate {
             batch_memory: DEFAULT_BATCH_MEMORY,
             storage_options: HashMap::new(),
             on_batch: None,
+            progress: None,
         }
     }
 
@@ -243,8 +253,16 @@ impl Gate {
         &self.run_id
     }
 
+    /// Gates input files or directories (Parquet, CSV with a header, NDJSON, Arrow IPC, by
+    /// extension; a directory means its files): each file one batch, or `batch_rows` rows per
+    /// batch.
+    pub async fn run_paths(self, paths: &[impl AsRef<std::path::Path>]) -> Result<Report> {
+        let paths: Vec<_> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        self.run_files(&crate::io::discover(&paths)?).await
+    }
+
     /// Gates input files (each file one batch, or `batch_rows` rows per batch).
-    pub async fn run_files(self, files: &[InputFile]) -> Result<Report> {
+    pub(crate) async fn run_files(self, files: &[InputFile]) -> Result<Report> {
         let inputs: Vec<String> = files.iter().map(|f| display_path(&f.path)).collect();
         let mut sizes = Vec::new();
         for f in files {
@@ -255,7 +273,9 @@ impl Gate {
         }
         let suite = self.compiled.clone();
         let (batch_rows, batch_memory) = (self.batch_rows, self.batch_memory);
-        let run = self.start(inputs, Value::Array(sizes)).await?;
+        let mut gate = self;
+        let progress = gate.progress.take();
+        let run = gate.start(inputs, Value::Array(sizes)).await?;
         let opts = BatchOptions {
             as_of: run.as_of,
             batch_rows,
@@ -263,6 +283,9 @@ impl Gate {
         };
         let mut run = run;
         let mut batches = FileBatches::new(files, &suite, opts);
+        if let Some(p) = progress {
+            batches = batches.with_progress(p);
+        }
         loop {
             // The suite with the target's own rules, once the target is known.
             let compiled = run.compiled.clone();

@@ -123,6 +123,44 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>> {
     Ok(out)
 }
 
+/// Bytes read from input files so far, shared with whoever shows progress.
+#[derive(Debug, Default)]
+pub struct BytesRead(std::sync::atomic::AtomicU64);
+
+impl BytesRead {
+    /// The count.
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, n: usize) {
+        self.0
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A file that counts the bytes read from it.
+struct Counted {
+    file: File,
+    read: Option<Arc<BytesRead>>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(r) = &self.read {
+            r.add(n);
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for Counted {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
 /// A stream of chunks from one file.
 pub type Chunks = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
@@ -133,6 +171,17 @@ pub fn open(
     contract: Option<&Contract>,
     chunk_rows: usize,
     strings: Strings,
+) -> Result<Chunks> {
+    open_counted(file, contract, chunk_rows, strings, None)
+}
+
+/// [`open`], counting the bytes read from text and IPC files into `read`.
+fn open_counted(
+    file: &InputFile,
+    contract: Option<&Contract>,
+    chunk_rows: usize,
+    strings: Strings,
+    read: Option<Arc<BytesRead>>,
 ) -> Result<Chunks> {
     let path = file.path.clone();
     let f = File::open(&path).map_err(|e| Error::input(&path, e))?;
@@ -154,7 +203,7 @@ pub fn open(
             at_least_one(Box::new(reader.map(move |r| r.map_err(&wrap))), schema)
         }
         Format::Csv => {
-            let mut f = f;
+            let mut f = Counted { file: f, read };
             let format = arrow::csv::reader::Format::default().with_header(true);
             let schema = if contract.is_some() {
                 let (header, _) = format
@@ -178,11 +227,15 @@ pub fn open(
             at_least_one(Box::new(reader.map(move |r| r.map_err(&wrap))), schema)
         }
         Format::Ndjson => {
+            // The schema is inferred from the first records, which are then read again.
             let mut buf = BufReader::with_capacity(1 << 20, f);
             let (inferred, _) =
                 arrow::json::reader::infer_json_schema(buf.by_ref(), Some(INFER_RECORDS))
                     .map_err(|e| format_error(&path, e))?;
-            let mut f = buf.into_inner();
+            let mut f = Counted {
+                file: buf.into_inner(),
+                read,
+            };
             f.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::input(&path, e))?;
             let schema = match contract {
@@ -234,7 +287,7 @@ pub fn open(
             at_least_one(Box::new(chunks), projected)
         }
         Format::Ipc => {
-            let mut f = f;
+            let mut f = Counted { file: f, read };
             let mut magic = [0u8; 6];
             let is_file = f.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
             f.seek(SeekFrom::Start(0))
@@ -397,6 +450,7 @@ pub struct Batches<'a> {
     parallel_limit: usize,
     strings: Strings,
     plan: Option<PlanColumns<'a>>,
+    read: Option<Arc<BytesRead>>,
 }
 
 impl<'a> Batches<'a> {
@@ -419,7 +473,15 @@ impl<'a> Batches<'a> {
             parallel_limit: 1 << 30,
             strings: Strings::AsWritten,
             plan: None,
+            read: None,
         }
+    }
+
+    /// Counts the bytes read from text and IPC inputs into `read` (for progress; Parquet
+    /// inputs report rows instead, which their metadata states up front).
+    pub fn with_bytes_read(mut self, read: Arc<BytesRead>) -> Self {
+        self.read = Some(read);
+        self
     }
 
     /// For a Parquet file read whole as one batch (decoded in parallel): the columns `plan`
@@ -477,7 +539,14 @@ impl<'a> Batches<'a> {
                         read_parquet_whole(&file.path, meta, self.chunk_rows, plan);
                     return Ok(Some((self.spec(file.clone(), 0, plan), chunks)));
                 }
-                let chunks = open(file, self.contract, self.chunk_rows, self.strings)?.peekable();
+                let chunks = open_counted(
+                    file,
+                    self.contract,
+                    self.chunk_rows,
+                    self.strings,
+                    self.read.clone(),
+                )?
+                .peekable();
                 self.current = Some((file.clone(), chunks, 0));
                 if self.batch_rows.is_none() {
                     // The whole file is one batch, even when it is empty.
@@ -538,6 +607,13 @@ impl<'a> Batches<'a> {
             columns,
         }
     }
+}
+
+/// The rows a Parquet file's footer states (`None` when it cannot be read).
+pub(crate) fn parquet_rows(path: &Path) -> Option<u64> {
+    let f = File::open(path).ok()?;
+    let meta = ParquetRecordBatchReaderBuilder::try_new(f).ok()?;
+    u64::try_from(meta.metadata().file_metadata().num_rows()).ok()
 }
 
 /// Path of a file as shown in reports.

@@ -20,9 +20,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::types::ColumnType;
 
 pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
+pub use crate::types::ColumnType;
 pub use kinds::{Kind, MetricKind};
 
 /// A parsed, checked suite.

@@ -8,7 +8,7 @@ use arrow::array::{
 };
 use arrow::datatypes::Int32Type;
 use dq_gate::CompiledSuite;
-use dq_gate::eval::batch::Fate;
+use dq_gate::internal::Fate;
 use dq_gate::report::{BatchOutcome, ExpectationResult};
 use serde_json::json;
 
@@ -18,7 +18,7 @@ fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
     RecordBatch::try_from_iter(cols).unwrap()
 }
 
-fn exp<'a>(r: &'a dq_gate::eval::batch::BatchResult, id: &str) -> &'a ExpectationResult {
+fn exp<'a>(r: &'a dq_gate::internal::BatchResult, id: &str) -> &'a ExpectationResult {
     r.report.expectations.iter().find(|e| e.id == id).unwrap()
 }
 

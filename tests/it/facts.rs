@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
 use dq_gate::CompiledSuite;
-use dq_gate::eval::batch::{BatchResult, BatchRun};
-use dq_gate::io::{Batches, ColumnPlan, discover};
+use dq_gate::internal::{BatchResult, BatchRun};
+use dq_gate::internal::{Batches, ColumnPlan, discover};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -215,15 +215,7 @@ fn plan(unread: &[&str], nulls_only: &[&str]) -> ColumnPlan {
 /// of its one batch.
 fn validate_both_ways(path: &std::path::Path, compiled: &CompiledSuite) -> (Value, Value) {
     let files = discover(&[path.to_path_buf()]).unwrap();
-    let v = dq_gate::validate(
-        compiled,
-        &files,
-        &dq_gate::RunOptions {
-            as_of: as_of(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let v = super::util::validate(compiled, &[path.to_path_buf()], |b| b);
     let mut batches = Batches::new(&files, compiled.suite().schema.as_ref(), None);
     let (spec, chunks) = batches.next_batch().unwrap().unwrap();
     assert_eq!(spec.columns, ColumnPlan::default());
@@ -386,7 +378,7 @@ proptest! {
         write_parquet_with(&path, &unread_table(rows, seed), props);
         // Levels alone are read from uncompressed and Snappy pages; other codecs decode in full.
         let files = discover(std::slice::from_ref(&path)).unwrap();
-        let plan_columns = |s: &arrow::datatypes::SchemaRef, f: Option<&dq_gate::io::facts::FileFacts>| {
+        let plan_columns = |s: &arrow::datatypes::SchemaRef, f: Option<&dq_gate::internal::facts::FileFacts>| {
             compiled.column_plan(s, f)
         };
         let (spec, _) = Batches::new(&files, None, None)

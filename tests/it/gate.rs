@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::SessionContext;
-use dq_gate::gate::Gate;
+use dq_gate::Gate;
 use dq_gate::report::{BatchOutcome, Status};
 use dq_gate::{CompiledSuite, Suite};
 
@@ -76,15 +76,15 @@ fn sorted(mut v: Vec<Option<i64>>) -> Vec<Option<i64>> {
     v
 }
 
-fn gate(suite: Suite, dir: &Path) -> dq_gate::gate::GateBuilder {
+fn gate(suite: Suite, dir: &Path) -> dq_gate::GateBuilder {
     Gate::builder(Arc::new(CompiledSuite::new(suite).unwrap()))
         .with_target(dir.join("t").to_str().unwrap())
         .with_quarantine(dir.join("q").to_str().unwrap())
         .with_as_of(as_of())
 }
 
-fn claims_files() -> Vec<dq_gate::io::InputFile> {
-    dq_gate::io::discover(&[root().join("fixtures/claims")]).unwrap()
+fn claims_files() -> Vec<std::path::PathBuf> {
+    vec![root().join("fixtures/claims")]
 }
 
 #[tokio::test]
@@ -96,7 +96,7 @@ async fn every_row_lands_once_and_violations_are_recorded() {
         .with_run_id("r1")
         .build()
         .unwrap()
-        .run_files(&claims_files())
+        .run_paths(&claims_files())
         .await
         .unwrap();
     assert_eq!(report.status, Status::Quarantined);
@@ -191,11 +191,11 @@ expectations:
     ] {
         std::fs::write(tmp.path().join(name), body).unwrap();
     }
-    let files = dq_gate::io::discover(&[tmp.path().to_path_buf()]).unwrap();
+    let files = vec![tmp.path().to_path_buf()];
     let report = gate(suite, dir.path())
         .build()
         .unwrap()
-        .run_files(&files)
+        .run_paths(&files)
         .await
         .unwrap();
     assert_eq!(report.status, Status::Failed);
@@ -265,11 +265,11 @@ async fn a_batch_that_breaks_the_contract_is_kept_whole_and_restorable() {
     .unwrap();
     w.write(&bad).unwrap();
     w.close().unwrap();
-    let files = dq_gate::io::discover(&[path]).unwrap();
+    let files = vec![path];
     let report = gate(suite, dir.path())
         .build()
         .unwrap()
-        .run_files(&files)
+        .run_paths(&files)
         .await
         .unwrap();
     assert_eq!(report.batches[0].outcome, BatchOutcome::BatchQuarantined);
@@ -312,11 +312,11 @@ async fn table_constraints_are_checked_with_deltas_null_rule() {
         "id,qty\n1,5\n2,500\n3,\n,7\n4,99\n",
     )
     .unwrap();
-    let files = dq_gate::io::discover(&[tmp.path().join("a.csv")]).unwrap();
+    let files = vec![tmp.path().join("a.csv")];
     let report = gate(suite, dir.path())
         .build()
         .unwrap()
-        .run_files(&files)
+        .run_paths(&files)
         .await
         .unwrap();
     let t = read(&dir.path().join("t"), "ORDER BY id").await;
@@ -349,7 +349,7 @@ async fn an_incompatible_target_is_refused_before_anything_is_written() {
     let err = gate(suite, dir.path())
         .build()
         .unwrap()
-        .run_files(&claims_files())
+        .run_paths(&claims_files())
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -368,7 +368,7 @@ async fn small_batches_share_files_and_commits_carry_metadata() {
         .with_run_id("small")
         .build()
         .unwrap()
-        .run_files(&claims_files())
+        .run_paths(&claims_files())
         .await
         .unwrap();
     // 16 batches of 5 rows, one commit and one file per table.
@@ -446,7 +446,7 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
         .with_run_id("r")
         .build()
         .unwrap()
-        .run_files(&claims_files())
+        .run_paths(&claims_files())
         .await
         .unwrap();
     let b = gate(suite.clone(), streamed.path())
@@ -454,7 +454,7 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
         .with_batch_memory(1)
         .build()
         .unwrap()
-        .run_files(&claims_files())
+        .run_paths(&claims_files())
         .await
         .unwrap();
     let strip = |r: &dq_gate::Report| {
@@ -477,34 +477,16 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
         assert_eq!(x, y, "{t}");
     }
     // validate takes the same path.
-    let opts = dq_gate::RunOptions {
-        as_of: as_of(),
-        batch_memory: 1,
-        ..Default::default()
-    };
     let compiled = CompiledSuite::new(suite).unwrap();
-    let v = dq_gate::validate(&compiled, &claims_files(), &opts).unwrap();
+    let v = super::util::validate(&compiled, &claims_files(), |b| b.with_batch_memory(1));
     assert_eq!(serde_json::to_value(&v.summary).unwrap(), strip(&a).1);
     // Also for batches cut from the middle of a file (read again from their first row).
-    let streamed = dq_gate::validate(
-        &compiled,
-        &claims_files(),
-        &dq_gate::RunOptions {
-            batch_rows: Some(15),
-            ..opts.clone()
-        },
-    )
-    .unwrap();
-    let held = dq_gate::validate(
-        &compiled,
-        &claims_files(),
-        &dq_gate::RunOptions {
-            batch_rows: Some(15),
-            batch_memory: usize::MAX,
-            ..opts
-        },
-    )
-    .unwrap();
+    let streamed = super::util::validate(&compiled, &claims_files(), |b| {
+        b.with_batch_memory(1).with_batch_rows(Some(15))
+    });
+    let held = super::util::validate(&compiled, &claims_files(), |b| {
+        b.with_batch_rows(Some(15)).with_batch_memory(usize::MAX)
+    });
     assert_eq!(strip(&held), strip(&streamed));
     assert_eq!(held.summary.batches, 6);
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use dq_gate::{CompiledSuite, RunOptions, Suite};
+use dq_gate::{CompiledSuite, Suite};
 use serde_json::Value;
 
-use super::util::{as_of, root};
+use super::util::root;
 
 fn normalized(mut v: Value) -> Value {
     for k in ["run_id", "started_at", "finished_at"] {
@@ -21,14 +21,9 @@ fn golden(suite: &str, inputs: &[&str], batch_rows: Option<usize>, golden: &str)
     let paths: Vec<_> = inputs.iter().map(|i| Path::new(i).to_path_buf()).collect();
     // Paths relative to the crate root, so reports name inputs the same on every machine.
     std::env::set_current_dir(root()).unwrap();
-    let files = dq_gate::io::discover(&paths).unwrap();
-    let opts = RunOptions {
-        as_of: as_of(),
-        batch_rows,
-        run_id: "golden".into(),
-        ..RunOptions::default()
-    };
-    let report = dq_gate::validate(&compiled, &files, &opts).unwrap();
+    let report = super::util::validate(&compiled, &paths, |b| {
+        b.with_batch_rows(batch_rows).with_run_id("golden")
+    });
     let got = normalized(serde_json::to_value(&report).unwrap());
     let path = root().join(golden);
     if std::env::var_os("DQ_BLESS").is_some() {

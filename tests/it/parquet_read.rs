@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema};
-use dq_gate::io::{Batches, discover};
+use dq_gate::internal::{Batches, discover};
 
 use super::util::{write_parquet, write_parquet_with};
 
@@ -65,7 +65,7 @@ fn several_row_groups_read_back_whole_and_in_order() {
 #[test]
 fn report_only_reports_what_holding_the_batch_reports() {
     use dq_gate::CompiledSuite;
-    use dq_gate::eval::batch::BatchRun;
+    use dq_gate::internal::BatchRun;
 
     let n = 2_000i64;
     let ids: ArrayRef =
@@ -136,8 +136,8 @@ expectations:
 #[test]
 fn string_views_report_what_strings_as_written_report() {
     use dq_gate::CompiledSuite;
-    use dq_gate::eval::batch::BatchRun;
-    use dq_gate::io::Strings;
+    use dq_gate::internal::BatchRun;
+    use dq_gate::internal::Strings;
     use parquet::file::properties::WriterProperties;
 
     let n = 3_000usize;
@@ -194,7 +194,7 @@ expectations:
   - {id: code_max_len, expect: metric, metric: max_length, column: code, max: 10, where: 'other <> ''A1'''}
 ",
     )).unwrap();
-    let files = discover(&[path]).unwrap();
+    let files = discover(std::slice::from_ref(&path)).unwrap();
     let run = |strings: Strings| {
         let mut batches =
             Batches::new(&files, compiled.suite().schema.as_ref(), None).with_strings(strings);
@@ -233,11 +233,7 @@ expectations:
     assert!(row_level.iter().all(|f| *f > 0), "{row_level:?}");
 
     // `validate` reads views and gives the same verdicts.
-    let opts = dq_gate::RunOptions {
-        as_of: super::util::as_of(),
-        ..Default::default()
-    };
-    let report = dq_gate::validate(&compiled, &files, &opts).unwrap();
+    let report = super::util::validate(&compiled, std::slice::from_ref(&path), |b| b);
     assert_eq!(
         serde_json::to_value(&report).unwrap()["batches"][0]["expectations"],
         written["expectations"]

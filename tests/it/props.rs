@@ -8,7 +8,7 @@ use arrow::array::{
 };
 use arrow::datatypes::Int32Type;
 use dq_gate::CompiledSuite;
-use dq_gate::metrics::{MetricState, Observed};
+use dq_gate::internal::{MetricState, Observed};
 use dq_gate::suite::MetricKind;
 use proptest::prelude::*;
 

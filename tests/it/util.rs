@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
-use dq_gate::eval::batch::{BatchResult, BatchRun};
+use dq_gate::internal::{BatchResult, BatchRun};
 use dq_gate::{CompiledSuite, Suite};
 
 pub fn root() -> PathBuf {
@@ -84,4 +84,14 @@ pub fn printed(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Validates files as `dq-check validate` does, at the tests' clock.
+pub fn validate(
+    compiled: &CompiledSuite,
+    paths: &[std::path::PathBuf],
+    configure: impl FnOnce(dq_gate::ValidatorBuilder) -> dq_gate::ValidatorBuilder,
+) -> dq_gate::Report {
+    let b = dq_gate::Validator::builder(std::sync::Arc::new(compiled.clone())).with_as_of(as_of());
+    configure(b).build().validate_paths(paths).unwrap()
 }

@@ -1,8 +1,17 @@
-//! Command-line arguments (clap). Validation only; building real objects is `main.rs`'s job.
+//! Command-line arguments in two steps, as ripgrep does: the clap structs below hold what was
+//! typed, validated but not acted on; [`Common::validator`] and [`RunArgs::gate`] turn them into
+//! the library's real objects.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dq_gate::{
+    CompiledSuite, DEFAULT_BATCH_MEMORY, DEFAULT_TARGET_FILE_SIZE, Error, Gate, Validator,
+};
+
+const MIB: u64 = 1 << 20;
 
 /// dq-check: a data-quality gate for Delta tables.
 ///
@@ -69,8 +78,8 @@ pub struct Common {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// The run's clock for not_in_future and freshness (RFC 3339, or a date for midnight UTC).
-    /// Default: now.
+    /// The run's clock for not_in_future and freshness: RFC 3339, a date and time without an
+    /// offset (read as UTC), or a date (midnight UTC). Default: now.
     #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
     /// Rows per batch (the unit of verdict and commit). Default: one batch per input file.
@@ -79,7 +88,7 @@ pub struct Common {
     /// Arrow data a batch may hold in memory, in MiB. A larger batch is evaluated in one
     /// streaming pass and read again from its file to be routed, so files larger than memory
     /// work; `unique` then keeps only its value counts.
-    #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_BATCH_MEMORY as u64 / MIB, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_memory_mb: u64,
     /// Print nothing on stdout (the exit code and --report still tell).
     #[arg(long, short)]
@@ -110,7 +119,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
     /// Target size of the Parquet files written, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_TARGET_FILE_SIZE / MIB, value_parser = clap::value_parser!(u64).range(1..))]
     pub target_file_size_mb: u64,
     /// Commit at least every N batches, even when files are still small. Default: commit when
     /// files reach the target size, and at the end.
@@ -123,4 +132,68 @@ pub struct LintArgs {
     /// Suite files.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+impl Common {
+    /// `--as-of`, parsed like a timestamp literal of a suite.
+    fn as_of(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        self.as_of
+            .as_deref()
+            .map(|t| {
+                dq_gate::internal::parse_timestamp(t).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--as-of `{t}` is not an RFC 3339 time (2026-01-31T12:00:00Z), a date and \
+                         time (2026-01-31 12:00:00) or a date (2026-01-31)"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// The validator these flags ask for.
+    pub fn validator(&self, compiled: CompiledSuite) -> Result<Validator, Error> {
+        let mut b = Validator::builder(Arc::new(compiled))
+            .with_batch_rows(self.batch_rows.map(|n| n as usize))
+            .with_batch_memory((self.batch_memory_mb * MIB) as usize);
+        if let Some(t) = self.as_of()? {
+            b = b.with_as_of(t);
+        }
+        if let Some(p) = crate::progress::bar(self.quiet) {
+            b = b.on_progress(p);
+        }
+        Ok(b.build())
+    }
+}
+
+impl RunArgs {
+    /// The gate these flags ask for.
+    pub fn gate(&self, compiled: CompiledSuite) -> Result<Gate, Error> {
+        let c = &self.common;
+        let mut b = Gate::builder(Arc::new(compiled))
+            .with_batch_rows(c.batch_rows.map(|n| n as usize))
+            .with_target_file_size(self.target_file_size_mb * MIB)
+            .with_batch_memory((c.batch_memory_mb * MIB) as usize);
+        if let Some(n) = self.max_batches_per_commit {
+            b = b.with_max_batches_per_commit(n as usize);
+        }
+        if let Some(t) = c.as_of()? {
+            b = b.with_as_of(t);
+        }
+        if let Some(t) = &self.target {
+            b = b.with_target(t);
+        }
+        if let Some(q) = &self.quarantine {
+            b = b.with_quarantine(q);
+        }
+        if let Some(r) = &self.runs {
+            b = b.with_runs(r);
+        }
+        if let Some(id) = &self.run_id {
+            b = b.with_run_id(id);
+        }
+        if let Some(p) = crate::progress::bar(c.quiet) {
+            b = b.on_progress(p);
+        }
+        b.build()
+    }
 }
