@@ -427,6 +427,7 @@ mod tests {
                     nullable: *nullable,
                     tags: vec![],
                     description: None,
+                    share: Default::default(),
                 })
                 .collect(),
         }

@@ -19,6 +19,7 @@ mod failpoint;
 mod route;
 mod run;
 mod runlog;
+mod share;
 mod sink;
 mod tables;
 
@@ -35,9 +36,11 @@ use crate::eval::CompiledSuite;
 use crate::eval::batch::BatchRun;
 use crate::eval::drive::{BatchOptions, FileBatches, ProgressFn};
 use crate::io::{InputFile, display_path};
+use crate::pii::TokenKey;
 use crate::report::{BatchReport, Report, ReportBuilder};
 use run::{ActiveRun, open_data_tables, read_start};
 use runlog::RunLog;
+use share::Sharing;
 use sink::TableSink;
 
 /// Default target size of the Parquet files written, in bytes (128 MiB).
@@ -63,9 +66,24 @@ pub struct GateBuilder {
     storage_options: HashMap<String, String>,
     on_batch: Option<BatchCallback>,
     progress: Option<ProgressFn>,
+    token_key: Option<TokenKey>,
 }
 
 impl GateBuilder {
+    /// The secret key for `pii` columns shared as tokens (`share: token`), at least 32 bytes.
+    /// Default: `DQ_GATE_TOKEN_KEY`, else the file `DQ_GATE_TOKEN_KEY_FILE` names; a suite
+    /// that tokenizes without a key is an error before anything is written.
+    pub fn with_token_key(mut self, key: &[u8]) -> Result<Self> {
+        self.token_key = Some(TokenKey::new(key).map_err(Error::Usage)?);
+        Ok(self)
+    }
+
+    /// [`GateBuilder::with_token_key`] from a file (a trailing newline is not part of the key).
+    pub fn with_token_key_file(mut self, path: &std::path::Path) -> Result<Self> {
+        self.token_key = Some(TokenKey::from_file(path).map_err(Error::Usage)?);
+        Ok(self)
+    }
+
     /// Called as input files are read, after every chunk, with the rows read so far (and
     /// bytes, for inputs that do not state their rows). Default: none.
     pub fn on_progress(mut self, f: ProgressFn) -> Self {
@@ -179,7 +197,9 @@ impl GateBuilder {
                 "run id `{run_id}` must be non-empty and use only letters, digits, `.`, `_`, `:` and `-`"
             )));
         }
+        let sharing = Sharing::new(suite.schema.as_ref(), self.token_key)?;
         Ok(Gate {
+            sharing,
             compiled: self.compiled,
             target,
             quarantine,
@@ -226,6 +246,7 @@ pub struct Gate {
     storage: HashMap<String, String>,
     on_batch: Option<BatchCallback>,
     progress: Option<ProgressFn>,
+    sharing: Sharing,
 }
 
 impl Gate {
@@ -245,6 +266,7 @@ impl Gate {
             storage_options: HashMap::new(),
             on_batch: None,
             progress: None,
+            token_key: None,
         }
     }
 
@@ -345,7 +367,7 @@ impl Gate {
         };
         let runs_schema = tables::runs_schema();
         let runs_table =
-            tables::open_or_create(&self.runs, &self.storage, &runs_schema, "dq_runs").await?;
+            tables::open_or_create(&self.runs, &self.storage, &runs_schema, "dq_runs", &[]).await?;
         tables::check_compatible(
             &self.runs,
             &runs_schema,
@@ -403,7 +425,8 @@ impl Gate {
                     as_of,
                     started_at,
                 };
-                runs.write(log.start(&marker)?).await?;
+                runs.write(log.start(&marker, &self.sharing.describe())?)
+                    .await?;
                 let meta = HashMap::from([
                     ("dq.run_id".to_string(), json!(self.run_id)),
                     ("dq.event".to_string(), json!("run started")),

@@ -40,7 +40,9 @@ pub(super) async fn read_start(runs: &TableSink, run_id: &str) -> Result<(DateTi
     let provider = table.table_provider().await.map_err(|e| err(&e))?;
     ctx.register_table("runs", provider).map_err(|e| err(&e))?;
     // The run id was checked to hold no quote.
-    let sql = format!("SELECT as_of, input FROM runs WHERE run_id = '{run_id}' AND batch = 0");
+    let sql = format!(
+        "SELECT as_of, input FROM runs WHERE run_id = '{run_id}' AND batch = 0 AND expectation IS NULL"
+    );
     let rows = ctx
         .sql(&sql)
         .await
@@ -86,8 +88,17 @@ pub(super) async fn open_data_tables(
     data: &arrow::datatypes::Schema,
 ) -> Result<DataTables> {
     let suite = g.compiled.suite();
-    let target_schema = tables::storage_schema(data, false);
-    let target = tables::open_or_create(&g.target, &g.storage, &target_schema, &suite.name).await?;
+    let target_schema = tables::storage_schema(&g.sharing.target_schema(data), false);
+    let target = tables::open_or_create(
+        &g.target,
+        &g.storage,
+        &target_schema,
+        &suite.name,
+        &g.sharing.config(),
+    )
+    .await?;
+    g.sharing
+        .check_table(&g.target, &tables::configuration(&target))?;
     let actual = tables::table_schema(&target, &g.target)?;
     tables::check_compatible(&g.target, &target_schema, &actual)?;
     let q_schema = tables::quarantine_schema(data);
@@ -96,6 +107,7 @@ pub(super) async fn open_data_tables(
         &g.storage,
         &q_schema,
         &format!("{}_quarantine", suite.name),
+        &[],
     )
     .await?;
     let q_actual = tables::table_schema(&quarantine, &g.quarantine)?;
@@ -198,17 +210,19 @@ impl ActiveRun {
             Some(c) => Some(c),
             None => routed.next().transpose()?,
         } {
-            let rows = route::to_schema(&chunk.batch, &data.loose)?;
             let quarantined = chunk.quarantine.count_set_bits();
             if write_target && quarantined < chunk.batch.num_rows() {
                 let keep = !&chunk.quarantine;
+                let shared = self.gate.sharing.apply(&chunk.batch)?;
+                let rows = route::to_schema(&shared, &data.loose)?;
                 let t = route::target_rows(&rows, &keep, data.target.schema())?;
                 data.target.write(t).await?;
             }
             if write_quarantine && quarantined > 0 {
+                // The quarantine keeps the original values, whatever the target receives.
                 let q = route::quarantine_rows(
                     &chunk,
-                    &rows,
+                    &chunk.batch,
                     compiled.rules(),
                     &result.batch_failures,
                     &result.schema_violations,
@@ -265,6 +279,14 @@ impl ActiveRun {
                 ("dq.rows_passed".to_string(), json!(passed)),
                 ("dq.rows_quarantined".to_string(), json!(quarantined)),
             ])
+        };
+        let key_id = self.gate.sharing.key_id().map(str::to_string);
+        let meta = |rows: u64| {
+            let mut m = meta(rows);
+            if let Some(k) = &key_id {
+                m.insert("dq.token_key_id".to_string(), json!(k));
+            }
+            m
         };
         failpoint::hit("files_written", &seqs);
         let (mut qv, mut tv) = (None, None);
@@ -324,6 +346,7 @@ impl ActiveRun {
                 uri: self.gate.target.clone(),
                 version: version(self.data.as_ref().map(|d| &d.target)),
             },
+            shared: self.gate.sharing.describe(),
             quarantine: TableRef {
                 uri: self.gate.quarantine.clone(),
                 version: version(self.data.as_ref().map(|d| &d.quarantine)),

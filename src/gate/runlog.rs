@@ -11,7 +11,7 @@ use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
-use crate::report::BatchReport;
+use crate::report::{BatchReport, SharedColumn};
 use crate::suite::Suite;
 
 #[derive(Default)]
@@ -42,8 +42,14 @@ pub(crate) struct RunLog<'a> {
 }
 
 impl RunLog<'_> {
-    /// The run-start row: `input` holds the inputs and their fingerprint as JSON.
-    pub(crate) fn start(&self, inputs: &serde_json::Value) -> Result<RecordBatch> {
+    /// The run-start row (`input` holds the inputs and their fingerprint as JSON), then one row
+    /// per `pii` column the target receives other than as is: expectation `pii.<column>`,
+    /// expect `share`, observed the policy (with the key's id for tokens).
+    pub(crate) fn start(
+        &self,
+        inputs: &serde_json::Value,
+        shared: &[SharedColumn],
+    ) -> Result<RecordBatch> {
         let mut r = Rows::default();
         r.run_id.push(self.run_id.into());
         r.batch.push(0);
@@ -59,6 +65,25 @@ impl RunLog<'_> {
         r.rows_passed.push(None);
         r.rows_quarantined.push(None);
         r.outcome.push(Some("started".into()));
+        for c in shared {
+            r.run_id.push(self.run_id.into());
+            r.batch.push(0);
+            r.expectation.push(Some(format!("pii.{}", c.column)));
+            r.expect.push(Some("share".into()));
+            r.on_fail.push(None);
+            r.success.push(None);
+            r.evaluated.push(None);
+            r.failed.push(None);
+            r.observed.push(Some(match &c.key_id {
+                Some(k) => format!("{} (key {k})", c.share),
+                None => c.share.clone(),
+            }));
+            r.input.push(None);
+            r.rows.push(None);
+            r.rows_passed.push(None);
+            r.rows_quarantined.push(None);
+            r.outcome.push(Some("started".into()));
+        }
         self.finish(r)
     }
 

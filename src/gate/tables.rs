@@ -148,6 +148,7 @@ pub(crate) async fn open_or_create(
     storage: &HashMap<String, String>,
     schema: &Schema,
     name: &str,
+    config: &[(String, String)],
 ) -> Result<DeltaTable> {
     if let Some(t) = open_existing(uri, storage).await? {
         return Ok(t);
@@ -168,6 +169,8 @@ pub(crate) async fn open_or_create(
         .create()
         .with_table_name(name)
         .with_columns(kernel.fields().cloned().collect::<Vec<StructField>>())
+        .with_configuration(config.iter().map(|(k, v)| (k.clone(), Some(v.clone()))))
+        .with_raise_if_key_not_exists(false)
         .with_save_mode(SaveMode::ErrorIfExists)
         .await;
     match created {
@@ -179,6 +182,14 @@ pub(crate) async fn open_or_create(
             .await
             .map_err(|e| Error::table(uri, "create", e)),
     }
+}
+
+/// A table's configuration (`delta.*` properties and dq-gate's own `dq.*` entries).
+pub(crate) fn configuration(table: &DeltaTable) -> HashMap<String, String> {
+    table
+        .snapshot()
+        .map(|s| s.metadata().configuration().clone())
+        .unwrap_or_default()
 }
 
 /// The Arrow schema of a table as stored.

@@ -211,10 +211,25 @@ pub struct ExpectationResult {
 pub struct TablesReport {
     /// The shared table.
     pub target: TableRef,
+    /// What the target received of each `pii` column shared other than as is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared: Vec<SharedColumn>,
     /// The quarantine table.
     pub quarantine: TableRef,
     /// The run log.
     pub runs: TableRef,
+}
+
+/// A `pii` column's sharing policy for the target table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharedColumn {
+    /// The column.
+    pub column: String,
+    /// `token`, `mask` or `drop`.
+    pub share: String,
+    /// For tokens, the id of the key (a hash of it, never the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 /// A table and its version after the run.

@@ -136,6 +136,13 @@ pub fn render(r: &Report) -> String {
             v(t.quarantine.version)
         );
         let _ = writeln!(out, "  run log     {} {}", t.runs.uri, v(t.runs.version));
+        for c in &t.shared {
+            let key = c
+                .key_id
+                .as_ref()
+                .map_or(String::new(), |k| format!(" (key {k})"));
+            let _ = writeln!(out, "  shared      {}: {}{key}", c.column, c.share);
+        }
     }
     out
 }

@@ -99,6 +99,43 @@ pub struct ColumnSpec {
     /// Free text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What the target (shared) table receives of a `pii` column. Default: the value as is.
+    #[serde(skip_serializing_if = "Share::is_as_is")]
+    pub share: Share,
+}
+
+/// What the target table, the one partners read, receives of a column tagged `pii`. The
+/// quarantine table, a restricted table, always keeps the original value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Share {
+    /// The value itself (the default).
+    #[default]
+    AsIs,
+    /// A keyed deterministic token (HMAC-SHA256 with a key from the environment or a file, never
+    /// from the suite): the same value always gives the same token, so partners can still join
+    /// and count distinct values. The column is a string in the target.
+    Token,
+    /// The value's shape (`M123-45` becomes `A999-99`). The column is a string in the target.
+    Mask,
+    /// Nothing: the column is left out of the target.
+    Drop,
+}
+
+impl Share {
+    /// The suite spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Share::AsIs => "as_is",
+            Share::Token => "token",
+            Share::Mask => "mask",
+            Share::Drop => "drop",
+        }
+    }
+
+    fn is_as_is(&self) -> bool {
+        *self == Share::AsIs
+    }
 }
 
 impl ColumnSpec {
@@ -328,7 +365,12 @@ impl Suite {
 }
 
 impl Contract {
-    /// The Arrow schema of the target table: contract columns in order, with their nullability.
+    /// The columns shared with a policy other than as is.
+    pub fn shared_pii(&self) -> impl Iterator<Item = &ColumnSpec> {
+        self.columns.iter().filter(|c| c.share != Share::AsIs)
+    }
+
+    /// The Arrow schema of the data: contract columns in order, with their nullability.
     pub fn arrow_schema(&self) -> arrow::datatypes::SchemaRef {
         std::sync::Arc::new(arrow::datatypes::Schema::new(
             self.columns

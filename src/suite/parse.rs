@@ -9,7 +9,7 @@ use super::expectations::expectations;
 use super::limits::{MAX_EXPECTATIONS, MAX_SUITE_BYTES};
 use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, describe, is_name};
 use super::yaml::{self, Node, Scalar, Value};
-use super::{ColumnSpec, Contract, SchemaMode, Suite, Tables};
+use super::{ColumnSpec, Contract, SchemaMode, Share, Suite, Tables};
 use crate::error::{Pos, SuiteProblem};
 use crate::types::ColumnType;
 
@@ -229,9 +229,38 @@ fn column(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ColumnSpec> {
         None => Vec::new(),
     };
     let description = m.string(ctx, "description", false);
+    let share = match m.get("share") {
+        None => Share::AsIs,
+        Some(v) => {
+            let choices = [
+                ("as_is", Share::AsIs),
+                ("token", Share::Token),
+                ("mask", Share::Mask),
+                ("drop", Share::Drop),
+            ];
+            let share = as_choice(ctx, v, &m.path("share"), &choices).unwrap_or_default();
+            if share != Share::AsIs && !tags.iter().any(|t| t == "pii") {
+                ctx.err(
+                    v.pos,
+                    &m.path("share"),
+                    "`share` applies to columns tagged `pii`".into(),
+                );
+            }
+            if share == Share::Drop && tags.iter().any(|t| t == "key") {
+                ctx.err(
+                    v.pos,
+                    &m.path("share"),
+                    "a `key` column identifies rows and cannot be dropped from the target; \
+                     share it as a token"
+                        .into(),
+                );
+            }
+            share
+        }
+    };
     m.finish(
         ctx,
-        "(a column has name, type, nullable, tags, description)",
+        "(a column has name, type, nullable, tags, share, description)",
     );
     Some(ColumnSpec {
         name: name?,
@@ -239,5 +268,6 @@ fn column(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ColumnSpec> {
         nullable,
         tags,
         description,
+        share,
     })
 }

@@ -606,3 +606,244 @@ mod limits {
         assert!(e.contains("compiles to more than 4194304 bytes"), "{e}");
     }
 }
+
+mod tokens {
+    use std::collections::HashSet;
+
+    use super::super::gate::{read, strings};
+    use super::super::util::printed;
+
+    const SUITE: &str = "dq_suite: 1
+name: members
+version: 1
+schema:
+  columns:
+    - {name: id, type: int64, tags: [key]}
+    - {name: member_id, type: string, tags: [pii], share: token}
+    - {name: email, type: string, tags: [pii], share: mask}
+    - {name: ssn, type: int64, tags: [pii], share: drop}
+    - {name: plan, type: string}
+expectations:
+  - {id: plan_known, expect: in_set, column: plan, values: [HMO, PPO]}
+";
+    const KEY_A: &str = "0123456789abcdef0123456789abcdef-key-a";
+    const KEY_B: &str = "0123456789abcdef0123456789abcdef-key-b";
+
+    fn setup() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.yaml"), SUITE).unwrap();
+        std::fs::write(
+            dir.path().join("m.csv"),
+            "id,member_id,email,ssn,plan\n\
+             1,M100,ann@example.com,123456789,HMO\n\
+             2,M200,bob@example.com,223456789,PPO\n\
+             3,M100,ann@example.com,123456789,PPO\n\
+             4,M300,cy@example.com,323456789,XXX\n\
+             5,,,,HMO\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    fn run(dir: &std::path::Path, lake: &str, key: Option<&str>) -> std::process::Output {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dq-check"));
+        c.args([
+            "run",
+            "--suite",
+            "s.yaml",
+            "m.csv",
+            "--format",
+            "json",
+            "--run-id",
+            "r1",
+            "--target",
+            &format!("{lake}/t"),
+            "--quarantine",
+            &format!("{lake}/q"),
+        ])
+        .current_dir(dir)
+        .env_remove("DQ_GATE_TOKEN_KEY")
+        .env_remove("DQ_GATE_TOKEN_KEY_FILE");
+        if let Some(k) = key {
+            c.env("DQ_GATE_TOKEN_KEY", k);
+        }
+        c.output().unwrap()
+    }
+
+    /// (id, member_id) of the target, by id.
+    async fn target_members(
+        dir: &std::path::Path,
+        lake: &str,
+    ) -> Vec<(Option<i64>, Option<String>)> {
+        let t = read(&dir.join(lake).join("t"), "ORDER BY id").await;
+        super::super::gate::ints(&t, "id")
+            .into_iter()
+            .zip(strings(&t, "member_id"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn partners_get_tokens_shapes_or_nothing_and_the_quarantine_keeps_originals() {
+        let dir = setup();
+        let o = run(dir.path(), "lake", Some(KEY_A));
+        assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+        let out = printed(&o);
+        assert!(!out.contains(KEY_A), "the key is never shown");
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let shared = &report["tables"]["shared"];
+        assert_eq!(shared[0]["column"], "member_id");
+        assert_eq!(shared[0]["share"], "token");
+        let key_id = shared[0]["key_id"].as_str().unwrap().to_string();
+        assert_eq!(key_id.len(), 16);
+        assert_eq!(shared[1]["share"], "mask");
+        assert_eq!(shared[2]["share"], "drop");
+
+        let t = read(&dir.path().join("lake/t"), "ORDER BY id").await;
+        // ssn is not in the target at all.
+        assert!(t[0].schema().column_with_name("ssn").is_none());
+        let members = target_members(dir.path(), "lake").await;
+        let ids: Vec<_> = members.iter().map(|(i, _)| i.unwrap()).collect();
+        assert_eq!(ids, vec![1, 2, 3, 5]);
+        let tok = |id: i64| {
+            members
+                .iter()
+                .find(|(i, _)| *i == Some(id))
+                .unwrap()
+                .1
+                .clone()
+        };
+        // Same value, same token; a token is 32 hex digits; a null stays null.
+        assert_eq!(tok(1), tok(3));
+        assert_ne!(tok(1), tok(2));
+        let t1 = tok(1).unwrap();
+        assert!(
+            t1.len() == 32 && t1.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{t1}"
+        );
+        assert_eq!(tok(5), None);
+        // Distinct counts survive: two members among the target's rows, two tokens.
+        let distinct: HashSet<_> = members.iter().filter_map(|(_, m)| m.clone()).collect();
+        assert_eq!(distinct.len(), 2);
+        assert_eq!(strings(&t, "email")[0].as_deref(), Some("aaa@aaaaaaa.aaa"));
+        // The quarantine keeps what came in.
+        let q = read(&dir.path().join("lake/q"), "").await;
+        assert_eq!(strings(&q, "member_id"), vec![Some("M300".to_string())]);
+        assert_eq!(
+            strings(&q, "email"),
+            vec![Some("cy@example.com".to_string())]
+        );
+        assert_eq!(super::super::gate::ints(&q, "ssn"), vec![Some(323456789)]);
+        // The run log and the commits say which policy and key.
+        let log = read(
+            &dir.path().join("lake/t_dq_runs"),
+            "WHERE expect = 'share' ORDER BY expectation",
+        )
+        .await;
+        assert_eq!(
+            strings(&log, "observed"),
+            vec![
+                Some("mask".to_string()),
+                Some(format!("token (key {key_id})")),
+                Some("drop".to_string())
+            ]
+        );
+        let expectations = strings(&log, "expectation");
+        assert_eq!(
+            expectations,
+            vec![
+                Some("pii.email".to_string()),
+                Some("pii.member_id".to_string()),
+                Some("pii.ssn".to_string())
+            ]
+        );
+        let target_log = std::fs::read_to_string(
+            dir.path()
+                .join("lake/t/_delta_log/00000000000000000001.json"),
+        )
+        .unwrap();
+        assert!(
+            target_log.contains(&format!("\"dq.token_key_id\":\"{key_id}\"")),
+            "{target_log}"
+        );
+        for v in ["M100", "M200", "ann@example.com", "123456789"] {
+            assert!(
+                !target_log.contains(v),
+                "{v} in the target's log: {target_log}"
+            );
+        }
+
+        // Another key gives other tokens (a new target table).
+        let o = run(dir.path(), "lake_b", Some(KEY_B));
+        assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+        let other = target_members(dir.path(), "lake_b").await;
+        assert_ne!(other[0].1, members[0].1);
+        // ... and is refused by the table that holds key A's tokens, before anything is written.
+        let before = super::super::gate::version(&dir.path().join("lake/t")).await;
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dq-check"))
+            .args([
+                "run",
+                "--suite",
+                "s.yaml",
+                "m.csv",
+                "--run-id",
+                "r2",
+                "--target",
+                "lake/t",
+                "--quarantine",
+                "lake/q",
+            ])
+            .current_dir(dir.path())
+            .env("DQ_GATE_TOKEN_KEY", KEY_B)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", printed(&o));
+        assert!(
+            printed(&o).contains("new key (rotation) needs a new target table"),
+            "{}",
+            printed(&o)
+        );
+        assert_eq!(
+            super::super::gate::version(&dir.path().join("lake/t")).await,
+            before
+        );
+    }
+
+    #[test]
+    fn a_tokenizing_suite_without_a_key_writes_nothing() {
+        let dir = setup();
+        let o = run(dir.path(), "lake", None);
+        assert_eq!(o.status.code(), Some(2), "{}", printed(&o));
+        assert!(
+            printed(&o).contains("shares member_id as tokens, which needs a key"),
+            "{}",
+            printed(&o)
+        );
+        assert!(!dir.path().join("lake").exists());
+        let o = run(dir.path(), "lake", Some("too short"));
+        assert_eq!(o.status.code(), Some(2), "{}", printed(&o));
+        assert!(printed(&o).contains("at least 32"), "{}", printed(&o));
+        assert!(!printed(&o).contains("too short"), "{}", printed(&o));
+    }
+
+    #[test]
+    fn share_is_for_pii_columns_and_keys_are_never_dropped() {
+        let e = dq_gate::Suite::from_yaml(
+            "dq_suite: 1\nname: t\nversion: 1\nschema:\n  columns:\n    - {name: a, type: string, share: token}\n    - {name: b, type: string, tags: [pii, key], share: drop}\nexpectations: []\n",
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(
+                "t.yaml:6:38: schema.columns[0].share: `share` applies to columns tagged `pii`"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "schema.columns[1].share: a `key` column identifies rows and cannot be dropped"
+            ),
+            "{e}"
+        );
+    }
+}

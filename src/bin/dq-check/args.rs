@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// files reach the target size, and at the end.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_batches_per_commit: Option<u64>,
+    /// A file holding the key for `pii` columns shared as tokens (`share: token`). Default:
+    /// $DQ_GATE_TOKEN_KEY, else the file $DQ_GATE_TOKEN_KEY_FILE names.
+    #[arg(long, value_name = "FILE")]
+    pub token_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +194,9 @@ impl RunArgs {
         }
         if let Some(id) = &self.run_id {
             b = b.with_run_id(id);
+        }
+        if let Some(f) = &self.token_key_file {
+            b = b.with_token_key_file(f)?;
         }
         if let Some(p) = crate::progress::bar(c.quiet) {
             b = b.on_progress(p);

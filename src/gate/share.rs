@@ -1,0 +1,209 @@
+//! What the target table, the one partners read, receives of columns tagged `pii`: the value,
+//! a keyed token, its shape, or nothing (`share` in the contract; docs/suite-format.md). The
+//! quarantine table always keeps the original value, so a row can be released later.
+//!
+//! The policy is recorded in the target table's configuration (`dq.share.<column>`), with the
+//! key's id for tokens, so a later run with another policy or another key is refused before
+//! anything is written: tokens of two keys never mix in one column.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::pii::{KEY_ENV, KEY_FILE_ENV, TokenKey, shape};
+use crate::report::SharedColumn;
+use crate::report::cells::cell;
+use crate::suite::{Contract, Share};
+
+/// The prefix of the target table's configuration keys that record each policy.
+const CONFIG_PREFIX: &str = "dq.share.";
+
+/// The sharing policies of a contract, with the key for tokens.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sharing {
+    columns: Vec<(String, Share)>,
+    key: Option<TokenKey>,
+}
+
+impl Sharing {
+    /// The policies of `contract`. A token column needs a key: `key`, else the environment
+    /// (`DQ_GATE_TOKEN_KEY`, `DQ_GATE_TOKEN_KEY_FILE`); without one this is an error, before
+    /// anything is written.
+    pub(crate) fn new(contract: Option<&Contract>, key: Option<TokenKey>) -> Result<Self> {
+        let columns: Vec<(String, Share)> = contract
+            .map(|c| c.shared_pii().map(|c| (c.name.clone(), c.share)).collect())
+            .unwrap_or_default();
+        let tokens: Vec<&str> = columns
+            .iter()
+            .filter(|(_, s)| *s == Share::Token)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if tokens.is_empty() {
+            return Ok(Sharing { columns, key: None });
+        }
+        let key = match key {
+            Some(k) => k,
+            None => TokenKey::from_env().map_err(Error::Usage)?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "the suite shares {} as tokens, which needs a key: set {KEY_ENV}, or \
+                     {KEY_FILE_ENV} to a file holding it, or give --token-key-file",
+                    tokens.join(", ")
+                ))
+            })?,
+        };
+        Ok(Sharing {
+            columns,
+            key: Some(key),
+        })
+    }
+
+    /// The id of the key in use, when a column is tokenized.
+    pub(crate) fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(TokenKey::id)
+    }
+
+    fn policy(&self, column: &str) -> Share {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == column)
+            .map_or(Share::AsIs, |(_, s)| *s)
+    }
+
+    /// Each shared column, its policy and key id, for the report and the run log.
+    pub(crate) fn describe(&self) -> Vec<SharedColumn> {
+        self.columns
+            .iter()
+            .map(|(column, share)| SharedColumn {
+                column: column.clone(),
+                share: share.as_str().to_string(),
+                key_id: (*share == Share::Token)
+                    .then(|| self.key_id().map(str::to_string))
+                    .flatten(),
+            })
+            .collect()
+    }
+
+    /// The target's columns for data of schema `data`: tokens and shapes are strings, dropped
+    /// columns are left out.
+    pub(crate) fn target_schema(&self, data: &Schema) -> Schema {
+        Schema::new(
+            data.fields()
+                .iter()
+                .filter_map(|f| match self.policy(f.name()) {
+                    Share::AsIs => Some(f.as_ref().clone()),
+                    Share::Token | Share::Mask => {
+                        Some(Field::new(f.name(), DataType::Utf8, f.is_nullable()))
+                    }
+                    Share::Drop => None,
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The target table's configuration entries that record the policies.
+    pub(crate) fn config(&self) -> Vec<(String, String)> {
+        self.columns
+            .iter()
+            .map(|(c, s)| (format!("{CONFIG_PREFIX}{c}"), self.recorded(*s)))
+            .collect()
+    }
+
+    fn recorded(&self, share: Share) -> String {
+        match (share, self.key_id()) {
+            (Share::Token, Some(id)) => format!("token:{id}"),
+            (s, _) => s.as_str().to_string(),
+        }
+    }
+
+    /// Refuses a target whose recorded policies differ from this run's: a column once shared
+    /// as values, tokens of another key or shapes would otherwise mix in one column.
+    pub(crate) fn check_table(&self, uri: &str, config: &HashMap<String, String>) -> Result<()> {
+        let mut recorded: Vec<(&str, &str)> = config
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(CONFIG_PREFIX)?, v.as_str())))
+            .collect();
+        recorded.sort();
+        let mut wanted: Vec<(String, String)> = self
+            .columns
+            .iter()
+            .map(|(c, s)| (c.clone(), self.recorded(*s)))
+            .collect();
+        wanted.sort();
+        let wanted_ref: Vec<(&str, &str)> = wanted
+            .iter()
+            .map(|(c, s)| (c.as_str(), s.as_str()))
+            .collect();
+        if recorded == wanted_ref {
+            return Ok(());
+        }
+        let show = |v: &[(&str, &str)]| {
+            if v.is_empty() {
+                "every column as is".to_string()
+            } else {
+                v.iter()
+                    .map(|(c, s)| format!("{c}: {s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        Err(Error::TableSchema {
+            table: uri.to_string(),
+            reason: format!(
+                "it shares pii columns as {}, and this run would share {}; a new policy or a \
+                 new key (rotation) needs a new target table (docs/suite-format.md, PII)",
+                show(&recorded),
+                show(&wanted_ref)
+            ),
+        })
+    }
+
+    /// The rows as the target receives them: token and mask columns replaced by strings
+    /// (dropped columns are left for the target's schema to leave out).
+    pub(crate) fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if self.columns.is_empty() {
+            return Ok(batch.clone());
+        }
+        let schema = batch.schema();
+        let mut fields = Vec::with_capacity(batch.num_columns());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+        for (f, a) in schema.fields().iter().zip(batch.columns()) {
+            let replaced = match self.policy(f.name()) {
+                Share::Token => {
+                    let key = self.key.as_ref().expect("a token column has a key");
+                    Some(map_text(a.as_ref(), |t| key.token(t)))
+                }
+                Share::Mask => Some(map_text(a.as_ref(), shape)),
+                Share::AsIs | Share::Drop => None,
+            };
+            match replaced {
+                Some(r) => {
+                    fields.push(Field::new(f.name(), DataType::Utf8, f.is_nullable()));
+                    columns.push(r);
+                }
+                None => {
+                    fields.push(f.as_ref().clone());
+                    columns.push(a.clone());
+                }
+            }
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+/// A string column of `f` over each value's text (as the report shows it); nulls stay null.
+fn map_text(array: &dyn Array, f: impl Fn(&str) -> String) -> ArrayRef {
+    let mut out = StringBuilder::with_capacity(array.len(), array.len() * 32);
+    for i in 0..array.len() {
+        match cell(array, i) {
+            Value::Null => out.append_null(),
+            Value::String(s) => out.append_value(f(&s)),
+            other => out.append_value(f(&other.to_string())),
+        }
+    }
+    Arc::new(out.finish())
+}
