@@ -1,4 +1,4 @@
-//! The schema contract, applied to one chunk before any expectation (suite format section 2).
+//! The schema contract, applied to one chunk before any expectation (docs/suite-format.md).
 //!
 //! A chunk either conforms, and comes out as the contract's columns in contract order with the
 //! safe casts applied, or it violates the contract, and comes out as a best-effort typed copy

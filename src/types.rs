@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, TimeUnit};
 
-/// A column type of the suite format (section 1 of the suite format).
+/// A column type of the suite format (docs/suite-format.md).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     /// `bool`

@@ -1,5 +1,5 @@
 //! The gate: evaluated batches committed to the target and quarantine Delta tables, exactly
-//! once, with every run recorded in the run log (suite format sections 4 to 6).
+//! once, with every run recorded in the run log (docs/gate.md).
 //!
 //! ```text
 //!  batch ─▶ BatchRun (evaluate) ─▶ table rules (NOT NULL, CHECK) ─▶ split

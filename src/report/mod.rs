@@ -1,4 +1,4 @@
-//! The report (suite format section 7): what was checked, what was found, what went where.
+//! The report (docs/suite-format.md, "The report"): what was checked, what was found, what went where.
 //!
 //! The JSON shape is the contract schedulers and auditors read; field names here are exactly
 //! the ones the suite format lists. [`text`] renders the same model for people. Values of

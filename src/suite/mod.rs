@@ -65,7 +65,7 @@ pub struct Tables {
     pub runs: Option<String>,
 }
 
-/// The schema contract (suite format section 2).
+/// The schema contract (docs/suite-format.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct Contract {
     /// `strict` (default): extra columns violate; `additive`: extra columns allowed.
@@ -153,7 +153,7 @@ fn ser_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::
     s.collect_str(v)
 }
 
-/// What happens when an expectation does not succeed (suite format section 4).
+/// What happens when an expectation does not succeed (docs/suite-format.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFail {
@@ -179,7 +179,7 @@ impl OnFail {
     }
 }
 
-/// How a row-level kind treats a null value (suite format section 3).
+/// How a row-level kind treats a null value (docs/suite-format.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NullPolicy {

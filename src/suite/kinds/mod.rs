@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{CmpOp, Literal, NullPolicy, Operand, RegexMode};
 
-/// The metrics of the `metric` kind (suite format section 3).
+/// The metrics of the `metric` kind (docs/suite-format.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricKind {
@@ -96,7 +96,7 @@ impl MetricKind {
     }
 }
 
-/// An expectation kind with its parameters (suite format section 3).
+/// An expectation kind with its parameters (docs/suite-format.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "expect", rename_all = "snake_case")]
 pub enum Kind {
