@@ -1,17 +1,8 @@
 //! The `dq-check` binary as a scheduler runs it: exit codes, messages, files.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use super::util::root;
-
-fn dq(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dq-check"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use super::util::{dq, root};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -262,8 +253,8 @@ async fn the_readme_main_command_gates_the_example_into_lake() {
     let out = stdout(&o);
     assert!(out.contains("QUARANTINED: 80 rows in 2 batches"), "{out}");
     assert!(out.contains("target      lake/claims v1"), "{out}");
-    let t = super::gate::read(&dir.path().join("lake/claims"), "").await;
-    let q = super::gate::read(&dir.path().join("lake/claims_quarantine"), "").await;
+    let t = super::util::read(&dir.path().join("lake/claims"), "").await;
+    let q = super::util::read(&dir.path().join("lake/claims_quarantine"), "").await;
     let n = |b: &[arrow::array::RecordBatch]| b.iter().map(|b| b.num_rows()).sum::<usize>();
     assert_eq!(n(&t) + n(&q), 80);
     assert!(n(&q) > 0 && n(&t) > 0);
@@ -313,4 +304,54 @@ fn validate_says_what_statistics_proved() {
         proven,
         vec![("claim_id_present", 3000), ("email_null_fraction", 3000)]
     );
+}
+
+/// On a terminal, `validate` and `run` show rows read with throughput and time left (Parquet
+/// states its rows), or bytes (text inputs); on a pipe or with `--quiet`, nothing.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("the test needs `script` (util-linux) to give the command a terminal");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = dq(
+        &["generate", "--rows", "300000", "--out", "c.parquet"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let suite = root().join("benches/claims_bench.yaml");
+    let exe = env!("CARGO_BIN_EXE_dq-check");
+    let on_terminal = |args: &str| {
+        // `script` runs the command on a pseudo-terminal and copies what it drew.
+        let o = std::process::Command::new("script")
+            .args(["-qec", &format!("{exe} {args} >/dev/null"), "/dev/null"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let s = suite.to_str().unwrap();
+    let drawn = on_terminal(&format!("validate --suite {s} c.parquet"));
+    assert!(
+        drawn.contains("300000 rows") || drawn.contains("300,000 rows"),
+        "{drawn:?}"
+    );
+    assert!(drawn.contains("left"), "{drawn:?}");
+    let csv = root().join("fixtures/claims_clean.csv");
+    let claims = root().join("expectations/claims.yaml");
+    let drawn = on_terminal(&format!(
+        "run --suite {} {} --target t --quarantine q",
+        claims.display(),
+        csv.display()
+    ));
+    assert!(drawn.contains("KiB") || drawn.contains(" B/"), "{drawn:?}");
+    let quiet = on_terminal(&format!("validate --quiet --suite {s} c.parquet"));
+    assert!(!quiet.contains("rows"), "{quiet:?}");
+    // On a pipe (as here): nothing on stderr.
+    let o = dq(&["validate", "--suite", s, "c.parquet"], dir.path());
+    assert_eq!(stderr(&o), "");
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::gate::{fixture_ids, ints, read, version};
+use super::util::{fixture_ids, ints, read, sorted, version};
 use super::util::{root, wait_all};
 
 fn run(
@@ -35,11 +35,6 @@ fn run(
         None => c.env_remove("DQ_GATE_FAILPOINT"),
     };
     c.output().unwrap()
-}
-
-fn sorted(mut v: Vec<Option<i64>>) -> Vec<Option<i64>> {
-    v.sort();
-    v
 }
 
 async fn landed(dir: &Path) -> Vec<Option<i64>> {

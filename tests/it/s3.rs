@@ -18,8 +18,8 @@ use datafusion::prelude::SessionContext;
 use dq_gate::Gate;
 use dq_gate::{CompiledSuite, Suite};
 
-use super::gate::{fixture_ids, ints};
 use super::util::{as_of, root, wait_all};
+use super::util::{fixture_ids, ints, sorted};
 
 struct Moto {
     child: Child,
@@ -141,11 +141,6 @@ async fn read_s3(uri: &str, opts: &HashMap<String, String>) -> Vec<arrow::array:
         .collect()
         .await
         .unwrap()
-}
-
-fn sorted(mut v: Vec<Option<i64>>) -> Vec<Option<i64>> {
-    v.sort();
-    v
 }
 
 #[tokio::test(flavor = "multi_thread")]

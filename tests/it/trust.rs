@@ -118,16 +118,16 @@ async fn an_empty_input_is_recorded_by_run_and_commits_no_row() {
     assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
     let r = report_of(&o);
     assert_eq!(r["batches"][0]["outcome"], "batch_quarantined");
-    let t = super::gate::read(&dir.path().join("lake/feed"), "").await;
-    let q = super::gate::read(&dir.path().join("lake/feed_quarantine"), "").await;
+    let t = super::util::read(&dir.path().join("lake/feed"), "").await;
+    let q = super::util::read(&dir.path().join("lake/feed_quarantine"), "").await;
     let n = |b: &[RecordBatch]| b.iter().map(RecordBatch::num_rows).sum::<usize>();
     assert_eq!((n(&t), n(&q)), (0, 0));
-    let log = super::gate::read(
+    let log = super::util::read(
         &dir.path().join("lake/feed_dq_runs"),
         "WHERE batch = 1 ORDER BY expectation",
     )
     .await;
-    let ids = super::gate::strings(&log, "expectation");
+    let ids = super::util::strings(&log, "expectation");
     assert!(
         ids.contains(&Some("some_rows".into())) && ids.contains(&Some("amount_mean".into())),
         "{ids:?}"
@@ -349,7 +349,7 @@ async fn no_pii_value_appears_in_any_report_log_or_message() {
         &std::fs::read_to_string(dir.path().join("r.json")).unwrap(),
     );
     // The run log, every column of it, and every commit's info.
-    let log = super::gate::read(&dir.path().join("lake/leak_dq_runs"), "").await;
+    let log = super::util::read(&dir.path().join("lake/leak_dq_runs"), "").await;
     let pretty = arrow::util::pretty::pretty_format_batches(&log)
         .unwrap()
         .to_string();
@@ -369,7 +369,7 @@ async fn no_pii_value_appears_in_any_report_log_or_message() {
     let q_log = texts_under(&dir.path().join("lake/leak_quarantine"));
     assert!(q_log.contains("dq.rows_quarantined"), "{q_log}");
     // The quarantine table is where they belong: the search above would have found them.
-    let q = super::gate::read(&dir.path().join("lake/leak_quarantine"), "").await;
+    let q = super::util::read(&dir.path().join("lake/leak_quarantine"), "").await;
     let q = arrow::util::pretty::pretty_format_batches(&q)
         .unwrap()
         .to_string();
@@ -610,8 +610,8 @@ mod limits {
 mod tokens {
     use std::collections::HashSet;
 
-    use super::super::gate::{read, strings};
     use super::super::util::printed;
+    use super::super::util::{read, strings};
 
     const SUITE: &str = "dq_suite: 1
 name: members
@@ -676,7 +676,7 @@ expectations:
         lake: &str,
     ) -> Vec<(Option<i64>, Option<String>)> {
         let t = read(&dir.join(lake).join("t"), "ORDER BY id").await;
-        super::super::gate::ints(&t, "id")
+        super::super::util::ints(&t, "id")
             .into_iter()
             .zip(strings(&t, "member_id"))
             .collect()
@@ -732,7 +732,7 @@ expectations:
             strings(&q, "email"),
             vec![Some("cy@example.com".to_string())]
         );
-        assert_eq!(super::super::gate::ints(&q, "ssn"), vec![Some(323456789)]);
+        assert_eq!(super::super::util::ints(&q, "ssn"), vec![Some(323456789)]);
         // The run log and the commits say which policy and key.
         let log = read(
             &dir.path().join("lake/t_dq_runs"),
@@ -778,7 +778,7 @@ expectations:
         let other = target_members(dir.path(), "lake_b").await;
         assert_ne!(other[0].1, members[0].1);
         // ... and is refused by the table that holds key A's tokens, before anything is written.
-        let before = super::super::gate::version(&dir.path().join("lake/t")).await;
+        let before = super::super::util::version(&dir.path().join("lake/t")).await;
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_dq-check"))
             .args([
                 "run",
@@ -803,7 +803,7 @@ expectations:
             printed(&o)
         );
         assert_eq!(
-            super::super::gate::version(&dir.path().join("lake/t")).await,
+            super::super::util::version(&dir.path().join("lake/t")).await,
             before
         );
     }

@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int64Type};
 use chrono::{DateTime, Utc};
+use datafusion::prelude::SessionContext;
 use dq_gate::internal::{BatchResult, BatchRun};
 use dq_gate::{CompiledSuite, Suite};
 
@@ -94,4 +96,63 @@ pub fn validate(
 ) -> dq_gate::Report {
     let b = dq_gate::Validator::builder(std::sync::Arc::new(compiled.clone())).with_as_of(as_of());
     configure(b).build().validate_paths(paths).unwrap()
+}
+
+/// All rows of a Delta table, via DataFusion.
+pub async fn read(table: &std::path::Path, sql_tail: &str) -> Vec<RecordBatch> {
+    let url = deltalake::ensure_table_uri(table.to_str().unwrap()).unwrap();
+    let t = deltalake::open_table(url).await.unwrap();
+    let ctx = SessionContext::new();
+    t.update_datafusion_session(&ctx.state()).unwrap();
+    ctx.register_table("t", t.table_provider().await.unwrap())
+        .unwrap();
+    ctx.sql(&format!("SELECT * FROM t {sql_tail}"))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
+}
+
+pub async fn version(table: &std::path::Path) -> Option<u64> {
+    let url = deltalake::ensure_table_uri(table.to_str().unwrap()).ok()?;
+    deltalake::open_table(url).await.ok()?.version()
+}
+
+/// The values of an Int64 column across batches.
+pub fn ints(batches: &[RecordBatch], col: &str) -> Vec<Option<i64>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Int64).unwrap();
+        let c = c.as_primitive::<Int64Type>();
+        out.extend((0..c.len()).map(|i| c.is_valid(i).then(|| c.value(i))));
+    }
+    out
+}
+
+pub fn strings(batches: &[RecordBatch], col: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Utf8).unwrap();
+        let c = c.as_string::<i32>();
+        out.extend((0..c.len()).map(|i| c.is_valid(i).then(|| c.value(i).to_string())));
+    }
+    out
+}
+
+pub fn sorted(mut v: Vec<Option<i64>>) -> Vec<Option<i64>> {
+    v.sort();
+    v
+}
+
+/// claim_id of every row of the claims fixtures, in order, as read from the CSV text.
+pub fn fixture_ids() -> Vec<Option<i64>> {
+    let mut out = Vec::new();
+    for f in ["claims_2025_11_a.csv", "claims_2025_11_b.csv"] {
+        let text = std::fs::read_to_string(root().join("fixtures/claims").join(f)).unwrap();
+        for line in text.lines().skip(1) {
+            out.push(line.split(',').next().unwrap().parse().ok());
+        }
+    }
+    out
 }
