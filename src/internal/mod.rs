@@ -4,6 +4,7 @@
 pub mod generate;
 
 pub use crate::eval::batch::{BatchResult, BatchRun, MAX_SAMPLES};
+pub use crate::eval::drive::{BatchOptions, FileBatches};
 pub use crate::eval::mask::{Fate, RoutedChunk};
 pub use crate::io::{Batches, ColumnPlan, InputFile, Strings, discover, facts};
 pub use crate::metrics::{MetricState, Observed};

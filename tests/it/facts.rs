@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
 use dq_gate::CompiledSuite;
-use dq_gate::internal::{BatchResult, BatchRun};
+use dq_gate::internal::{BatchOptions, BatchResult, BatchRun, FileBatches};
 use dq_gate::internal::{Batches, ColumnPlan, discover};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -19,15 +19,18 @@ fn evaluate<'c>(
     facts: bool,
 ) -> Vec<BatchResult<'c>> {
     let files = discover(&[path.to_path_buf()]).unwrap();
-    let mut batches = Batches::new(&files, None, batch_rows);
+    let opts = BatchOptions {
+        as_of: as_of(),
+        batch_rows,
+        batch_memory: usize::MAX,
+    };
+    let mut batches = FileBatches::new(&files, compiled, opts);
+    if !facts {
+        batches = batches.without_facts();
+    }
     let mut out = Vec::new();
-    while let Some((spec, chunks)) = batches.next_batch().unwrap() {
-        let mut run = BatchRun::new(compiled, as_of(), spec.seq, "t", spec.first_row)
-            .with_facts(if facts { spec.facts.clone() } else { None });
-        for c in chunks {
-            run.push(&c.unwrap(), false).unwrap();
-        }
-        out.push(run.finish().unwrap());
+    while let Some(r) = batches.next(compiled).unwrap() {
+        out.push(r);
     }
     out
 }
