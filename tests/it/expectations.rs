@@ -1,6 +1,6 @@
 //! Every suite in expectations/ parses, binds to its contract, and lints clean.
 
-use dq_gate::Suite;
+use dq_gate::CompiledSuite;
 
 use super::util::root;
 
@@ -11,7 +11,9 @@ fn every_example_suite_loads() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            let s = Suite::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let c = CompiledSuite::from_path(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let s = c.suite();
             assert!(!s.expectations.is_empty(), "{}", path.display());
             assert!(s.schema.is_some(), "{} has no contract", path.display());
             n += 1;
