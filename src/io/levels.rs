@@ -24,7 +24,10 @@ use parquet::file::serialized_reader::SerializedPageReader;
 /// Whether the nulls of leaf column `leaf` can be read from its levels alone in every row group:
 /// a flat column (no repetition, at most one definition level), each chunk uncompressed or
 /// Snappy-compressed, with levels in the RLE/bit-packed hybrid encoding.
-#[allow(deprecated)] // `BIT_PACKED` is named to turn such (old) files away.
+#[expect(
+    deprecated,
+    reason = "`BIT_PACKED` is named to turn such (old) files away"
+)]
 pub(super) fn supported(meta: &ParquetMetaData, leaf: usize) -> bool {
     let descr = meta.file_metadata().schema_descr().column(leaf);
     descr.max_rep_level() == 0

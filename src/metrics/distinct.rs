@@ -203,7 +203,8 @@ impl UniqueCounter {
     }
 }
 
-/// Dense ranges at most this many times the value count use the flat counter.
+/// Dense ranges at most this many times the value count use the flat counter: a byte per slot,
+/// so at a quarter full it still holds a value in less memory than a hash-map entry.
 pub(crate) const DENSE_SPREAD: u128 = 4;
 
 /// Ranges up to this many slots (64 MiB of counters) are counted densely whatever their fill.

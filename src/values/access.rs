@@ -44,7 +44,10 @@ pub(crate) fn bytes_values(
         }
         DataType::BinaryView => {
             let a = array.as_binary_view();
-            BooleanBuffer::collect_bool(a.len(), |i| pred(unsafe { a.value_unchecked(i) }))
+            BooleanBuffer::collect_bool(a.len(), |i| {
+                // SAFETY: i < len.
+                pred(unsafe { a.value_unchecked(i) })
+            })
         }
         DataType::Dictionary(k, _) => {
             let dict_values = dictionary_values(array)?;
@@ -64,7 +67,7 @@ fn byte_values<T: ByteArrayType>(
     BooleanBuffer::collect_bool(a.len(), |i| {
         let start = offsets[i].as_usize();
         let end = offsets[i + 1].as_usize();
-        // Offsets of a valid array are monotone and within the data buffer.
+        // SAFETY: the offsets of a valid array are monotone and within its data buffer.
         pred(unsafe { data.get_unchecked(start..end) })
     })
 }

@@ -43,7 +43,7 @@ macro_rules! int_like {
     };
     (@ $t:ident = $ty:ty, $body:expr) => {{
         type $t = $ty;
-        #[allow(clippy::unnecessary_cast)]
+        #[expect(clippy::unnecessary_cast, reason = "`as i128` is a no-op for one of the types")]
         let r = $body;
         r
     }};
