@@ -3,12 +3,12 @@
 
 use arrow::datatypes::{DataType, SchemaRef};
 
-use super::kernels::RowKernel;
 use super::kernels::expr::BoolExpr;
 use super::kernels::future::NotInFuture;
-use super::kernels::range::{Between, Interval, RangeFilter};
-use super::kernels::set::{InSet, SetFilter};
-use super::kernels::strings::{FormatCheck, FormatKernel, LengthKernel, RegexKernel, SuiteRegex};
+use super::kernels::range::{Interval, RangeFilter};
+use super::kernels::set::SetFilter;
+use super::kernels::strings::{FormatCheck, Length, SuiteRegex};
+use super::kernels::{OnColumn, RowKernel};
 use super::{Rule, RuleSource};
 use crate::error::SuiteProblem;
 use crate::metrics::check_metric_type;
@@ -241,15 +241,7 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             let set =
                 SetFilter::build(values, &dt, *case_insensitive).map_err(|m| ("values", m))?;
-            let negated = *negated;
-            (
-                Op::Row(Box::new(InSet {
-                    col: i,
-                    set,
-                    negated,
-                })),
-                vec![i],
-            )
+            (Op::Row(OnColumn::negated(i, set, *negated)), vec![i])
         }
         Kind::Between {
             column: c,
@@ -263,7 +255,7 @@ pub(crate) fn bind_expectation(
             let iv = Interval::bind(min.as_ref(), max.as_ref(), *strict_min, *strict_max, &dt)
                 .map_err(|m| (key, m))?;
             let range = RangeFilter::build(iv, &dt).map_err(|m| ("column", m))?;
-            (Op::Row(Box::new(Between { col: i, range })), vec![i])
+            (Op::Row(OnColumn::new(i, range)), vec![i])
         }
         Kind::MatchesRegex {
             column: c,
@@ -274,15 +266,7 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             need_strings(e.kind.name(), &dt, false)?;
             let re = SuiteRegex::new(regex, *mode).map_err(|m| ("regex", m))?;
-            let negated = *negated;
-            (
-                Op::Row(Box::new(RegexKernel {
-                    col: i,
-                    re,
-                    negated,
-                })),
-                vec![i],
-            )
+            (Op::Row(OnColumn::negated(i, re, *negated)), vec![i])
         }
         Kind::LengthBetween {
             column: c,
@@ -292,16 +276,13 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             need_strings("length_between", &dt, true)?;
             let (min, max) = (min.unwrap_or(0), max.unwrap_or(u64::MAX));
-            (
-                Op::Row(Box::new(LengthKernel { col: i, min, max })),
-                vec![i],
-            )
+            (Op::Row(OnColumn::new(i, Length { min, max })), vec![i])
         }
         Kind::MatchesFormat { column: c, format } => {
             let (i, dt) = column(schema, c, "column")?;
             need_strings("matches_format", &dt, false)?;
             let check = FormatCheck::new(format).map_err(|m| ("format", m))?;
-            (Op::Row(Box::new(FormatKernel { col: i, check })), vec![i])
+            (Op::Row(OnColumn::new(i, check)), vec![i])
         }
         Kind::Unique {
             column: c,
@@ -369,7 +350,7 @@ pub(crate) fn bind_expectation(
             need_temporal("not_in_future", &dt)?;
             let tolerance = *tolerance;
             (
-                Op::Row(Box::new(NotInFuture { col: i, tolerance })),
+                Op::Row(OnColumn::new(i, NotInFuture { tolerance })),
                 vec![i],
             )
         }

@@ -24,25 +24,15 @@ pub(crate) fn not_in_future(
     map_int_like(array, move |v| v <= max)
 }
 
-/// `not_in_future` over one column.
+/// `not_in_future`: the tolerance in seconds.
 #[derive(Debug)]
 pub(crate) struct NotInFuture {
-    pub col: usize,
-    /// Seconds.
     pub tolerance: i64,
 }
 
-impl super::RowKernel for NotInFuture {
-    fn columns(&self) -> Vec<usize> {
-        vec![self.col]
-    }
-
-    fn evaluate(
-        &self,
-        batch: &arrow::array::RecordBatch,
-        as_of: DateTime<Utc>,
-    ) -> Result<BooleanArray, super::KernelError> {
-        super::over_column(batch, self.col, |a| not_in_future(a, as_of, self.tolerance))
+impl super::ColumnCheck for NotInFuture {
+    fn check(&self, array: &dyn Array, as_of: DateTime<Utc>) -> Option<BooleanArray> {
+        not_in_future(array, as_of, self.tolerance)
     }
 }
 

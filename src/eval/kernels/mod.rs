@@ -11,7 +11,7 @@ use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::datatypes::DataType;
 use chrono::{DateTime, Utc};
 
-use crate::io::facts::ChunkFacts;
+use crate::io::facts::{ChunkFacts, ColumnFacts};
 
 /// A row-level check bound to a schema.
 pub(crate) trait RowKernel: std::fmt::Debug + Send + Sync {
@@ -33,6 +33,77 @@ pub(crate) trait RowKernel: std::fmt::Debug + Send + Sync {
     }
 }
 
+/// A row-level check of one column's values: the common shape of most kinds.
+pub(crate) trait ColumnCheck: std::fmt::Debug + Send + Sync {
+    /// Per value: `true` passes, `false` fails, null where the value was null. `None` when the
+    /// check cannot read a column of this type.
+    fn check(&self, array: &dyn Array, as_of: DateTime<Utc>) -> Option<BooleanArray>;
+
+    /// Whether the column's statistics prove that every non-null value passes. Default: never.
+    fn proven_by(&self, _facts: &ColumnFacts) -> bool {
+        false
+    }
+}
+
+/// A [`ColumnCheck`] bound to a column, `negated` for the `not_` kinds.
+#[derive(Debug)]
+pub(crate) struct OnColumn<C> {
+    pub col: usize,
+    pub check: C,
+    pub negated: bool,
+}
+
+impl<C: ColumnCheck> OnColumn<C> {
+    pub(crate) fn new(col: usize, check: C) -> Box<dyn RowKernel>
+    where
+        C: 'static,
+    {
+        Box::new(OnColumn {
+            col,
+            check,
+            negated: false,
+        })
+    }
+
+    pub(crate) fn negated(col: usize, check: C, negated: bool) -> Box<dyn RowKernel>
+    where
+        C: 'static,
+    {
+        Box::new(OnColumn {
+            col,
+            check,
+            negated,
+        })
+    }
+}
+
+impl<C: ColumnCheck> RowKernel for OnColumn<C> {
+    fn columns(&self) -> Vec<usize> {
+        vec![self.col]
+    }
+
+    fn evaluate(
+        &self,
+        batch: &RecordBatch,
+        as_of: DateTime<Utc>,
+    ) -> Result<BooleanArray, KernelError> {
+        let array = batch.column(self.col).as_ref();
+        let r = self
+            .check
+            .check(array, as_of)
+            .ok_or_else(|| KernelError::Unsupported(array.data_type().clone()))?;
+        Ok(negate(r, self.negated))
+    }
+
+    /// The statistics of the column as read (same type): a cast column has none.
+    fn proven(&self, facts: &ChunkFacts, batch: &RecordBatch) -> bool {
+        let field = batch.schema_ref().field(self.col);
+        facts
+            .column(field.name(), field.data_type())
+            .is_some_and(|f| self.check.proven_by(f))
+    }
+}
+
 /// Why a kernel could not run.
 #[derive(Debug)]
 pub(crate) enum KernelError {
@@ -40,16 +111,6 @@ pub(crate) enum KernelError {
     Unsupported(DataType),
     /// The engine behind it failed (DataFusion, for SQL).
     Engine(Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// A kernel's result over one column, or the column's type when it has none.
-pub(crate) fn over_column(
-    batch: &RecordBatch,
-    col: usize,
-    kernel: impl FnOnce(&dyn Array) -> Option<BooleanArray>,
-) -> Result<BooleanArray, KernelError> {
-    let array = batch.column(col).as_ref();
-    kernel(array).ok_or_else(|| KernelError::Unsupported(array.data_type().clone()))
 }
 
 /// The result with pass and fail swapped (nulls kept): `not_in_set`, `not_matches_regex`.

@@ -204,37 +204,18 @@ impl RangeFilter {
     }
 }
 
-/// `between` over one column.
-#[derive(Debug)]
-pub(crate) struct Between {
-    pub col: usize,
-    pub range: RangeFilter,
-}
-
-impl super::RowKernel for Between {
-    fn columns(&self) -> Vec<usize> {
-        vec![self.col]
-    }
-
-    fn evaluate(
+/// `between`: proven by exact min/max within the bounds.
+impl super::ColumnCheck for RangeFilter {
+    fn check(
         &self,
-        batch: &arrow::array::RecordBatch,
+        array: &dyn Array,
         _as_of: chrono::DateTime<chrono::Utc>,
-    ) -> Result<BooleanArray, super::KernelError> {
-        super::over_column(batch, self.col, |a| self.range.evaluate(a))
+    ) -> Option<BooleanArray> {
+        self.evaluate(array)
     }
 
-    /// Exact min/max within the bounds (statistics of the column as read: same type).
-    fn proven(
-        &self,
-        facts: &crate::io::facts::ChunkFacts,
-        batch: &arrow::array::RecordBatch,
-    ) -> bool {
-        let field = batch.schema_ref().field(self.col);
-        facts
-            .column(field.name(), field.data_type())
-            .and_then(|f| f.bounds)
-            .is_some_and(|b| self.range.proves(b))
+    fn proven_by(&self, facts: &crate::io::facts::ColumnFacts) -> bool {
+        facts.bounds.is_some_and(|b| self.proves(b))
     }
 }
 

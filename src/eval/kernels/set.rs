@@ -327,26 +327,14 @@ fn lower_into<'a>(v: &[u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
     buf
 }
 
-/// `in_set` / `not_in_set` over one column.
-#[derive(Debug)]
-pub(crate) struct InSet {
-    pub col: usize,
-    pub set: SetFilter,
-    pub negated: bool,
-}
-
-impl super::RowKernel for InSet {
-    fn columns(&self) -> Vec<usize> {
-        vec![self.col]
-    }
-
-    fn evaluate(
+/// `in_set` / `not_in_set`.
+impl super::ColumnCheck for SetFilter {
+    fn check(
         &self,
-        batch: &arrow::array::RecordBatch,
+        array: &dyn Array,
         _as_of: chrono::DateTime<chrono::Utc>,
-    ) -> Result<BooleanArray, super::KernelError> {
-        super::over_column(batch, self.col, |a| self.set.contains(a))
-            .map(|r| super::negate(r, self.negated))
+    ) -> Option<BooleanArray> {
+        self.contains(array)
     }
 }
 

@@ -234,69 +234,42 @@ fn to_owned_item(i: Item<'_>) -> Item<'static> {
     }
 }
 
-/// `matches_regex` / `not_matches_regex` over one column.
-#[derive(Debug)]
-pub(crate) struct RegexKernel {
-    pub col: usize,
-    pub re: SuiteRegex,
-    pub negated: bool,
-}
-
-impl super::RowKernel for RegexKernel {
-    fn columns(&self) -> Vec<usize> {
-        vec![self.col]
-    }
-
-    fn evaluate(
+/// `matches_regex` / `not_matches_regex`.
+impl super::ColumnCheck for SuiteRegex {
+    fn check(
         &self,
-        batch: &arrow::array::RecordBatch,
+        array: &dyn Array,
         _as_of: chrono::DateTime<chrono::Utc>,
-    ) -> Result<BooleanArray, super::KernelError> {
-        super::over_column(batch, self.col, |a| regex_matches(&self.re, a))
-            .map(|r| super::negate(r, self.negated))
+    ) -> Option<BooleanArray> {
+        regex_matches(self, array)
     }
 }
 
-/// `length_between` over one column.
+/// `length_between`: inclusive bounds on the length.
 #[derive(Debug)]
-pub(crate) struct LengthKernel {
-    pub col: usize,
+pub(crate) struct Length {
     pub min: u64,
     pub max: u64,
 }
 
-impl super::RowKernel for LengthKernel {
-    fn columns(&self) -> Vec<usize> {
-        vec![self.col]
-    }
-
-    fn evaluate(
+impl super::ColumnCheck for Length {
+    fn check(
         &self,
-        batch: &arrow::array::RecordBatch,
+        array: &dyn Array,
         _as_of: chrono::DateTime<chrono::Utc>,
-    ) -> Result<BooleanArray, super::KernelError> {
-        super::over_column(batch, self.col, |a| length_between(a, self.min, self.max))
+    ) -> Option<BooleanArray> {
+        length_between(array, self.min, self.max)
     }
 }
 
-/// `matches_format` over one column.
-#[derive(Debug)]
-pub(crate) struct FormatKernel {
-    pub col: usize,
-    pub check: FormatCheck,
-}
-
-impl super::RowKernel for FormatKernel {
-    fn columns(&self) -> Vec<usize> {
-        vec![self.col]
-    }
-
-    fn evaluate(
+/// `matches_format`.
+impl super::ColumnCheck for FormatCheck {
+    fn check(
         &self,
-        batch: &arrow::array::RecordBatch,
+        array: &dyn Array,
         _as_of: chrono::DateTime<chrono::Utc>,
-    ) -> Result<BooleanArray, super::KernelError> {
-        super::over_column(batch, self.col, |a| self.check.evaluate(a))
+    ) -> Option<BooleanArray> {
+        self.evaluate(array)
     }
 }
 
