@@ -32,6 +32,18 @@ fn keep_freed_memory() {
 }
 
 fn main() -> ExitCode {
+    // A panic is a bug; it still ends as an error with exit code 2, and without the panic's
+    // message, which could hold a value of the data.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: dq-check stopped on an internal error{at}; this is a bug, please report it"
+        );
+        std::process::exit(2);
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
