@@ -14,7 +14,7 @@ schema:
   columns:
     - {name: id, type: int64, nullable: false, tags: [key]}
     - {name: code, type: string, tags: [pii]}
-    - {name: amount, type: decimal(10,2)}
+    - {name: amount, type: 'decimal(10,2)'}
     - {name: day, type: date32}
     - {name: at, type: 'timestamp(us, UTC)'}
     - {name: ok, type: bool}
