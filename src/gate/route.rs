@@ -147,6 +147,13 @@ pub(crate) fn quarantine_rows(
                     .with_timezone("UTC"),
             ),
         ),
+        (
+            "_dq_row",
+            Arc::new(Int64Array::from_iter_values(
+                indices.iter().map(|i| (chunk.first_row + *i as u64) as i64),
+            )),
+        ),
+        ("_dq_status", Arc::new(StringArray::from(vec!["open"; n]))),
     ];
     let columns = schema
         .fields()

@@ -102,14 +102,16 @@ pub(super) async fn open_data_tables(
     let actual = tables::table_schema(&target, &g.target)?;
     tables::check_compatible(&g.target, &target_schema, &actual)?;
     let q_schema = tables::quarantine_schema(data);
+    let (format_key, format) = tables::QUARANTINE_FORMAT;
     let quarantine = tables::open_or_create(
         &g.quarantine,
         &g.storage,
         &q_schema,
         &format!("{}_quarantine", suite.name),
-        &[],
+        &[(format_key.to_string(), format.to_string())],
     )
     .await?;
+    let quarantine = tables::upgrade_quarantine(&g.quarantine, quarantine).await?;
     let q_actual = tables::table_schema(&quarantine, &g.quarantine)?;
     tables::check_compatible(&g.quarantine, &q_schema, &q_actual)?;
     let rules = TableRules {

@@ -86,7 +86,25 @@ pub(crate) fn quarantine_schema(data: &Schema) -> SchemaRef {
         Field::new("_dq_raw", DataType::Utf8, true),
         Field::new("_dq_quarantined_at", ts, true),
     ]);
+    fields.extend(status_fields());
     Arc::new(Schema::new(fields))
+}
+
+/// The quarantine's identity and status columns: `_dq_row` (with `_dq_run_id` and `_dq_batch`,
+/// a row's stable identity: its position in its input) and `_dq_status` (`open`, `released`,
+/// `discarded`) with who changed it, when, and why.
+pub(crate) fn status_fields() -> Vec<Field> {
+    vec![
+        Field::new("_dq_row", DataType::Int64, true),
+        Field::new("_dq_status", DataType::Utf8, true),
+        Field::new(
+            "_dq_status_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("_dq_status_by", DataType::Utf8, true),
+        Field::new("_dq_status_note", DataType::Utf8, true),
+    ]
 }
 
 /// The run log: one row per batch and expectation, plus one row per run start (batch 0).
@@ -182,6 +200,49 @@ pub(crate) async fn open_or_create(
             .await
             .map_err(|e| Error::table(uri, "create", e)),
     }
+}
+
+/// The configuration entry marking a quarantine table with the status columns
+/// ([`status_fields`]), every row's `_dq_status` set.
+pub(crate) const QUARANTINE_FORMAT: (&str, &str) = ("dq.quarantine.format", "2");
+
+/// Brings a quarantine table written before the status columns up to date, in place: the
+/// columns are added, every existing row is marked `open`, and the table is marked done
+/// ([`QUARANTINE_FORMAT`]). Each step is safe to repeat, so an upgrade cut short finishes on
+/// the next run.
+pub(crate) async fn upgrade_quarantine(uri: &str, table: DeltaTable) -> Result<DeltaTable> {
+    let (key, value) = QUARANTINE_FORMAT;
+    if configuration(&table).get(key).map(String::as_str) == Some(value) {
+        return Ok(table);
+    }
+    let present = table_schema(&table, uri)?;
+    let missing: Vec<Field> = status_fields()
+        .into_iter()
+        .filter(|f| present.field_with_name(f.name()).is_err())
+        .collect();
+    let mut table = table;
+    if !missing.is_empty() {
+        let kernel: StructType = (&Schema::new(missing))
+            .try_into_kernel()
+            .map_err(|e| Error::table(uri, "map the status columns to Delta types", e))?;
+        table = table
+            .add_columns()
+            .with_fields(kernel.fields().cloned().collect::<Vec<StructField>>())
+            .await
+            .map_err(|e| Error::table(uri, "add the status columns", e))?;
+    }
+    let (table, _) = table
+        .update()
+        .with_predicate("_dq_status IS NULL")
+        .with_update("_dq_status", "'open'")
+        .await
+        .map_err(|e| Error::table(uri, "mark existing rows open", e))?;
+    table
+        .set_tbl_properties()
+        .with_properties(HashMap::from([(key.to_string(), value.to_string())]))
+        .with_raise_if_not_exists(false)
+        .await
+        .map_err(|e| Error::table(uri, "mark the table upgraded", e))
 }
 
 /// A table's configuration (`delta.*` properties and dq-gate's own `dq.*` entries).
