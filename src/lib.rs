@@ -63,6 +63,7 @@ mod io;
 mod metrics;
 mod par;
 mod pii;
+pub mod quarantine;
 mod types;
 mod validate;
 mod values;

@@ -1,7 +1,9 @@
 //! Crash injection for tests: `DQ_GATE_FAILPOINT=<point>:<batch>` aborts the process (no
 //! unwinding, no cleanup, like a killed job) when the gate reaches `<point>` for batch
 //! `<batch>`. Points, in commit order: `files_written`, `quarantine_committed`,
-//! `target_committed`, `runs_committed`. Unset, it costs one environment lookup per run.
+//! `target_committed`, `runs_committed`; for a release (batch 1): `release_started`,
+//! `release_quarantine_committed`, `release_target_committed`; for a discard (batch 1):
+//! `discard_committed`. Unset, it costs one environment lookup per run.
 
 use std::sync::OnceLock;
 

@@ -15,13 +15,13 @@
 //! skips, table by table, every batch that table already holds, so after a crash at any point
 //! every input row ends up exactly once across target and quarantine.
 
-mod failpoint;
-mod route;
-mod run;
-mod runlog;
-mod share;
-mod sink;
-mod tables;
+pub(crate) mod failpoint;
+pub(crate) mod route;
+pub(crate) mod run;
+pub(crate) mod runlog;
+pub(crate) mod share;
+pub(crate) mod sink;
+pub(crate) mod tables;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -273,6 +273,23 @@ impl Gate {
     /// The run id.
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The target, quarantine and run-log locations.
+    pub(crate) fn locations(&self) -> (&str, &str, &str) {
+        (&self.target, &self.quarantine, &self.runs)
+    }
+
+    pub(crate) fn storage(&self) -> &HashMap<String, String> {
+        &self.storage
+    }
+
+    pub(crate) fn sharing(&self) -> &Sharing {
+        &self.sharing
+    }
+
+    pub(crate) fn target_file_size(&self) -> u64 {
+        self.target_file_size
     }
 
     /// Gates input files or directories (Parquet, CSV with a header, NDJSON, Arrow IPC, by

@@ -39,12 +39,104 @@ pub(crate) fn to_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<Recor
     )?)
 }
 
-/// What one quarantined row broke.
-pub(crate) struct Violation<'a> {
-    pub expectation: &'a str,
-    pub column: Option<&'a str>,
-    pub on_fail: &'a str,
-    pub message: &'a str,
+/// What one quarantined row broke: an entry of `_dq_violations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub expectation: String,
+    pub column: Option<String>,
+    pub on_fail: String,
+    pub message: String,
+}
+
+/// What row `i` of a routed chunk broke: the batch's schema violations, the batch-level
+/// failures, then each failing row rule.
+pub(crate) fn violations_of(
+    chunk: &RoutedChunk,
+    i: usize,
+    rules: &[Rule],
+    batch_failures: &[usize],
+    schema_violations: &[String],
+) -> Vec<Violation> {
+    let mut row = Vec::new();
+    for v in schema_violations {
+        row.push(Violation {
+            expectation: "schema".into(),
+            column: None,
+            on_fail: "quarantine_batch".into(),
+            message: v.clone(),
+        });
+    }
+    for &ri in batch_failures {
+        let r = &rules[ri];
+        row.push(Violation {
+            expectation: r.id.clone(),
+            column: r.columns.first().cloned(),
+            on_fail: r.on_fail.as_str().into(),
+            message: "the batch failed this check".into(),
+        });
+    }
+    for (ri, fail) in &chunk.fails {
+        if fail.value(i) {
+            let r = &rules[*ri];
+            row.push(Violation {
+                expectation: r.id.clone(),
+                column: (r.columns.len() == 1).then(|| r.columns[0].clone()),
+                on_fail: r.on_fail.as_str().into(),
+                message: r.message.clone(),
+            });
+        }
+    }
+    row
+}
+
+/// The entries of `_dq_violations` at row `i`.
+pub(crate) fn read_violations(list: &dyn Array, i: usize) -> Vec<Violation> {
+    use arrow::array::AsArray;
+    if list.is_null(i) {
+        return Vec::new();
+    }
+    let list = list.as_list::<i32>();
+    let entries = list.value(i);
+    let entries = entries.as_struct();
+    let field = |name: &str, j: usize| -> Option<String> {
+        let c = entries.column_by_name(name)?;
+        let c = cast(c, &DataType::Utf8).ok()?;
+        let c = c.as_string::<i32>();
+        c.is_valid(j).then(|| c.value(j).to_string())
+    };
+    (0..entries.len())
+        .map(|j| Violation {
+            expectation: field("expectation", j).unwrap_or_default(),
+            column: field("column", j),
+            on_fail: field("on_fail", j).unwrap_or_default(),
+            message: field("message", j).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// `_dq_violations` for rows of violations.
+pub(crate) fn violation_list(rows: &[Vec<Violation>]) -> ArrayRef {
+    let mut list =
+        ListBuilder::new(StructBuilder::from_fields(violation_fields(), 4)).with_field(Arc::new(
+            Field::new("element", DataType::Struct(violation_fields()), true),
+        ));
+    for row in rows {
+        let entries = list.values();
+        for v in row {
+            let field = |b: &mut StructBuilder, k: usize, s: Option<&str>| {
+                b.field_builder::<StringBuilder>(k)
+                    .expect("string field")
+                    .append_option(s);
+            };
+            field(entries, 0, Some(&v.expectation));
+            field(entries, 1, v.column.as_deref());
+            field(entries, 2, Some(&v.on_fail));
+            field(entries, 3, Some(&v.message));
+            entries.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
 }
 
 /// Context for building `_dq_*` columns.
@@ -73,56 +165,11 @@ pub(crate) fn quarantine_rows(
     let n = rows.num_rows();
     let indices: Vec<usize> = selected.set_indices().collect();
 
-    let mut list =
-        ListBuilder::new(StructBuilder::from_fields(violation_fields(), 4)).with_field(Arc::new(
-            Field::new("element", DataType::Struct(violation_fields()), true),
-        ));
-    for &i in &indices {
-        let mut row: Vec<Violation<'_>> = Vec::new();
-        for v in schema_violations {
-            row.push(Violation {
-                expectation: "schema",
-                column: None,
-                on_fail: "quarantine_batch",
-                message: v,
-            });
-        }
-        for &ri in batch_failures {
-            let r = &rules[ri];
-            row.push(Violation {
-                expectation: &r.id,
-                column: r.columns.first().map(String::as_str),
-                on_fail: r.on_fail.as_str(),
-                message: "the batch failed this check",
-            });
-        }
-        for (ri, fail) in &chunk.fails {
-            if fail.value(i) {
-                let r = &rules[*ri];
-                row.push(Violation {
-                    expectation: &r.id,
-                    column: (r.columns.len() == 1).then(|| r.columns[0].as_str()),
-                    on_fail: r.on_fail.as_str(),
-                    message: &r.message,
-                });
-            }
-        }
-        let entries = list.values();
-        for v in &row {
-            let field = |b: &mut StructBuilder, k: usize, s: Option<&str>| {
-                b.field_builder::<StringBuilder>(k)
-                    .expect("string field")
-                    .append_option(s);
-            };
-            field(entries, 0, Some(v.expectation));
-            field(entries, 1, v.column);
-            field(entries, 2, Some(v.on_fail));
-            field(entries, 3, Some(v.message));
-            entries.append(true);
-        }
-        list.append(true);
-    }
-    let violations: ArrayRef = Arc::new(list.finish());
+    let rows_violations: Vec<Vec<Violation>> = indices
+        .iter()
+        .map(|&i| violations_of(chunk, i, rules, batch_failures, schema_violations))
+        .collect();
+    let violations = violation_list(&rows_violations);
     let raw: ArrayRef = match &chunk.raw {
         Some(r) => arrow::compute::filter(r, &mask)?,
         None => Arc::new(StringArray::from(vec![None::<&str>; n])),

@@ -23,7 +23,7 @@ use crate::report::{
 };
 
 /// Reads the run-start row of an earlier attempt: its clock and its inputs.
-pub(super) async fn read_start(runs: &TableSink, run_id: &str) -> Result<(DateTime<Utc>, Value)> {
+pub(crate) async fn read_start(runs: &TableSink, run_id: &str) -> Result<(DateTime<Utc>, Value)> {
     use datafusion::prelude::SessionContext;
     let err = |e: &dyn std::fmt::Display| Error::Rerun {
         run_id: run_id.to_string(),
@@ -83,7 +83,7 @@ pub(super) async fn read_start(runs: &TableSink, run_id: &str) -> Result<(DateTi
 
 /// Opens (or creates) the target and quarantine tables for data of `data`'s schema and checks
 /// that they can take it.
-pub(super) async fn open_data_tables(
+pub(crate) async fn open_data_tables(
     g: &Gate,
     data: &arrow::datatypes::Schema,
 ) -> Result<DataTables> {
@@ -103,15 +103,27 @@ pub(super) async fn open_data_tables(
     tables::check_compatible(&g.target, &target_schema, &actual)?;
     let q_schema = tables::quarantine_schema(data);
     let (format_key, format) = tables::QUARANTINE_FORMAT;
+    let mut pii: Vec<&str> = suite
+        .schema
+        .iter()
+        .flat_map(|c| c.columns.iter().filter(|c| c.is_pii()))
+        .map(|c| c.name.as_str())
+        .collect();
+    pii.sort_unstable();
+    let pii = pii.join(",");
     let quarantine = tables::open_or_create(
         &g.quarantine,
         &g.storage,
         &q_schema,
         &format!("{}_quarantine", suite.name),
-        &[(format_key.to_string(), format.to_string())],
+        &[
+            (format_key.to_string(), format.to_string()),
+            (tables::PII_CONFIG.to_string(), pii.clone()),
+        ],
     )
     .await?;
     let quarantine = tables::upgrade_quarantine(&g.quarantine, quarantine).await?;
+    let quarantine = tables::record_pii(&g.quarantine, quarantine, &pii).await?;
     let q_actual = tables::table_schema(&quarantine, &g.quarantine)?;
     tables::check_compatible(&g.quarantine, &q_schema, &q_actual)?;
     let rules = TableRules {
@@ -147,12 +159,13 @@ pub(super) async fn open_data_tables(
     })
 }
 
-pub(super) struct DataTables {
-    target: TableSink,
-    quarantine: TableSink,
+pub(crate) struct DataTables {
+    pub(crate) target: TableSink,
+    pub(crate) quarantine: TableSink,
     /// The target's own rules, evaluated with the suite's.
-    pub(super) rules: TableRules,
-    loose: SchemaRef,
+    pub(crate) rules: TableRules,
+    /// The target's columns, every one nullable: rows are held so until the split.
+    pub(crate) loose: SchemaRef,
 }
 
 pub(super) struct ActiveRun {

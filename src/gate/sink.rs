@@ -143,18 +143,51 @@ impl TableSink {
         seq: i64,
         metadata: HashMap<String, serde_json::Value>,
     ) -> Result<Option<i64>> {
-        let Some(mut writer) = self.writer.take() else {
-            return Ok(None);
+        let append = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
         };
-        let adds = writer
-            .flush()
-            .await
-            .map_err(|e| Error::table(&self.uri, "finish data files", e))?;
+        self.commit_with(seq, Vec::new(), append, metadata).await
+    }
+
+    /// Commits what was written in place of the `removed` files (whose rows it rewrites), as
+    /// one update marking `seq`. A conflict that another writer removed one of those files
+    /// first is an error: the rows changed meanwhile.
+    pub(crate) async fn commit_replacing(
+        &mut self,
+        seq: i64,
+        removed: Vec<deltalake::kernel::Remove>,
+        note: &str,
+        metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<Option<i64>> {
+        let update = DeltaOperation::Update {
+            predicate: Some(note.to_string()),
+        };
+        let removes = removed.into_iter().map(Action::Remove).collect();
+        self.commit_with(seq, removes, update, metadata).await
+    }
+
+    async fn commit_with(
+        &mut self,
+        seq: i64,
+        removes: Vec<Action>,
+        operation: DeltaOperation,
+        metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<Option<i64>> {
+        let adds = match self.writer.take() {
+            Some(mut writer) => writer
+                .flush()
+                .await
+                .map_err(|e| Error::table(&self.uri, "finish data files", e))?,
+            None => Vec::new(),
+        };
         self.pending_rows = 0;
-        if adds.is_empty() {
+        if adds.is_empty() && removes.is_empty() {
             return Ok(None);
         }
-        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        actions.extend(removes);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -167,15 +200,7 @@ impl TableSink {
                 .map_err(|e| Error::table(&self.uri, format!("commit batch {seq}"), e))?;
             let result = CommitBuilder::from(props)
                 .with_actions(actions.clone())
-                .build(
-                    Some(snapshot),
-                    self.table.log_store(),
-                    DeltaOperation::Write {
-                        mode: SaveMode::Append,
-                        partition_by: None,
-                        predicate: None,
-                    },
-                )
+                .build(Some(snapshot), self.table.log_store(), operation.clone())
                 .await;
             match result {
                 Ok(done) => {

@@ -202,6 +202,10 @@ pub(crate) async fn open_or_create(
     }
 }
 
+/// The configuration entry of a quarantine table that names its `pii` columns (comma-separated),
+/// so that its readers mask them without the suite.
+pub(crate) const PII_CONFIG: &str = "dq.pii";
+
 /// The configuration entry marking a quarantine table with the status columns
 /// ([`status_fields`]), every row's `_dq_status` set.
 pub(crate) const QUARANTINE_FORMAT: (&str, &str) = ("dq.quarantine.format", "2");
@@ -243,6 +247,31 @@ pub(crate) async fn upgrade_quarantine(uri: &str, table: DeltaTable) -> Result<D
         .with_raise_if_not_exists(false)
         .await
         .map_err(|e| Error::table(uri, "mark the table upgraded", e))
+}
+
+/// Records the suite's `pii` columns in the quarantine's configuration, adding to what earlier
+/// suites recorded (a column once protected stays protected).
+pub(crate) async fn record_pii(uri: &str, table: DeltaTable, pii: &str) -> Result<DeltaTable> {
+    let known = configuration(&table).get(PII_CONFIG).cloned();
+    let mut all: Vec<&str> = known
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .chain(pii.split(','))
+        .filter(|s| !s.is_empty())
+        .collect();
+    all.sort();
+    all.dedup();
+    let all = all.join(",");
+    if known.as_deref() == Some(all.as_str()) {
+        return Ok(table);
+    }
+    table
+        .set_tbl_properties()
+        .with_properties(HashMap::from([(PII_CONFIG.to_string(), all)]))
+        .with_raise_if_not_exists(false)
+        .await
+        .map_err(|e| Error::table(uri, "record the pii columns", e))
 }
 
 /// A table's configuration (`delta.*` properties and dq-gate's own `dq.*` entries).

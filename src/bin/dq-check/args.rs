@@ -35,6 +35,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check suite files and print their fingerprints.
     Lint(LintArgs),
+    /// Look inside a quarantine table, release rows from it under a suite, or discard them.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
 }
@@ -138,20 +141,20 @@ pub struct LintArgs {
     pub files: Vec<PathBuf>,
 }
 
+/// A time as `--as-of` takes it: like a timestamp literal of a suite.
+fn parse_as_of(t: &str) -> Result<DateTime<Utc>, Error> {
+    dq_gate::internal::parse_timestamp(t).ok_or_else(|| {
+        Error::Usage(format!(
+            "--as-of `{t}` is not an RFC 3339 time (2026-01-31T12:00:00Z), a date and time \
+             (2026-01-31 12:00:00) or a date (2026-01-31)"
+        ))
+    })
+}
+
 impl Common {
     /// `--as-of`, parsed like a timestamp literal of a suite.
     fn as_of(&self) -> Result<Option<DateTime<Utc>>, Error> {
-        self.as_of
-            .as_deref()
-            .map(|t| {
-                dq_gate::internal::parse_timestamp(t).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--as-of `{t}` is not an RFC 3339 time (2026-01-31T12:00:00Z), a date and \
-                         time (2026-01-31 12:00:00) or a date (2026-01-31)"
-                    ))
-                })
-            })
-            .transpose()
+        self.as_of.as_deref().map(parse_as_of).transpose()
     }
 
     /// The validator these flags ask for.
@@ -200,6 +203,170 @@ impl RunArgs {
         }
         if let Some(p) = crate::progress::bar(c.quiet) {
             b = b.on_progress(p);
+        }
+        b.build()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Quarantined rows grouped by run, batch, suite version, expectation and status.
+    Ls(InspectArgs),
+    /// Quarantined rows with their violations, `pii` values masked.
+    Show(ShowArgs),
+    /// Judge open rows again under a suite; append the passing ones to the target.
+    Release(ReleaseArgs),
+    /// Mark open rows discarded, with a reason (a mark, never a delete).
+    Discard(DiscardArgs),
+}
+
+/// Which quarantined rows.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Rows of this run (repeatable).
+    #[arg(long = "run-id", value_name = "ID")]
+    pub run_ids: Vec<String>,
+    /// Rows that broke this expectation.
+    #[arg(long, value_name = "ID")]
+    pub expectation: Option<String>,
+    /// Rows where this SQL condition over their columns is TRUE.
+    #[arg(long = "where", value_name = "SQL")]
+    pub filter: Option<String>,
+}
+
+impl SelectArgs {
+    pub fn selection(&self, open_only: bool) -> dq_gate::quarantine::Selection {
+        dq_gate::quarantine::Selection {
+            run_ids: self.run_ids.clone(),
+            expectation: self.expectation.clone(),
+            filter: self.filter.clone(),
+            open_only,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The quarantine table. Default: the suite's.
+    #[arg(long, value_name = "URI")]
+    pub quarantine: Option<String>,
+    /// A suite: its tables are the defaults, and its `pii` tags say what to mask when the table
+    /// does not record them.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Released and discarded rows too (default: open rows only).
+    #[arg(long)]
+    pub all: bool,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub inspect: InspectArgs,
+    /// Rows to print at most.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Show `pii` values as they are. For the quarantine's own readers only: the output then
+    /// holds protected values.
+    #[arg(long)]
+    pub unmask: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The suite to judge the rows under (typically a new version).
+    #[arg(long, value_name = "FILE")]
+    pub suite: PathBuf,
+    /// The target table. Default: the suite's.
+    #[arg(long, value_name = "URI")]
+    pub target: Option<String>,
+    /// The quarantine table. Default: the suite's.
+    #[arg(long, value_name = "URI")]
+    pub quarantine: Option<String>,
+    /// The run-log table. Default: the suite's, else <target>_dq_runs.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
+    /// The release id: re-running an id after a crash finishes that release. Default: a new
+    /// UUID.
+    #[arg(long, value_name = "ID")]
+    pub release_id: Option<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Judge and print what would move; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Who releases. Default: $DQ_GATE_ACTOR, else $USER.
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// The clock for not_in_future and freshness (as for `run`). Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// A file holding the key of `pii` columns shared as tokens.
+    #[arg(long, value_name = "FILE")]
+    pub token_key_file: Option<PathBuf>,
+    /// Also write the JSON of the release to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscardArgs {
+    /// The quarantine table.
+    #[arg(long, value_name = "URI")]
+    pub quarantine: String,
+    /// Why (recorded on every row).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The discard's id. Default: a new UUID.
+    #[arg(long, value_name = "ID")]
+    pub discard_id: Option<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Count what would be discarded; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Who discards. Default: $DQ_GATE_ACTOR, else $USER.
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+impl ReleaseArgs {
+    /// The release these flags ask for.
+    pub fn release(&self, compiled: CompiledSuite) -> Result<dq_gate::quarantine::Release, Error> {
+        let mut b = dq_gate::quarantine::Release::builder(Arc::new(compiled))
+            .with_selection(self.select.selection(true))
+            .dry_run(self.dry_run);
+        if let Some(t) = &self.target {
+            b = b.with_target(t);
+        }
+        if let Some(q) = &self.quarantine {
+            b = b.with_quarantine(q);
+        }
+        if let Some(r) = &self.runs {
+            b = b.with_runs(r);
+        }
+        if let Some(id) = &self.release_id {
+            b = b.with_release_id(id);
+        }
+        if let Some(a) = &self.actor {
+            b = b.with_actor(a);
+        }
+        if let Some(t) = self.as_of.as_deref() {
+            b = b.with_as_of(parse_as_of(t)?);
+        }
+        if let Some(f) = &self.token_key_file {
+            b = b.with_token_key_file(f)?;
         }
         b.build()
     }

@@ -4,6 +4,7 @@
 
 mod args;
 mod progress;
+mod quarantine;
 
 use std::io::Write;
 use std::path::Path;
@@ -73,6 +74,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Run(a) => gate(&a),
         Command::Lint(a) => lint(&a.files),
+        Command::Quarantine(q) => quarantine::run(&q),
         Command::Generate(a) => generate(&a),
     }
 }
