@@ -152,18 +152,18 @@ impl TableSink {
     }
 
     /// Commits what was written in place of the `removed` files (whose rows it rewrites), as
-    /// one update marking `seq`. A conflict that another writer removed one of those files
-    /// first is an error: the rows changed meanwhile.
+    /// one update marking `seq`; `note` joins the commit info (`dq.note`). A conflict that
+    /// another writer removed one of those files first is an error: the rows changed
+    /// meanwhile. Concurrent appends (a run) do not conflict with it.
     pub(crate) async fn commit_replacing(
         &mut self,
         seq: i64,
         removed: Vec<deltalake::kernel::Remove>,
         note: &str,
-        metadata: HashMap<String, serde_json::Value>,
+        mut metadata: HashMap<String, serde_json::Value>,
     ) -> Result<Option<i64>> {
-        let update = DeltaOperation::Update {
-            predicate: Some(note.to_string()),
-        };
+        metadata.insert("dq.note".into(), serde_json::json!(note));
+        let update = DeltaOperation::Update { predicate: None };
         let removes = removed.into_iter().map(Action::Remove).collect();
         self.commit_with(seq, removes, update, metadata).await
     }

@@ -73,9 +73,7 @@ impl DiscardBuilder {
         Ok(Discard {
             quarantine: self.quarantine,
             reason,
-            id: self
-                .id
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            id: self.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             selection: Selection {
                 open_only: true,
                 ..self.selection
@@ -135,9 +133,14 @@ impl Discard {
         let table = open_quarantine(uri, &self.storage).await?;
         let table = tables::upgrade_quarantine(uri, table).await?;
         let schema = tables::table_schema(&table, uri)?;
-        let mut sink =
-            TableSink::new(uri, table, schema.clone(), &format!("discard:{}", self.id), u64::MAX)
-                .await?;
+        let mut sink = TableSink::new(
+            uri,
+            table,
+            schema.clone(),
+            &format!("discard:{}", self.id),
+            u64::MAX,
+        )
+        .await?;
         let files = read_files(uri, sink.table()).await?;
         let masks = files
             .iter()

@@ -7,8 +7,8 @@ use arrow::array::{Array, RecordBatch};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::read::{Selection, is_data_column, read_files, selected, strings};
 use super::open_quarantine;
+use super::read::{Selection, is_data_column, read_files, selected, strings};
 use crate::error::Result;
 use crate::gate::route::read_violations;
 use crate::gate::tables::{self, PII_CONFIG};
@@ -60,9 +60,12 @@ impl Quarantine {
     /// Opens the quarantine table at `uri`.
     pub async fn open(uri: &str, storage: &HashMap<String, String>) -> Result<Self> {
         let table = open_quarantine(uri, storage).await?;
-        let pii = tables::configuration(&table)
-            .get(PII_CONFIG)
-            .map(|v| v.split(',').filter(|s| !s.is_empty()).map(String::from).collect());
+        let pii = tables::configuration(&table).get(PII_CONFIG).map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        });
         Ok(Quarantine {
             uri: uri.to_string(),
             table,
@@ -143,9 +146,7 @@ impl Quarantine {
                     id,
                     st.clone(),
                 );
-                let e = groups
-                    .entry(key)
-                    .or_insert((0, when.clone(), when.clone()));
+                let e = groups.entry(key).or_insert((0, when.clone(), when.clone()));
                 e.0 += 1;
                 if when < e.1 {
                     e.1 = when.clone();
@@ -157,18 +158,20 @@ impl Quarantine {
         }
         Ok(groups
             .into_iter()
-            .map(|((run_id, batch, suite_version, expectation, status), (rows, first, last))| {
-                Group {
-                    run_id,
-                    batch,
-                    suite_version,
-                    expectation,
-                    status,
-                    rows,
-                    first_quarantined_at: first,
-                    last_quarantined_at: last,
-                }
-            })
+            .map(
+                |((run_id, batch, suite_version, expectation, status), (rows, first, last))| {
+                    Group {
+                        run_id,
+                        batch,
+                        suite_version,
+                        expectation,
+                        status,
+                        rows,
+                        first_quarantined_at: first,
+                        last_quarantined_at: last,
+                    }
+                },
+            )
             .collect())
     }
 

@@ -86,26 +86,30 @@ impl Selection {
         if self.open_only
             && let Some(status) = strings(rows, "_dq_status")
         {
-            keep = &keep & &BooleanBuffer::collect_bool(n, |i| {
-                status.is_null(i) || status.value(i) == "open"
-            });
+            keep = &keep
+                & &BooleanBuffer::collect_bool(n, |i| {
+                    status.is_null(i) || status.value(i) == "open"
+                });
         }
         if !self.run_ids.is_empty() {
             let runs = strings(rows, "_dq_run_id").ok_or_else(|| not_quarantine("_dq_run_id"))?;
-            keep = &keep & &BooleanBuffer::collect_bool(n, |i| {
-                runs.is_valid(i) && self.run_ids.iter().any(|r| r == runs.value(i))
-            });
+            keep = &keep
+                & &BooleanBuffer::collect_bool(n, |i| {
+                    runs.is_valid(i) && self.run_ids.iter().any(|r| r == runs.value(i))
+                });
         }
         if let Some(id) = &self.expectation {
             keep = &keep & &broke(rows, id)?;
         }
         if let Some(sql) = &self.filter {
-            let e = BoolExpr::sql(sql, &rows.schema()).map_err(|reason| Error::Usage(format!(
-                "--where `{sql}` cannot be applied to the quarantine: {reason}"
-            )))?;
-            let r: BooleanArray = e.evaluate(rows).map_err(|e| Error::Usage(format!(
-                "--where `{sql}`: {e}"
-            )))?;
+            let e = BoolExpr::sql(sql, &rows.schema()).map_err(|reason| {
+                Error::Usage(format!(
+                    "--where `{sql}` cannot be applied to the quarantine: {reason}"
+                ))
+            })?;
+            let r: BooleanArray = e
+                .evaluate(rows)
+                .map_err(|e| Error::Usage(format!("--where `{sql}`: {e}")))?;
             keep = &keep & &true_mask(&r);
         }
         Ok(keep)

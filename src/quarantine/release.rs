@@ -31,7 +31,9 @@ use crate::error::{Error, Result};
 use crate::eval::CompiledSuite;
 use crate::eval::batch::BatchRun;
 use crate::eval::mask::{Fate, RoutedChunk};
-use crate::gate::route::{Violation, read_violations, target_rows, to_schema, violation_list, violations_of};
+use crate::gate::route::{
+    Violation, read_violations, target_rows, to_schema, violation_list, violations_of,
+};
 use crate::gate::run::{DataTables, open_data_tables, read_start};
 use crate::gate::runlog::RunLog;
 use crate::gate::sink::TableSink;
@@ -210,7 +212,8 @@ impl Release {
         let mut data = open_data_tables(&self.gate, &contract.arrow_schema()).await?;
         let compiled = self.compiled.with_table_rules(&data.rules)?;
         let runs_schema = tables::runs_schema();
-        let runs_table = tables::open_or_create(&runs_uri, &storage, &runs_schema, "dq_runs", &[]).await?;
+        let runs_table =
+            tables::open_or_create(&runs_uri, &storage, &runs_schema, "dq_runs", &[]).await?;
         let mut runs = TableSink::new(
             &runs_uri,
             runs_table,
@@ -280,7 +283,13 @@ impl Release {
         let (fate, routed, batch_failures, schema_violations, batch_report) = match result {
             Some(mut r) => {
                 let routed: Vec<RoutedChunk> = r.routed()?.collect::<Result<_>>()?;
-                (r.fate, routed, r.batch_failures, r.schema_violations, Some(r.report))
+                (
+                    r.fate,
+                    routed,
+                    r.batch_failures,
+                    r.schema_violations,
+                    Some(r.report),
+                )
             }
             None => (Fate::Split, Vec::new(), Vec::new(), Vec::new(), None),
         };
@@ -335,14 +344,23 @@ impl Release {
                 ("dq.release_id".to_string(), json!(self.id)),
                 ("dq.actor".to_string(), json!(self.actor)),
                 ("dq.source_quarantine".to_string(), json!(q_uri)),
-                ("dq.source_quarantine_version".to_string(), json!(source_version)),
+                (
+                    "dq.source_quarantine_version".to_string(),
+                    json!(source_version),
+                ),
                 ("dq.suite".to_string(), json!(suite.name)),
                 ("dq.suite_version".to_string(), json!(suite.version)),
-                ("dq.suite_fingerprint".to_string(), json!(suite.fingerprint())),
+                (
+                    "dq.suite_fingerprint".to_string(),
+                    json!(suite.fingerprint()),
+                ),
                 ("dq.rows".to_string(), json!(rows)),
                 ("dq.rows_selected".to_string(), json!(n)),
                 ("dq.rows_released".to_string(), json!(released)),
-                ("dq.rows_still_quarantined".to_string(), json!(n as u64 - released)),
+                (
+                    "dq.rows_still_quarantined".to_string(),
+                    json!(n as u64 - released),
+                ),
             ])
         };
         let log = RunLog {
@@ -428,7 +446,10 @@ struct Change<'a> {
 }
 
 /// The removes of every file holding a selected row.
-pub(super) fn affected(files: &[QuarantineFile], masks: &[BooleanBuffer]) -> Vec<deltalake::kernel::Remove> {
+pub(super) fn affected(
+    files: &[QuarantineFile],
+    masks: &[BooleanBuffer],
+) -> Vec<deltalake::kernel::Remove> {
     files
         .iter()
         .zip(masks)

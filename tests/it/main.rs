@@ -10,6 +10,7 @@ mod golden;
 mod house;
 mod parquet_read;
 mod props;
+mod release;
 #[cfg(feature = "s3")]
 mod s3;
 mod suite_parse;

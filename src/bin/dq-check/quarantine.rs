@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use dq_gate::quarantine::{Discard, Quarantine};
 use dq_gate::{CompiledSuite, Error};
 
-use crate::args::{DiscardArgs, InspectArgs, OutputFormat, QuarantineCommand, ReleaseArgs, ShowArgs};
+use crate::args::{
+    DiscardArgs, InspectArgs, OutputFormat, QuarantineCommand, ReleaseArgs, ShowArgs,
+};
 
 pub fn run(c: &QuarantineCommand) -> Result<u8, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -84,7 +86,11 @@ async fn ls(a: &InspectArgs) -> Result<u8, Error> {
 async fn show(a: &ShowArgs) -> Result<u8, Error> {
     let q = open(&a.inspect).await?;
     let shown = q
-        .rows(&a.inspect.select.selection(!a.inspect.all), a.limit, a.unmask)
+        .rows(
+            &a.inspect.select.selection(!a.inspect.all),
+            a.limit,
+            a.unmask,
+        )
         .await?;
     if a.unmask {
         eprintln!(
@@ -94,7 +100,10 @@ async fn show(a: &ShowArgs) -> Result<u8, Error> {
     }
     match a.inspect.format {
         OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&shown).expect("serializes"))
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown).expect("serializes")
+            )
         }
         OutputFormat::Text => {
             for r in &shown.rows {
@@ -128,7 +137,11 @@ async fn release(a: &ReleaseArgs) -> Result<u8, Error> {
             println!(
                 "release {}{}: suite {} v{}, {} as of version {}, by {}",
                 r.release_id,
-                if r.dry_run { " (dry run: nothing written)" } else { "" },
+                if r.dry_run {
+                    " (dry run: nothing written)"
+                } else {
+                    ""
+                },
                 s.name,
                 s.version,
                 r.report.inputs.first().map_or("", |s| s.as_str()),
@@ -140,7 +153,11 @@ async fn release(a: &ReleaseArgs) -> Result<u8, Error> {
                 r.selected,
                 r.released,
                 r.still_quarantined,
-                if r.already_done { " (already done by an earlier attempt)" } else { "" }
+                if r.already_done {
+                    " (already done by an earlier attempt)"
+                } else {
+                    ""
+                }
             );
             if r.selected > 0 {
                 print!("\n{}", dq_gate::report::text::render(&r.report));
@@ -167,7 +184,11 @@ async fn discard(a: &DiscardArgs) -> Result<u8, Error> {
         OutputFormat::Text => println!(
             "discard {}{}: {} rows by {}: {}",
             r.discard_id,
-            if r.dry_run { " (dry run: nothing written)" } else { "" },
+            if r.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            },
             r.discarded,
             r.actor,
             r.reason
