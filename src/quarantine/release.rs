@@ -431,7 +431,7 @@ impl Release {
             m.insert("dq.event".into(), json!("release"));
             runs.commit(1, m).await?;
         }
-        out.report.tables(&self.gate, &data, &runs);
+        out.report.tables = Some(tables_written(&self.gate, &data, &runs));
         Ok(out)
     }
 }
@@ -565,25 +565,23 @@ pub(super) fn column_micros(rows: &RecordBatch, name: &str) -> Vec<Option<i64>> 
         .collect()
 }
 
-impl Report {
-    /// The tables a release wrote, with their versions.
-    fn tables(&mut self, gate: &Gate, data: &DataTables, runs: &TableSink) {
-        let (t, q, r) = gate.locations();
-        let v = |s: &TableSink| s.version();
-        self.tables = Some(crate::report::TablesReport {
-            target: crate::report::TableRef {
-                uri: t.to_string(),
-                version: v(&data.target),
-            },
-            shared: gate.sharing().describe(),
-            quarantine: crate::report::TableRef {
-                uri: q.to_string(),
-                version: v(&data.quarantine),
-            },
-            runs: crate::report::TableRef {
-                uri: r.to_string(),
-                version: v(runs),
-            },
-        });
+/// The tables a release wrote, with their versions.
+fn tables_written(gate: &Gate, data: &DataTables, runs: &TableSink) -> crate::report::TablesReport {
+    let (t, q, r) = gate.locations();
+    let v = |s: &TableSink| s.version();
+    crate::report::TablesReport {
+        target: crate::report::TableRef {
+            uri: t.to_string(),
+            version: v(&data.target),
+        },
+        shared: gate.sharing().describe(),
+        quarantine: crate::report::TableRef {
+            uri: q.to_string(),
+            version: v(&data.quarantine),
+        },
+        runs: crate::report::TableRef {
+            uri: r.to_string(),
+            version: v(runs),
+        },
     }
 }
