@@ -17,6 +17,7 @@ use arrow::array::{Array, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
+use super::CompiledSuite;
 use super::bind::Op;
 use super::chunk::{self, Chunk, ChunkOut, Partial, record};
 use super::kernels::batch_unique::unique_over;
@@ -25,13 +26,12 @@ use super::mask::{quarantine_mask, routing_rules};
 use super::nulls::outcome;
 pub use super::spill::Replay;
 use super::spill::{Counter, Spilled, settle_chunk};
-use super::verdict::verdict;
-use super::{CompiledSuite, Rule, RuleSource};
+use super::verdict::decide;
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
 use crate::par::{cores, par_map};
 use crate::report::{BatchOutcome, BatchReport, ExpectationResult};
-use crate::suite::{NullPolicy, OnFail};
+use crate::suite::NullPolicy;
 
 pub use super::chunk::MAX_SAMPLES;
 
@@ -490,51 +490,6 @@ fn report(
     }
 }
 
-/// Decides every rule's verdict from its merged partial, and the batch's fate.
-pub(crate) fn decide(
-    compiled: &CompiledSuite,
-    bound: Option<&super::Bound>,
-    partials: &mut [Partial],
-    violated: bool,
-    rows: u64,
-    as_of: DateTime<Utc>,
-) -> (Vec<ExpectationResult>, Vec<usize>, Fate) {
-    let rules = compiled.rules();
-    let mut results = Vec::new();
-    let mut batch_failures = Vec::new();
-    let mut fate = Fate::Split;
-    if violated {
-        fate = Fate::QuarantineAll;
-    } else if let Some(bound) = &bound {
-        for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
-            if matches!(rule.source, RuleSource::Type(_)) && !partials[ri].active {
-                continue;
-            }
-            let (success, observed, message) =
-                verdict(&partials[ri], rule, br, &bound.schema, as_of);
-            if !success {
-                match rule.on_fail {
-                    OnFail::Fail => fate = Fate::Fail,
-                    OnFail::QuarantineBatch => {
-                        batch_failures.push(ri);
-                        if fate != Fate::Fail {
-                            fate = Fate::QuarantineAll;
-                        }
-                    }
-                    OnFail::Warn | OnFail::QuarantineRows => {}
-                }
-                if rule.aggregate && rule.on_fail != OnFail::QuarantineBatch {
-                    batch_failures.push(ri);
-                }
-            }
-            let p = std::mem::take(&mut partials[ri]);
-            results.push(result(rule, p, rows, success, observed, message));
-        }
-    }
-
-    (results, batch_failures, fate)
-}
-
 /// `unique` and `compound_unique` need every value of the batch: settled here, after all chunks
 /// were evaluated, then recorded per chunk like any row-level result.
 fn settle_uniqueness(
@@ -585,44 +540,4 @@ fn settle_uniqueness(
         }
     }
     Ok(())
-}
-
-fn result(
-    rule: &Rule,
-    p: Partial,
-    rows: u64,
-    success: bool,
-    observed: Option<serde_json::Value>,
-    message: Option<String>,
-) -> ExpectationResult {
-    let (column, columns) = match rule.columns.len() {
-        0 => (None, None),
-        1 => (Some(rule.columns[0].clone()), None),
-        _ => (None, Some(rule.columns.clone())),
-    };
-    ExpectationResult {
-        id: rule.id.clone(),
-        expect: rule.expect.to_string(),
-        column,
-        columns,
-        on_fail: rule.on_fail.as_str().to_string(),
-        success,
-        evaluated: p.evaluated,
-        proven: p.proven,
-        failed: p.failed,
-        failed_fraction: (p.evaluated > 0 && !rule.aggregate)
-            .then(|| p.failed as f64 / p.evaluated as f64),
-        failed_fraction_total: (rows > 0 && !rule.aggregate).then(|| p.failed as f64 / rows as f64),
-        observed,
-        // A table's rule says what it is: its constraint, in words.
-        message: message.or_else(|| {
-            matches!(
-                rule.source,
-                RuleSource::TableCheck(_) | RuleSource::TableNotNull(_)
-            )
-            .then(|| rule.message.clone())
-        }),
-        samples: p.samples,
-        sample_keys: p.keys,
-    }
 }

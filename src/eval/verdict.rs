@@ -1,15 +1,19 @@
-//! Verdicts: whether a rule succeeded over a batch, what it observed, and why not.
+//! Verdicts: whether a rule succeeded over a batch, what it observed, and why not; and from
+//! them the batch's fate.
 
 use arrow::datatypes::DataType;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use super::Rule;
 use super::bind::{BoundRule, Op};
 use super::chunk::Partial;
+use super::mask::Fate;
+use super::{CompiledSuite, Rule, RuleSource};
 use crate::metrics::Observed;
+use crate::report::ExpectationResult;
 use crate::report::cells::{float_json, mask, typed_json};
 use crate::suite::MetricKind;
+use crate::suite::OnFail;
 use crate::values::domain::Typed;
 use crate::values::parse::from_unit;
 
@@ -128,6 +132,91 @@ pub(crate) fn verdict(
                 || (s.evaluated - s.failed) as f64 / s.evaluated as f64 >= rule.mostly;
             (ok, None, None)
         }
+    }
+}
+
+/// Decides every rule's verdict from its merged partial, and the batch's fate.
+pub(crate) fn decide(
+    compiled: &CompiledSuite,
+    bound: Option<&super::Bound>,
+    partials: &mut [Partial],
+    violated: bool,
+    rows: u64,
+    as_of: DateTime<Utc>,
+) -> (Vec<ExpectationResult>, Vec<usize>, Fate) {
+    let rules = compiled.rules();
+    let mut results = Vec::new();
+    let mut batch_failures = Vec::new();
+    let mut fate = Fate::Split;
+    if violated {
+        fate = Fate::QuarantineAll;
+    } else if let Some(bound) = &bound {
+        for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
+            if matches!(rule.source, RuleSource::Type(_)) && !partials[ri].active {
+                continue;
+            }
+            let (success, observed, message) =
+                verdict(&partials[ri], rule, br, &bound.schema, as_of);
+            if !success {
+                match rule.on_fail {
+                    OnFail::Fail => fate = Fate::Fail,
+                    OnFail::QuarantineBatch => {
+                        batch_failures.push(ri);
+                        if fate != Fate::Fail {
+                            fate = Fate::QuarantineAll;
+                        }
+                    }
+                    OnFail::Warn | OnFail::QuarantineRows => {}
+                }
+                if rule.aggregate && rule.on_fail != OnFail::QuarantineBatch {
+                    batch_failures.push(ri);
+                }
+            }
+            let p = std::mem::take(&mut partials[ri]);
+            results.push(result(rule, p, rows, success, observed, message));
+        }
+    }
+
+    (results, batch_failures, fate)
+}
+
+fn result(
+    rule: &Rule,
+    p: Partial,
+    rows: u64,
+    success: bool,
+    observed: Option<serde_json::Value>,
+    message: Option<String>,
+) -> ExpectationResult {
+    let (column, columns) = match rule.columns.len() {
+        0 => (None, None),
+        1 => (Some(rule.columns[0].clone()), None),
+        _ => (None, Some(rule.columns.clone())),
+    };
+    ExpectationResult {
+        id: rule.id.clone(),
+        expect: rule.expect.to_string(),
+        column,
+        columns,
+        on_fail: rule.on_fail.as_str().to_string(),
+        success,
+        evaluated: p.evaluated,
+        proven: p.proven,
+        failed: p.failed,
+        failed_fraction: (p.evaluated > 0 && !rule.aggregate)
+            .then(|| p.failed as f64 / p.evaluated as f64),
+        failed_fraction_total: (rows > 0 && !rule.aggregate).then(|| p.failed as f64 / rows as f64),
+        observed,
+        // A table's rule says what it is: its constraint, in words.
+        message: message.or_else(|| {
+            matches!(
+                rule.source,
+                RuleSource::TableCheck(_) | RuleSource::TableNotNull(_)
+            )
+            .then(|| rule.message.clone())
+        }),
+        samples: p.samples,
+        sample_keys: p.keys,
     }
 }
 

@@ -86,14 +86,20 @@ fn no_module_imports_one_on_a_higher_floor() {
 /// Every module of `src/` (a file, or a folder's `mod.rs`) as a path, `crate::a::b`.
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap().with_extension("");
-    let mut parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     if parts.last().is_some_and(|p| p == "mod") {
         parts.pop();
     }
     if parts == ["lib"] {
         parts.clear();
     }
-    std::iter::once("crate".to_string()).chain(parts).collect::<Vec<_>>().join("::")
+    std::iter::once("crate".to_string())
+        .chain(parts)
+        .collect::<Vec<_>>()
+        .join("::")
 }
 
 #[test]
@@ -198,5 +204,8 @@ fn no_two_modules_import_each_other() {
             visit(v, &edges, &mut index, &mut stack, &mut cycles);
         }
     }
-    assert!(cycles.is_empty(), "modules that import each other: {cycles:#?}");
+    assert!(
+        cycles.is_empty(),
+        "modules that import each other: {cycles:#?}"
+    );
 }
