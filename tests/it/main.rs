@@ -11,6 +11,7 @@ mod house;
 mod parquet_read;
 mod props;
 mod release;
+mod roundtrip;
 #[cfg(feature = "s3")]
 mod s3;
 mod suite_parse;
