@@ -255,7 +255,7 @@ pub(crate) fn bind_expectation(
             let iv = Interval::bind(min.as_ref(), max.as_ref(), *strict_min, *strict_max, &dt)
                 .map_err(|m| (key, m))?;
             let range = RangeFilter::build(iv, &dt).map_err(|m| ("column", m))?;
-            (Op::Row(OnColumn::new(i, range)), vec![i])
+            (Op::Row(OnColumn::kernel(i, range)), vec![i])
         }
         Kind::MatchesRegex {
             column: c,
@@ -276,13 +276,13 @@ pub(crate) fn bind_expectation(
             let (i, dt) = column(schema, c, "column")?;
             need_strings("length_between", &dt, true)?;
             let (min, max) = (min.unwrap_or(0), max.unwrap_or(u64::MAX));
-            (Op::Row(OnColumn::new(i, Length { min, max })), vec![i])
+            (Op::Row(OnColumn::kernel(i, Length { min, max })), vec![i])
         }
         Kind::MatchesFormat { column: c, format } => {
             let (i, dt) = column(schema, c, "column")?;
             need_strings("matches_format", &dt, false)?;
             let check = FormatCheck::new(format).map_err(|m| ("format", m))?;
-            (Op::Row(OnColumn::new(i, check)), vec![i])
+            (Op::Row(OnColumn::kernel(i, check)), vec![i])
         }
         Kind::Unique {
             column: c,
@@ -350,7 +350,7 @@ pub(crate) fn bind_expectation(
             need_temporal("not_in_future", &dt)?;
             let tolerance = *tolerance;
             (
-                Op::Row(OnColumn::new(i, NotInFuture { tolerance })),
+                Op::Row(OnColumn::kernel(i, NotInFuture { tolerance })),
                 vec![i],
             )
         }

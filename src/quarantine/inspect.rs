@@ -14,6 +14,9 @@ use crate::gate::route::read_violations;
 use crate::gate::tables::{self, PII_CONFIG};
 use crate::report::cells::{cell, mask};
 
+/// Run, batch, suite version, expectation, status.
+type GroupKey = (String, i64, i64, String, String);
+
 /// A quarantine table opened for reading.
 pub struct Quarantine {
     uri: String,
@@ -115,8 +118,7 @@ impl Quarantine {
                 .unwrap_or(0)
         };
         let violations = rows.column_by_name("_dq_violations");
-        let mut groups: BTreeMap<(String, i64, i64, String, String), (u64, String, String)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, (u64, String, String)> = BTreeMap::new();
         let text = |a: &Option<arrow::array::StringArray>, i: usize| -> String {
             a.as_ref()
                 .filter(|a| a.is_valid(i))

@@ -43,7 +43,7 @@ macro_rules! int_like {
     };
     (@ $t:ident = $ty:ty, $body:expr) => {{
         type $t = $ty;
-        #[expect(clippy::unnecessary_cast, reason = "`as i128` is a no-op for one of the types")]
+        #[allow(clippy::unnecessary_cast, reason = "`as i128` is a no-op for some of the types")]
         let r = $body;
         r
     }};

@@ -440,7 +440,7 @@ mod limits {
             .map(|i| format!("claim_id = {i}"))
             .collect();
         let chain = chain.join(" OR ");
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             format!("NOT ({chain})")
         } else {
             chain

@@ -54,7 +54,7 @@ pub(crate) struct OnColumn<C> {
 }
 
 impl<C: ColumnCheck> OnColumn<C> {
-    pub(crate) fn new(col: usize, check: C) -> Box<dyn RowKernel>
+    pub(crate) fn kernel(col: usize, check: C) -> Box<dyn RowKernel>
     where
         C: 'static,
     {
