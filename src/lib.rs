@@ -71,7 +71,10 @@ mod values;
 pub use error::{Error, Result};
 pub use eval::CompiledSuite;
 pub use eval::drive::{Progress, ProgressFn};
-pub use gate::{BatchCallback, DEFAULT_BATCH_MEMORY, DEFAULT_TARGET_FILE_SIZE, Gate, GateBuilder};
+pub use gate::{
+    BatchCallback, Codec, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_TARGET_FILE_SIZE, Gate,
+    GateBuilder,
+};
 pub use report::{Report, Status};
 pub use suite::Suite;
 pub use validate::{Validated, Validator, ValidatorBuilder};

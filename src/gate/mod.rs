@@ -15,6 +15,7 @@
 //! skips, table by table, every batch that table already holds, so after a crash at any point
 //! every input row ends up exactly once across target and quarantine.
 
+pub(crate) mod encoding;
 pub(crate) mod failpoint;
 pub(crate) mod route;
 pub(crate) mod run;
@@ -38,6 +39,8 @@ use crate::eval::drive::{BatchOptions, FileBatches, ProgressFn};
 use crate::io::{InputFile, display_path};
 use crate::pii::TokenKey;
 use crate::report::{BatchReport, Report, ReportBuilder};
+use encoding::FileOptions;
+pub use encoding::{Codec, DEFAULT_CODEC};
 use run::{ActiveRun, open_data_tables, read_start};
 use runlog::RunLog;
 use share::Sharing;
@@ -60,7 +63,7 @@ pub struct GateBuilder {
     run_id: Option<String>,
     as_of: Option<DateTime<Utc>>,
     batch_rows: Option<usize>,
-    target_file_size: u64,
+    files: FileOptions,
     max_batches_per_commit: usize,
     batch_memory: usize,
     storage_options: HashMap<String, String>,
@@ -131,7 +134,14 @@ impl GateBuilder {
 
     /// Target size of written Parquet files, in bytes. Default: [`DEFAULT_TARGET_FILE_SIZE`].
     pub fn with_target_file_size(mut self, bytes: u64) -> Self {
-        self.target_file_size = bytes.max(1);
+        self.files.target_size = bytes.max(1);
+        self
+    }
+
+    /// The compression of the files written to the target and the quarantine. Default:
+    /// [`DEFAULT_CODEC`].
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.files.codec = codec;
         self
     }
 
@@ -207,7 +217,7 @@ impl GateBuilder {
             run_id,
             as_of: self.as_of,
             batch_rows: self.batch_rows,
-            target_file_size: self.target_file_size,
+            files: self.files,
             max_batches_per_commit: self.max_batches_per_commit,
             batch_memory: self.batch_memory,
             storage: self.storage_options,
@@ -240,7 +250,7 @@ pub struct Gate {
     run_id: String,
     as_of: Option<DateTime<Utc>>,
     batch_rows: Option<usize>,
-    target_file_size: u64,
+    files: FileOptions,
     max_batches_per_commit: usize,
     batch_memory: usize,
     storage: HashMap<String, String>,
@@ -260,7 +270,10 @@ impl Gate {
             run_id: None,
             as_of: None,
             batch_rows: None,
-            target_file_size: DEFAULT_TARGET_FILE_SIZE,
+            files: FileOptions {
+                target_size: DEFAULT_TARGET_FILE_SIZE,
+                codec: DEFAULT_CODEC,
+            },
             max_batches_per_commit: usize::MAX,
             batch_memory: DEFAULT_BATCH_MEMORY,
             storage_options: HashMap::new(),
@@ -288,8 +301,8 @@ impl Gate {
         &self.sharing
     }
 
-    pub(crate) fn target_file_size(&self) -> u64 {
-        self.target_file_size
+    pub(crate) fn files(&self) -> FileOptions {
+        self.files
     }
 
     /// Gates input files or directories (Parquet, CSV with a header, NDJSON, Arrow IPC, by
@@ -395,7 +408,7 @@ impl Gate {
             runs_table,
             runs_schema.clone(),
             &self.run_id,
-            self.target_file_size,
+            self.files,
         )
         .await?;
         let fingerprint = {

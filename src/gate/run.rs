@@ -145,15 +145,8 @@ pub(crate) async fn open_data_tables(
             .collect::<Vec<_>>(),
     ));
     Ok(DataTables {
-        target: TableSink::new(&g.target, target, actual, &g.run_id, g.target_file_size).await?,
-        quarantine: TableSink::new(
-            &g.quarantine,
-            quarantine,
-            q_actual,
-            &g.run_id,
-            g.target_file_size,
-        )
-        .await?,
+        target: TableSink::new(&g.target, target, actual, &g.run_id, g.files).await?,
+        quarantine: TableSink::new(&g.quarantine, quarantine, q_actual, &g.run_id, g.files).await?,
         rules,
         loose,
     })
@@ -253,8 +246,8 @@ impl ActiveRun {
         }
         self.report.add(result.report);
         self.group.push(self.report.batches_mut().len() - 1);
-        let full = data.target.buffered_bytes() as u64 >= self.gate.target_file_size
-            || data.quarantine.buffered_bytes() as u64 >= self.gate.target_file_size
+        let full = data.target.buffered_bytes() as u64 >= self.gate.files.target_size
+            || data.quarantine.buffered_bytes() as u64 >= self.gate.files.target_size
             || self.group.len() >= self.gate.max_batches_per_commit;
         if full {
             self.commit_group().await?;

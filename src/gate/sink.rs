@@ -6,6 +6,11 @@
 //!                       conflict? reload, re-read txn: already there → done, else retry
 //! ```
 //!
+//! Encoding is the costly part of a run, so a sink writes through one writer per core (a lane):
+//! a large batch is cut into one contiguous slice per lane and the lanes encode at once, each
+//! into its own files (small batches all go to the first lane, so they share files); a commit adds every lane's files in one Delta commit. Each lane rolls
+//! its files at the target size, and the gate commits when the fullest lane reaches it.
+//!
 //! Exactly once rests on Delta application transactions: every commit carries
 //! `txn(app_id = "dq-gate:<run id>", version = last batch in it)`. Before writing a batch the gate
 //! asks [`TableSink::has`]; a batch at or below the table's txn version is already in it.
@@ -21,8 +26,18 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, Transactio
 use deltalake::kernel::{Action, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
+use crate::gate::encoding::{FileOptions, writer_properties};
+
+/// Fewest rows per lane worth cutting a batch across lanes for.
+const MIN_LANE_ROWS: usize = 4096;
+
+/// Lanes a sink encodes on: one per core, at most four.
+fn lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
 
 /// Commit attempts on top of delta-rs's own retries, with backoff between them.
 const COMMIT_ATTEMPTS: u32 = 12;
@@ -34,8 +49,11 @@ pub(crate) struct TableSink {
     app_id: String,
     /// The table's txn version for this run when last read.
     committed: Option<i64>,
-    writer: Option<RecordBatchWriter>,
-    target_file_size: u64,
+    /// One writer per lane, opened at the first batch (empty until then).
+    lanes: Vec<RecordBatchWriter>,
+    /// The files' properties, chosen from the first batch written.
+    props: Option<WriterProperties>,
+    files: FileOptions,
     pending_rows: u64,
 }
 
@@ -56,7 +74,7 @@ impl TableSink {
         table: DeltaTable,
         schema: SchemaRef,
         run_id: &str,
-        target_file_size: u64,
+        files: FileOptions,
     ) -> Result<Self> {
         let app_id = format!("dq-gate:{run_id}");
         let mut sink = TableSink {
@@ -65,8 +83,9 @@ impl TableSink {
             schema,
             app_id,
             committed: None,
-            writer: None,
-            target_file_size,
+            lanes: Vec::new(),
+            props: None,
+            files,
             pending_rows: 0,
         };
         sink.committed = sink.read_txn().await?;
@@ -108,11 +127,13 @@ impl TableSink {
         &self.table
     }
 
-    /// Bytes written since the last commit (approximate, encoded).
+    /// Bytes written since the last commit to the fullest lane (approximate, encoded).
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.writer
-            .as_ref()
-            .map_or(0, RecordBatchWriter::buffer_len)
+        self.lanes
+            .iter()
+            .map(RecordBatchWriter::buffer_len)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Streams a batch (already in the table's schema) into the current files.
@@ -120,19 +141,60 @@ impl TableSink {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        if self.writer.is_none() {
+        self.pending_rows += batch.num_rows() as u64;
+        let props = self
+            .props
+            .get_or_insert_with(|| writer_properties(&batch, self.files.codec))
+            .clone();
+        // Small batches share lane 0's files; a large one opens every lane and is cut across them.
+        let n = if batch.num_rows() < 2 * MIN_LANE_ROWS {
+            1
+        } else {
+            lanes()
+        };
+        while self.lanes.len() < n {
             let w = RecordBatchWriter::for_table(&self.table)
                 .map_err(|e| Error::table(&self.uri, "start writing", e))?
-                .with_target_file_size(self.target_file_size);
-            self.writer = Some(w);
+                .with_target_file_size(self.files.target_size)
+                .with_writer_properties(props.clone());
+            self.lanes.push(w);
         }
-        self.pending_rows += batch.num_rows() as u64;
-        self.writer
-            .as_mut()
-            .expect("just set")
-            .write(batch)
-            .await
-            .map_err(|e| Error::table(&self.uri, "write data files", e))
+        let n = self.lanes.len();
+        if n == 1 || batch.num_rows() < n * MIN_LANE_ROWS {
+            return self.lanes[0]
+                .write(batch)
+                .await
+                .map_err(|e| Error::table(&self.uri, "write data files", e));
+        }
+        let rows = batch.num_rows();
+        let mut tasks = Vec::with_capacity(n);
+        for (i, mut w) in std::mem::take(&mut self.lanes).into_iter().enumerate() {
+            let (from, to) = (rows * i / n, rows * (i + 1) / n);
+            let part = batch.slice(from, to - from);
+            tasks.push(tokio::spawn(async move {
+                let r = w.write(part).await;
+                (w, r)
+            }));
+        }
+        let mut first_error = None;
+        for task in tasks {
+            match task.await {
+                Ok((w, r)) => {
+                    self.lanes.push(w);
+                    if let Err(e) = r {
+                        first_error.get_or_insert(Error::table(&self.uri, "write data files", e));
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(Error::table(&self.uri, "write data files", e));
+                }
+            }
+        }
+        match first_error {
+            // A lane lost to a failed task leaves the sink unusable: the run stops here.
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Commits what was written, marking batches up to `seq` as committed. Returns the new
@@ -175,13 +237,18 @@ impl TableSink {
         operation: DeltaOperation,
         metadata: HashMap<String, serde_json::Value>,
     ) -> Result<Option<i64>> {
-        let adds = match self.writer.take() {
-            Some(mut writer) => writer
-                .flush()
+        let mut adds = Vec::new();
+        let tasks: Vec<_> = std::mem::take(&mut self.lanes)
+            .into_iter()
+            .map(|mut w| tokio::spawn(async move { w.flush().await }))
+            .collect();
+        for task in tasks {
+            let lane = task
                 .await
-                .map_err(|e| Error::table(&self.uri, "finish data files", e))?,
-            None => Vec::new(),
-        };
+                .map_err(|e| Error::table(&self.uri, "finish data files", e))?
+                .map_err(|e| Error::table(&self.uri, "finish data files", e))?;
+            adds.extend(lane);
+        }
         self.pending_rows = 0;
         if adds.is_empty() && removes.is_empty() {
             return Ok(None);

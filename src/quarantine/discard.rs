@@ -12,6 +12,8 @@ use super::read::{Selection, read_files};
 use super::release::{affected, column_micros, column_strings};
 use super::{Actor, open_quarantine};
 use crate::error::{Error, Result};
+use crate::gate::DEFAULT_CODEC;
+use crate::gate::encoding::FileOptions;
 use crate::gate::route::to_schema;
 use crate::gate::sink::TableSink;
 use crate::gate::{failpoint, tables};
@@ -138,7 +140,10 @@ impl Discard {
             table,
             schema.clone(),
             &format!("discard:{}", self.id),
-            u64::MAX,
+            FileOptions {
+                target_size: u64::MAX,
+                codec: DEFAULT_CODEC,
+            },
         )
         .await?;
         let files = read_files(uri, sink.table()).await?;

@@ -219,7 +219,7 @@ impl Release {
             runs_table,
             runs_schema.clone(),
             self.gate.run_id(),
-            self.gate.target_file_size(),
+            self.gate.files(),
         )
         .await?;
 

@@ -291,3 +291,102 @@ async fn every_contract_type_round_trips_into_target_and_quarantine_with_statist
         }
     }
 }
+
+/// A large batch is encoded on every lane (one file each), compressed with the default codec,
+/// with a dictionary where values repeat and none for unique ids and emails.
+#[tokio::test]
+async fn large_batches_are_written_on_every_lane_with_dictionaries_where_they_pay() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("s.yaml"),
+        "dq_suite: 1
+name: lanes
+version: 1
+schema:
+  columns:
+    - {name: id, type: int64, nullable: false}
+    - {name: code, type: string}
+    - {name: email, type: string}
+expectations:
+  - {id: id_not_7, expect: sql, expr: 'id % 1000 <> 7'}
+",
+    )
+    .unwrap();
+    let n = 40_000i64;
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+        ),
+        (
+            "code",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| ["A1", "B2", "C3"][i as usize % 3]),
+            )),
+        ),
+        (
+            "email",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("member{i}@example.org")),
+            )),
+        ),
+    ])
+    .unwrap();
+    write_parquet(&d.join("in.parquet"), &batch, 1 << 20);
+    let o = dq(
+        &[
+            "run",
+            "--suite",
+            "s.yaml",
+            "in.parquet",
+            "--target",
+            "t",
+            "--quarantine",
+            "q",
+            "--quiet",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+
+    let lanes = std::thread::available_parallelism().unwrap().get().min(4);
+    let files: Vec<_> = std::fs::read_dir(d.join("t"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    assert_eq!(files.len(), lanes);
+    let mut rows = 0;
+    for f in &files {
+        let reader = SerializedFileReader::new(std::fs::File::open(f).unwrap()).unwrap();
+        let meta = reader.metadata();
+        rows += meta.file_metadata().num_rows();
+        for rg in meta.row_groups() {
+            let col = |name: &str| {
+                rg.columns()
+                    .iter()
+                    .find(|c| c.column_path().string() == name)
+                    .unwrap()
+            };
+            for c in ["id", "code", "email"] {
+                assert!(matches!(col(c).compression(), Compression::ZSTD(_)), "{c}");
+            }
+            assert!(col("code").dictionary_page_offset().is_some());
+            assert!(col("id").dictionary_page_offset().is_none());
+            assert!(col("email").dictionary_page_offset().is_none());
+        }
+    }
+    assert_eq!(rows, n - 40);
+    assert_eq!(
+        read(&d.join("t"), "")
+            .await
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        39_960
+    );
+}

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dq_gate::{
-    CompiledSuite, DEFAULT_BATCH_MEMORY, DEFAULT_TARGET_FILE_SIZE, Error, Gate, Validator,
+    Codec, CompiledSuite, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_TARGET_FILE_SIZE, Error,
+    Gate, Validator,
 };
 
 const MIB: u64 = 1 << 20;
@@ -124,6 +125,9 @@ pub struct RunArgs {
     /// Target size of the Parquet files written, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_TARGET_FILE_SIZE / MIB, value_parser = clap::value_parser!(u64).range(1..))]
     pub target_file_size_mb: u64,
+    /// Compression of the files written: snappy, zstd (level 1), zstd:LEVEL (1 to 22) or none.
+    #[arg(long, value_name = "CODEC", default_value_t = DEFAULT_CODEC)]
+    pub compression: Codec,
     /// Commit at least every N batches, even when files are still small. Default: commit when
     /// files reach the target size, and at the end.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -179,6 +183,7 @@ impl RunArgs {
         let mut b = Gate::builder(Arc::new(compiled))
             .with_batch_rows(c.batch_rows.map(|n| n as usize))
             .with_target_file_size(self.target_file_size_mb * MIB)
+            .with_codec(self.compression)
             .with_batch_memory((c.batch_memory_mb * MIB) as usize);
         if let Some(n) = self.max_batches_per_commit {
             b = b.with_max_batches_per_commit(n as usize);

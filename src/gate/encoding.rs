@@ -1,0 +1,256 @@
+//! How the target's and the quarantine's Parquet files are encoded: the codec, and per column
+//! whether a dictionary pays.
+//!
+//! The Parquet writer dictionary-encodes every column by default: it hashes each value into a
+//! dictionary until the dictionary outgrows its page limit, then falls back to plain encoding for
+//! the rest of the row group. For a column of near-unique values (ids, emails) that is all cost
+//! (every value hashed, a megabyte of dictionary written, then plain anyway); for a column with
+//! few values per row group (codes, dates, amounts) the dictionary is what keeps the file small.
+//!
+//! The choice is made once per writer from the first batch: the distinct values of the first
+//! `n / 2` and the first `n` sampled rows give the growth rate `r = d(n) / d(n/2)`. For values
+//! drawn from `D` equally likely ones, `d(n) = D (1 − e^(−n/D))`, so `r = 1 + e^(−n/(2D))` and
+//! `D = (n/2) / −ln(r − 1)`. The dictionary of a full row group is then expected to hold
+//! `D (1 − e^(−R/D))` values; when those values' bytes exceed the dictionary page limit the
+//! writer would fall back anyway, and the column is written plain from the start. Skewed data
+//! (a few common values, a long tail) underestimates `D`, which errs towards keeping the
+//! dictionary: the writer's own fallback still bounds the cost.
+
+use std::fmt;
+use std::str::FromStr;
+
+use arrow::array::{Array, RecordBatch};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{
+    DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT, DEFAULT_MAX_ROW_GROUP_ROW_COUNT, WriterProperties,
+};
+use parquet::schema::types::ColumnPath;
+
+use crate::metrics::distinct::UniqueCounter;
+use crate::values::access::for_each_bytes;
+use crate::values::domain::{Domain, domain_of};
+
+/// The compression of the Parquet files the gate writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// Snappy: fast, every Parquet reader has it.
+    Snappy,
+    /// Zstandard at a level from 1 (fastest) to 22 (smallest).
+    Zstd(i32),
+    /// No compression.
+    Uncompressed,
+}
+
+/// The default codec (the measured trade in `docs/performance.md`).
+pub const DEFAULT_CODEC: Codec = Codec::Zstd(1);
+
+impl FromStr for Codec {
+    type Err = String;
+
+    /// `snappy`, `zstd` (level 1), `zstd:LEVEL` or `none`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("compression `{s}`: expected snappy, zstd, zstd:LEVEL (1 to 22) or none");
+        match s {
+            "snappy" => Ok(Codec::Snappy),
+            "none" | "uncompressed" => Ok(Codec::Uncompressed),
+            "zstd" => Ok(Codec::Zstd(1)),
+            _ => {
+                let level: i32 = s
+                    .strip_prefix("zstd:")
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
+                ZstdLevel::try_new(level).map_err(|_| bad())?;
+                Ok(Codec::Zstd(level))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Codec::Snappy => f.write_str("snappy"),
+            Codec::Zstd(l) => write!(f, "zstd:{l}"),
+            Codec::Uncompressed => f.write_str("none"),
+        }
+    }
+}
+
+impl Codec {
+    fn parquet(self) -> Compression {
+        match self {
+            Codec::Snappy => Compression::SNAPPY,
+            // Levels are checked when the codec is parsed; an unchecked one falls back to 1.
+            Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+        }
+    }
+}
+
+/// How a sink's files are written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FileOptions {
+    /// The size at which files roll, in bytes.
+    pub target_size: u64,
+    pub codec: Codec,
+}
+
+/// Rows of the first batch of a writer sampled to choose each column's encoding.
+const SAMPLE_ROWS: usize = 8192;
+
+/// Bytes of each dictionary entry beyond its value: the length prefix of a byte array.
+const BYTES_ENTRY_OVERHEAD: f64 = 4.0;
+
+/// Writer properties for one table's files, given the first batch written to them.
+pub(crate) fn writer_properties(first: &RecordBatch, codec: Codec) -> WriterProperties {
+    let mut b = WriterProperties::builder().set_compression(codec.parquet());
+    for (field, column) in first.schema().fields().iter().zip(first.columns()) {
+        if !dictionary_pays(column.as_ref()) {
+            b = b.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        }
+    }
+    b.build()
+}
+
+/// Whether the expected dictionary of a full row group of this column fits its page limit.
+fn dictionary_pays(column: &dyn Array) -> bool {
+    let rows = column.len().min(SAMPLE_ROWS);
+    let Some(domain) = domain_of(column.data_type()) else {
+        return true;
+    };
+    if rows < 2
+        || matches!(
+            column.data_type(),
+            arrow::datatypes::DataType::Dictionary(..)
+        )
+    {
+        return true;
+    }
+    let sample = column.slice(0, rows);
+    let half = rows / 2;
+    let mut counter = UniqueCounter::default();
+    counter.count(sample.slice(0, half).as_ref(), None);
+    let d_half = counter.distinct() as f64;
+    counter.count(sample.slice(half, rows - half).as_ref(), None);
+    let d_full = counter.distinct() as f64;
+    if d_full == 0.0 {
+        return true;
+    }
+    let width = match domain {
+        Domain::Bytes => {
+            let (mut bytes, mut n) = (0usize, 0usize);
+            for_each_bytes(sample.as_ref(), |_, v| {
+                bytes += v.len();
+                n += 1;
+            });
+            bytes as f64 / n.max(1) as f64 + BYTES_ENTRY_OVERHEAD
+        }
+        _ => column.data_type().primitive_width().unwrap_or(8) as f64,
+    };
+    let expected = expected_distinct(
+        half as f64,
+        d_half,
+        d_full,
+        DEFAULT_MAX_ROW_GROUP_ROW_COUNT as f64,
+    );
+    expected * width <= DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT as f64
+}
+
+/// Distinct values expected in `rows` rows, from `d_half` distinct in the first `half` rows
+/// of a sample and `d_full` in all `2 · half` (the model in the module's documentation).
+fn expected_distinct(half: f64, d_half: f64, d_full: f64, rows: f64) -> f64 {
+    let r = if d_half > 0.0 { d_full / d_half } else { 2.0 };
+    if r - 1.0 >= 1.0 - 1e-9 {
+        return rows; // every sampled value new: no sign of a bound
+    }
+    if r - 1.0 <= 0.0 {
+        return d_full; // no new value in the second half
+    }
+    let total = half / -(r - 1.0).ln();
+    total * (1.0 - (-rows / total).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn unique_ids_are_written_plain_and_codes_keep_their_dictionary() {
+        let n = 20_000;
+        let ids = Int64Array::from_iter_values(0..n);
+        let codes =
+            StringArray::from_iter_values((0..n).map(|i| ["A1", "B2", "C3"][i as usize % 3]));
+        let emails =
+            StringArray::from_iter_values((0..n).map(|i| format!("member{i}@example.org")));
+        // Drawn at random from 40,000 amounts of 8 bytes: 320 kB of dictionary, under the limit.
+        let draw = |i: i64| {
+            // splitmix64
+            let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % 40_000
+        };
+        let amounts = Float64Array::from_iter_values((0..n).map(|i| draw(i) as f64 / 100.0));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("code", DataType::Utf8, false),
+            Field::new("email", DataType::Utf8, false),
+            Field::new("amount", DataType::Float64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(ids),
+                Arc::new(codes),
+                Arc::new(emails),
+                Arc::new(amounts),
+            ],
+        )
+        .unwrap();
+        let props = writer_properties(&batch, Codec::Snappy);
+        let enabled = |c: &str| props.dictionary_enabled(&ColumnPath::from(c));
+        assert!(!enabled("id"));
+        assert!(enabled("code"));
+        assert!(!enabled("email"));
+        assert!(enabled("amount"));
+        assert_eq!(
+            props.compression(&ColumnPath::from("id")),
+            Compression::SNAPPY
+        );
+    }
+
+    #[test]
+    fn codecs_parse_and_print() {
+        for (text, codec) in [
+            ("snappy", Codec::Snappy),
+            ("zstd", Codec::Zstd(1)),
+            ("zstd:9", Codec::Zstd(9)),
+            ("none", Codec::Uncompressed),
+        ] {
+            assert_eq!(text.parse::<Codec>(), Ok(codec));
+            assert_eq!(codec.to_string().parse::<Codec>(), Ok(codec));
+        }
+        for bad in ["zstd:0", "zstd:23", "zstd:x", "gzip", ""] {
+            let e = bad.parse::<Codec>().unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_expected_distinct_count_follows_the_sample_growth() {
+        // 3 values seen in both halves: bounded at 3.
+        assert_eq!(expected_distinct(4096.0, 3.0, 3.0, 1e6), 3.0);
+        // every value new: unbounded, one per row.
+        assert_eq!(expected_distinct(4096.0, 4096.0, 8192.0, 1e6), 1e6);
+        // growth 1.9: about 39,000 values in all.
+        let e = expected_distinct(4096.0, 3456.0, 6566.0, 1e6);
+        assert!((35_000.0..45_000.0).contains(&e), "{e}");
+    }
+}
