@@ -104,10 +104,19 @@ const SAMPLE_ROWS: usize = 8192;
 const BYTES_ENTRY_OVERHEAD: f64 = 4.0;
 
 /// Writer properties for one table's files, given the first batch written to them.
-pub(crate) fn writer_properties(first: &RecordBatch, codec: Codec) -> WriterProperties {
-    let mut b = WriterProperties::builder().set_compression(codec.parquet());
+/// Row groups are `DEFAULT_MAX_ROW_GROUP_ROW_COUNT / lanes` rows, so that the lanes together
+/// hold no more of the row groups they are encoding than one writer would.
+pub(crate) fn writer_properties(
+    first: &RecordBatch,
+    codec: Codec,
+    lanes: usize,
+) -> WriterProperties {
+    let row_group = DEFAULT_MAX_ROW_GROUP_ROW_COUNT / lanes.max(1);
+    let mut b = WriterProperties::builder()
+        .set_compression(codec.parquet())
+        .set_max_row_group_row_count(Some(row_group));
     for (field, column) in first.schema().fields().iter().zip(first.columns()) {
-        if !dictionary_pays(column.as_ref()) {
+        if !dictionary_pays(column.as_ref(), row_group) {
             b = b.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
         }
     }
@@ -115,7 +124,7 @@ pub(crate) fn writer_properties(first: &RecordBatch, codec: Codec) -> WriterProp
 }
 
 /// Whether the expected dictionary of a full row group of this column fits its page limit.
-fn dictionary_pays(column: &dyn Array) -> bool {
+fn dictionary_pays(column: &dyn Array, row_group: usize) -> bool {
     let rows = column.len().min(SAMPLE_ROWS);
     let Some(domain) = domain_of(column.data_type()) else {
         return true;
@@ -149,12 +158,7 @@ fn dictionary_pays(column: &dyn Array) -> bool {
         }
         _ => column.data_type().primitive_width().unwrap_or(8) as f64,
     };
-    let expected = expected_distinct(
-        half as f64,
-        d_half,
-        d_full,
-        DEFAULT_MAX_ROW_GROUP_ROW_COUNT as f64,
-    );
+    let expected = expected_distinct(half as f64, d_half, d_full, row_group as f64);
     expected * width <= DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT as f64
 }
 
@@ -214,7 +218,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let props = writer_properties(&batch, Codec::Snappy);
+        let props = writer_properties(&batch, Codec::Snappy, 1);
         let enabled = |c: &str| props.dictionary_enabled(&ColumnPath::from(c));
         assert!(!enabled("id"));
         assert!(enabled("code"));

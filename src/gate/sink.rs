@@ -144,7 +144,7 @@ impl TableSink {
         self.pending_rows += batch.num_rows() as u64;
         let props = self
             .props
-            .get_or_insert_with(|| writer_properties(&batch, self.files.codec))
+            .get_or_insert_with(|| writer_properties(&batch, self.files.codec, lanes()))
             .clone();
         // Small batches share lane 0's files; a large one opens every lane and is cut across them.
         let n = if batch.num_rows() < 2 * MIN_LANE_ROWS {
