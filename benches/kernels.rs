@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, Date32Array, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringViewArray,
+    StringViewArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::Int32Type;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -261,6 +261,31 @@ fn unique(c: &mut Criterion) {
         &format!("string ({ROWS} rows, 0 dup)"),
         "{id: k, expect: unique, column: x}",
         &batch(vec![("x", Arc::new(StringArray::from(strs)))]),
+    );
+    // A payment-style key: a 32-character hex id and a UTC timestamp, 0.1% of tuples repeated.
+    let ids: Vec<String> = (0..n)
+        .map(|i| format!("{:016x}{:016x}", i * 2_654_435_761, i ^ 0x5bd1_e995))
+        .collect();
+    let ts: Vec<i64> = (0..n)
+        .map(|i| 1_700_000_000_000_000 + (i as i64 % 86_400) * 1_000_000)
+        .collect();
+    let (mut ids, mut ts) = (ids, ts);
+    for i in (0..ROWS).step_by(1000) {
+        ids[i + 1] = ids[i].clone();
+        ts[i + 1] = ts[i];
+    }
+    run(
+        c,
+        "compound_unique",
+        &format!("string(32) + timestamp(us, UTC) ({ROWS} rows, 0.002 fail)"),
+        "{id: k, expect: compound_unique, columns: [id, at]}",
+        &batch(vec![
+            ("id", Arc::new(StringArray::from(ids)) as ArrayRef),
+            (
+                "at",
+                Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            ),
+        ]),
     );
 }
 

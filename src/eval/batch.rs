@@ -20,12 +20,13 @@ use chrono::{DateTime, Utc};
 use super::CompiledSuite;
 use super::bind::Op;
 use super::chunk::{self, Chunk, ChunkOut, Partial, record};
+use super::kernels::batch_compound::compound_over;
 use super::kernels::batch_unique::unique_over;
 pub use super::mask::{Fate, RoutedChunk};
 use super::mask::{quarantine_mask, routing_rules};
 use super::nulls::outcome;
 pub use super::spill::Replay;
-use super::spill::{Counter, Spilled, settle_chunk};
+use super::spill::{Spilled, settle_chunk};
 use super::verdict::decide;
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
@@ -511,19 +512,15 @@ fn settle_uniqueness(
                     .collect();
                 unique_over(&columns, *nulls_distinct)
             }
-            op @ Op::Compound { .. } => {
-                let mut counter = Counter::of(op)?.expect("a counter for compound_unique");
-                for c in chunks.iter() {
-                    counter.count(op, &c.batch, c.scopes[ri].as_ref())?;
-                }
-                chunks
+            Op::Compound { cols, types } => {
+                let columns: Vec<(Vec<arrow::array::ArrayRef>, Option<&BooleanBuffer>)> = chunks
                     .iter()
                     .map(|c| {
-                        counter
-                            .evaluate(op, &c.batch, rule.nulls)
-                            .map(|r| r.expect("compound_unique").0)
+                        let tuple = cols.iter().map(|i| c.batch.column(*i).clone()).collect();
+                        (tuple, c.scopes[ri].as_ref())
                     })
-                    .collect::<Result<Vec<_>>>()?
+                    .collect();
+                compound_over(types, &columns)?
             }
             _ => continue,
         };

@@ -321,7 +321,7 @@ fn sorted<'a>(
 /// Sorts `(key, row)` pairs and calls `fail(row)` for every row whose value occurs more than
 /// once. With `confirm`, keys are hashes: rows sharing a key repeat only when their bytes are
 /// equal too.
-fn mark_repeats<'b>(
+pub(super) fn mark_repeats<'b>(
     keys: &mut [(u64, u64)],
     confirm: Option<&dyn Fn(u64) -> &'b [u8]>,
     mut fail: impl FnMut(u64),

@@ -122,6 +122,7 @@ pub(crate) fn negate(r: BooleanArray, negated: bool) -> BooleanArray {
     }
 }
 
+pub(crate) mod batch_compound;
 pub(crate) mod batch_unique;
 pub(crate) mod expr;
 pub(crate) mod future;
