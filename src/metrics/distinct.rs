@@ -44,6 +44,21 @@ enum IntCounts {
 struct Runs {
     runs: Vec<Vec<(i128, u32)>>,
     pending: Vec<(i128, u32)>,
+    /// Keys added once each, not yet sorted (half the bytes of a pair to sort).
+    ones: Vec<i128>,
+}
+
+/// Sorts keys and counts the copies of each.
+fn count_sorted(mut v: Vec<i128>) -> Vec<(i128, u32)> {
+    v.sort_unstable();
+    let mut out: Vec<(i128, u32)> = Vec::with_capacity(v.len());
+    for k in v {
+        match out.last_mut() {
+            Some(last) if last.0 == k => last.1 = last.1.saturating_add(1),
+            _ => out.push((k, 1)),
+        }
+    }
+    out
 }
 
 /// Sorts `v` by key and adds up the counts of equal keys.
@@ -85,19 +100,27 @@ fn merge_runs(a: &[(i128, u32)], b: &[(i128, u32)]) -> Vec<(i128, u32)> {
     out
 }
 
-/// Keys gathered before they are sorted into a run.
-const PENDING_MAX: usize = 1 << 16;
+/// Keys gathered before they are sorted into a run (16 MiB of them at most).
+const PENDING_MAX: usize = 1 << 20;
 
 impl Runs {
     fn add(&mut self, k: i128, n: u32) {
-        self.pending.push((k, n));
-        if self.pending.len() >= PENDING_MAX {
+        if n == 1 {
+            self.ones.push(k);
+        } else {
+            self.pending.push((k, n));
+        }
+        if self.pending.len() + self.ones.len() >= PENDING_MAX {
             self.seal();
         }
     }
 
     /// Sorts the pending keys into a run and merges runs of similar size.
     fn seal(&mut self) {
+        if !self.ones.is_empty() {
+            let run = count_sorted(std::mem::take(&mut self.ones));
+            self.push_run(run);
+        }
         if !self.pending.is_empty() {
             let run = collapse(std::mem::take(&mut self.pending));
             self.push_run(run);
@@ -123,20 +146,15 @@ impl Runs {
             .iter()
             .filter_map(|r| r.binary_search_by_key(&k, |e| e.0).ok().map(|i| r[i].1))
             .sum();
-        sorted
-            + self
-                .pending
-                .iter()
-                .filter(|e| e.0 == k)
-                .map(|e| e.1)
-                .sum::<u32>()
+        let pending: u32 = self.pending.iter().filter(|e| e.0 == k).map(|e| e.1).sum();
+        sorted + pending + self.ones.iter().filter(|e| **e == k).count() as u32
     }
 
     /// Every key once with its total count, in key order.
     fn for_each(&self, mut f: impl FnMut(i128, u32)) {
         let mut all = match self.runs.as_slice() {
             [] => Vec::new(),
-            [one] if self.pending.is_empty() => {
+            [one] if self.pending.is_empty() && self.ones.is_empty() => {
                 one.iter().for_each(|(k, c)| f(*k, *c));
                 return;
             }
@@ -146,6 +164,9 @@ impl Runs {
         };
         if !self.pending.is_empty() {
             all = merge_runs(&all, &collapse(self.pending.clone()));
+        }
+        if !self.ones.is_empty() {
+            all = merge_runs(&all, &count_sorted(self.ones.clone()));
         }
         all.iter().for_each(|(k, c)| f(*k, *c));
     }
@@ -248,6 +269,7 @@ impl IntCounts {
             (IntCounts::Sparse(mine), IntCounts::Sparse(theirs)) => {
                 theirs.runs.iter().for_each(|r| mine.push_run(r.clone()));
                 theirs.pending.iter().for_each(|(k, c)| mine.add(*k, *c));
+                theirs.ones.iter().for_each(|k| mine.add(*k, 1));
             }
             _ => other.for_each(|k, c| self.add(k, c)),
         }
@@ -374,7 +396,9 @@ mod tests {
         a.seal();
         b.seal();
         a.merge(&b);
-        assert!(matches!(&a, IntCounts::Sparse(r) if r.runs.len() <= 8 && r.pending.is_empty()));
+        assert!(
+            matches!(&a, IntCounts::Sparse(r) if r.runs.len() <= 8 && r.pending.is_empty() && r.ones.is_empty())
+        );
         assert_eq!(a.distinct(), want.len() as u64);
         assert_eq!(
             a.singletons(),

@@ -16,6 +16,10 @@ use arrow::row::{RowConverter, Rows, SortField};
 use super::batch_unique::mark_repeats;
 use crate::par::par_map;
 
+/// Rows converted and hashed as one task.
+/// (Small under test, so that tests cut chunks into pieces.)
+const PIECE_ROWS: usize = if cfg!(test) { 64 } else { 1 << 16 };
+
 /// Settles `compound_unique` over every chunk of a batch: per chunk, `true` where the tuple
 /// occurs once among the batch's in-scope tuples without a null, or has a null column.
 pub(crate) fn compound_over(
@@ -23,26 +27,40 @@ pub(crate) fn compound_over(
     chunks: &[(Vec<ArrayRef>, Option<&BooleanBuffer>)],
 ) -> Result<Vec<BooleanArray>, arrow::error::ArrowError> {
     let converter = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
-    let idx: Vec<usize> = (0..chunks.len()).collect();
-    // 1. Row bytes and (hash, row) pairs of every counted tuple, chunk by chunk on every core.
-    let mut starts = Vec::with_capacity(chunks.len() + 1);
-    starts.push(0u64);
-    for (cols, _) in chunks {
+    // The batch's rows in pieces of at most PIECE_ROWS, so one large chunk still uses every
+    // core: (chunk, first row in it, rows).
+    let mut pieces = Vec::new();
+    for (c, (cols, _)) in chunks.iter().enumerate() {
         let len = cols.first().map_or(0, |c| c.len());
-        starts.push(starts.last().copied().unwrap_or(0) + len as u64);
+        let mut from = 0;
+        while from < len {
+            let n = PIECE_ROWS.min(len - from);
+            pieces.push((c, from, n));
+            from += n;
+        }
     }
+    let mut starts = Vec::with_capacity(pieces.len() + 1);
+    starts.push(0u64);
+    for (_, _, n) in &pieces {
+        starts.push(starts.last().copied().unwrap_or(0) + *n as u64);
+    }
+    // 1. Row bytes and (hash, row) pairs of every counted tuple, piece by piece on every core.
     let hasher = hashbrown::DefaultHashBuilder::default();
+    let idx: Vec<usize> = (0..pieces.len()).collect();
     let parts = par_map(
         &idx,
-        |&c| -> Result<(Rows, Vec<(u64, u64)>), arrow::error::ArrowError> {
+        |&p| -> Result<(Rows, Vec<(u64, u64)>), arrow::error::ArrowError> {
+            let (c, from, n) = pieces[p];
             let (cols, scope) = &chunks[c];
-            let rows = converter.convert_columns(cols)?;
-            let nulls = any_null(cols);
+            let cols: Vec<ArrayRef> = cols.iter().map(|a| a.slice(from, n)).collect();
+            let rows = converter.convert_columns(&cols)?;
+            let nulls = any_null(&cols);
             let counted = |i: usize| {
-                scope.is_none_or(|s| s.value(i)) && nulls.as_ref().is_none_or(|n| n.is_valid(i))
+                scope.is_none_or(|s| s.value(from + i))
+                    && nulls.as_ref().is_none_or(|n| n.is_valid(i))
             };
-            let base = starts[c];
-            let keys = (0..rows.num_rows())
+            let base = starts[p];
+            let keys = (0..n)
                 .filter(|&i| counted(i))
                 .map(|i| (hasher.hash_one(rows.row(i).data()), base + i as u64))
                 .collect();
@@ -69,12 +87,13 @@ pub(crate) fn compound_over(
     drop(keys);
     // 3. Each chunk's share; a tuple with a null passes (the rule's null policy does not apply).
     let pass = Buffer::from_vec(pass);
+    let mut at = 0;
     Ok(chunks
         .iter()
-        .zip(&starts)
-        .map(|((cols, _), s)| {
+        .map(|(cols, _)| {
             let len = cols.first().map_or(0, |c| c.len());
-            let values = BooleanBuffer::new(pass.clone(), *s as usize, len);
+            let values = BooleanBuffer::new(pass.clone(), at, len);
+            at += len;
             let values = match any_null(cols) {
                 Some(n) => &values | &!n.inner(),
                 None => values,
