@@ -10,8 +10,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Array, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringViewArray, TimestampMicrosecondArray,
+    ArrayRef, Date32Array, Decimal128Array, DictionaryArray, Float64Array, Int64Array, RecordBatch,
+    StringArray, StringViewArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::Int32Type;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -349,8 +349,75 @@ fn metrics(c: &mut Criterion) {
     }
 }
 
+/// Metrics over the other types a payments table has: 32-character hex ids, UTC timestamps and
+/// decimals.
+fn metrics_by_type(c: &mut Criterion) {
+    let mut r = Rng(11);
+    let n = ROWS as u64;
+    let ids: Vec<String> = (0..n)
+        .map(|i| format!("{:016x}{:016x}", i * 2_654_435_761, r.next()))
+        .collect();
+    let ts: Vec<i64> = (0..ROWS)
+        .map(|_| 1_700_000_000_000_000 + (r.next() % 31_536_000_000_000) as i64)
+        .collect();
+    let amounts: Vec<i128> = (0..ROWS).map(|_| (r.next() % 5_000_000) as i128).collect();
+    let b = batch(vec![
+        ("id", Arc::new(StringArray::from(ids)) as ArrayRef),
+        (
+            "at",
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+        ),
+        (
+            "amount",
+            Arc::new(
+                Decimal128Array::from(amounts)
+                    .with_precision_and_scale(12, 2)
+                    .unwrap(),
+            ),
+        ),
+    ]);
+    let cases = [
+        (
+            "id",
+            "string(32)",
+            &["distinct_count", "unique_fraction", "min", "max_length"][..],
+        ),
+        (
+            "at",
+            "timestamp(us, UTC)",
+            &["distinct_count", "min", "max"][..],
+        ),
+        (
+            "amount",
+            "decimal(12,2)",
+            &["distinct_count", "mean", "sum", "quantile"][..],
+        ),
+    ];
+    for (col, ty, ms) in cases {
+        for m in ms {
+            let q = if *m == "quantile" { ", q: 0.99" } else { "" };
+            let bound = match (*m, col) {
+                ("min" | "max", "id") => ", min: '0'",
+                ("min" | "max", "at") => ", min: '2020-01-01T00:00:00Z'",
+                ("unique_fraction", _) => ", min: 0",
+                _ => ", min: 1",
+            };
+            run(
+                c,
+                "metric",
+                &format!("{m} {ty} ({ROWS} rows)"),
+                &format!(
+                    "{{id: k, expect: metric, metric: {m}, column: {col}{bound}{q}, on_fail: warn}}"
+                ),
+                &b,
+            );
+        }
+    }
+}
+
 criterion_group!(
     benches,
+    metrics_by_type,
     not_null,
     sets,
     ranges,

@@ -7,7 +7,6 @@
 
 use arrow::array::{Array, BooleanArray};
 use arrow::buffer::BooleanBuffer;
-use hashbrown::HashMap;
 
 use crate::values::access::for_each_bytes;
 use crate::values::domain::{Domain, domain_of};
@@ -16,8 +15,81 @@ use crate::values::numeric::{for_each_int_key, wanted};
 #[derive(Debug, Default)]
 pub(crate) struct UniqueCounter {
     ints: IntCounts,
-    bytes: HashMap<Box<[u8]>, u32>,
+    bytes: ByteCounts,
     nulls: u32,
+}
+
+/// Counts of byte strings: a hash table of `(hash, where, count)` over one arena holding each
+/// distinct value once, so a new value costs an append, not an allocation of its own.
+#[derive(Debug, Default)]
+struct ByteCounts {
+    table: hashbrown::HashTable<ByteEntry>,
+    arena: Vec<u8>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ByteEntry {
+    hash: u64,
+    start: usize,
+    len: u32,
+    count: u32,
+}
+
+impl ByteCounts {
+    fn value(&self, e: &ByteEntry) -> &[u8] {
+        &self.arena[e.start..e.start + e.len as usize]
+    }
+
+    fn add(&mut self, v: &[u8], n: u32) {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(v);
+        let arena = &mut self.arena;
+        let entry = self.table.entry(
+            hash,
+            |e| e.hash == hash && &arena[e.start..e.start + e.len as usize] == v,
+            |e| e.hash,
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                let e = e.get_mut();
+                e.count = e.count.saturating_add(n);
+            }
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let start = arena.len();
+                arena.extend_from_slice(v);
+                slot.insert(ByteEntry {
+                    hash,
+                    start,
+                    len: v.len() as u32,
+                    count: n,
+                });
+            }
+        }
+    }
+
+    fn get(&self, v: &[u8]) -> u32 {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(v);
+        self.table
+            .find(hash, |e| e.hash == hash && self.value(e) == v)
+            .map_or(0, |e| e.count)
+    }
+
+    fn merge(&mut self, other: &ByteCounts) {
+        self.table.reserve(other.table.len(), |e| e.hash);
+        for e in other.table.iter() {
+            self.add(other.value(e), e.count);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn singletons(&self) -> u64 {
+        self.table.iter().filter(|e| e.count == 1).count() as u64
+    }
 }
 
 fn in_scope(scope: Option<&BooleanBuffer>, i: usize) -> bool {
@@ -302,7 +374,7 @@ impl UniqueCounter {
         if domain_of(array.data_type()) == Some(Domain::Bytes) {
             for_each_bytes(array, |i, v| {
                 if in_scope(scope, i) {
-                    *self.bytes.entry_ref(v).or_insert(0) += 1;
+                    self.bytes.add(v, 1);
                 }
             });
         } else {
@@ -315,9 +387,7 @@ impl UniqueCounter {
     /// Adds another counter's counts (merge of two states over disjoint rows).
     pub(crate) fn merge(&mut self, other: &UniqueCounter) {
         self.ints.merge(&other.ints);
-        for (k, c) in &other.bytes {
-            *self.bytes.entry_ref(k.as_ref()).or_insert(0) += c;
-        }
+        self.bytes.merge(&other.bytes);
         self.nulls += other.nulls;
     }
 
@@ -328,7 +398,7 @@ impl UniqueCounter {
 
     /// Non-null values counted exactly once.
     pub(crate) fn singletons(&self) -> u64 {
-        self.ints.singletons() + self.bytes.values().filter(|c| **c == 1).count() as u64
+        self.ints.singletons() + self.bytes.singletons()
     }
 
     /// After every chunk was counted: `true` where the row's value occurs once in the batch.
@@ -338,7 +408,7 @@ impl UniqueCounter {
         let mut pass = vec![true; len];
         if domain_of(array.data_type()) == Some(Domain::Bytes) {
             for_each_bytes(array, |i, v| {
-                pass[i] = self.bytes.get(v).is_none_or(|c| *c <= 1);
+                pass[i] = self.bytes.get(v) <= 1;
             });
         } else {
             let ints = &self.ints;
