@@ -26,7 +26,7 @@ pub use super::mask::{Fate, RoutedChunk};
 use super::mask::{quarantine_mask, routing_rules};
 use super::nulls::outcome;
 pub use super::spill::Replay;
-use super::spill::{Spilled, settle_chunk};
+use super::spill::{Spilled, columns, settle_chunk};
 use super::verdict::decide;
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
@@ -513,12 +513,9 @@ fn settle_uniqueness(
                 unique_over(&columns, *nulls_distinct)
             }
             Op::Compound { cols, types } => {
-                let columns: Vec<(Vec<arrow::array::ArrayRef>, Option<&BooleanBuffer>)> = chunks
+                let columns: Vec<_> = chunks
                     .iter()
-                    .map(|c| {
-                        let tuple = cols.iter().map(|i| c.batch.column(*i).clone()).collect();
-                        (tuple, c.scopes[ri].as_ref())
-                    })
+                    .map(|c| (columns(&c.batch, cols), c.scopes[ri].as_ref()))
                     .collect();
                 compound_over(types, &columns)?
             }

@@ -87,7 +87,8 @@ impl Counter {
     }
 }
 
-fn columns(batch: &RecordBatch, cols: &[usize]) -> Vec<ArrayRef> {
+/// The columns `cols` of a chunk, in that order.
+pub(crate) fn columns(batch: &RecordBatch, cols: &[usize]) -> Vec<ArrayRef> {
     cols.iter().map(|i| batch.column(*i).clone()).collect()
 }
 

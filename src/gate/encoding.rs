@@ -61,8 +61,7 @@ impl FromStr for Codec {
                     .ok_or_else(bad)?
                     .parse()
                     .map_err(|_| bad())?;
-                ZstdLevel::try_new(level).map_err(|_| bad())?;
-                Ok(Codec::Zstd(level))
+                Codec::Zstd(level).checked().map_err(|_| bad())
             }
         }
     }
@@ -79,10 +78,20 @@ impl fmt::Display for Codec {
 }
 
 impl Codec {
+    /// The codec, or why it cannot be used (a zstd level outside 1 to 22).
+    pub(crate) fn checked(self) -> Result<Self, String> {
+        match self {
+            Codec::Zstd(l) if ZstdLevel::try_new(l).is_err() => {
+                Err(format!("compression zstd:{l}: the level must be 1 to 22"))
+            }
+            c => Ok(c),
+        }
+    }
+
     fn parquet(self) -> Compression {
         match self {
             Codec::Snappy => Compression::SNAPPY,
-            // Levels are checked when the codec is parsed; an unchecked one falls back to 1.
+            // Levels are checked when a gate is built (`checked`).
             Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
             Codec::Uncompressed => Compression::UNCOMPRESSED,
         }
@@ -241,6 +250,8 @@ mod tests {
             assert_eq!(text.parse::<Codec>(), Ok(codec));
             assert_eq!(codec.to_string().parse::<Codec>(), Ok(codec));
         }
+        assert!(Codec::Zstd(23).checked().is_err());
+        assert_eq!(Codec::Zstd(22).checked(), Ok(Codec::Zstd(22)));
         for bad in ["zstd:0", "zstd:23", "zstd:x", "gzip", ""] {
             let e = bad.parse::<Codec>().unwrap_err();
             assert!(e.contains(&format!("`{bad}`")), "{e}");

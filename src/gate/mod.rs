@@ -138,8 +138,8 @@ impl GateBuilder {
         self
     }
 
-    /// The compression of the files written to the target and the quarantine. Default:
-    /// [`DEFAULT_CODEC`].
+    /// The compression of the files written to the target and the quarantine (a zstd level
+    /// outside 1 to 22 is an error at [`GateBuilder::build`]). Default: [`DEFAULT_CODEC`].
     pub fn with_codec(mut self, codec: Codec) -> Self {
         self.files.codec = codec;
         self
@@ -207,6 +207,7 @@ impl GateBuilder {
                 "run id `{run_id}` must be non-empty and use only letters, digits, `.`, `_`, `:` and `-`"
             )));
         }
+        self.files.codec.checked().map_err(Error::Usage)?;
         let sharing = Sharing::new(suite.schema.as_ref(), self.token_key)?;
         Ok(Gate {
             sharing,

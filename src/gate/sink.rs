@@ -49,8 +49,10 @@ pub(crate) struct TableSink {
     app_id: String,
     /// The table's txn version for this run when last read.
     committed: Option<i64>,
-    /// One writer per lane, opened at the first batch (empty until then).
+    /// One writer per lane, opened as batches need them (empty until the first).
     lanes: Vec<RecordBatchWriter>,
+    /// The lanes a large batch is cut across.
+    width: usize,
     /// The files' properties, chosen from the first batch written.
     props: Option<WriterProperties>,
     files: FileOptions,
@@ -84,6 +86,7 @@ impl TableSink {
             app_id,
             committed: None,
             lanes: Vec::new(),
+            width: lanes(),
             props: None,
             files,
             pending_rows: 0,
@@ -142,30 +145,28 @@ impl TableSink {
             return Ok(());
         }
         self.pending_rows += batch.num_rows() as u64;
-        let props = self
-            .props
-            .get_or_insert_with(|| writer_properties(&batch, self.files.codec, lanes()))
-            .clone();
-        // Small batches share lane 0's files; a large one opens every lane and is cut across them.
-        let n = if batch.num_rows() < 2 * MIN_LANE_ROWS {
-            1
-        } else {
-            lanes()
-        };
-        while self.lanes.len() < n {
-            let w = RecordBatchWriter::for_table(&self.table)
-                .map_err(|e| Error::table(&self.uri, "start writing", e))?
-                .with_target_file_size(self.files.target_size)
-                .with_writer_properties(props.clone());
-            self.lanes.push(w);
+        // A large batch is cut across every lane; smaller ones share lane 0's files.
+        let split = self.width > 1 && batch.num_rows() >= self.width * MIN_LANE_ROWS;
+        let open = if split { self.width } else { 1 };
+        if self.lanes.len() < open {
+            let props = self
+                .props
+                .get_or_insert_with(|| writer_properties(&batch, self.files.codec, self.width));
+            while self.lanes.len() < open {
+                let w = RecordBatchWriter::for_table(&self.table)
+                    .map_err(|e| Error::table(&self.uri, "start writing", e))?
+                    .with_target_file_size(self.files.target_size)
+                    .with_writer_properties(props.clone());
+                self.lanes.push(w);
+            }
         }
-        let n = self.lanes.len();
-        if n == 1 || batch.num_rows() < n * MIN_LANE_ROWS {
+        if !split {
             return self.lanes[0]
                 .write(batch)
                 .await
                 .map_err(|e| Error::table(&self.uri, "write data files", e));
         }
+        let n = self.lanes.len();
         let rows = batch.num_rows();
         let mut tasks = Vec::with_capacity(n);
         for (i, mut w) in std::mem::take(&mut self.lanes).into_iter().enumerate() {

@@ -429,3 +429,16 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
     assert_eq!(strip(&held), strip(&streamed));
     assert_eq!(held.summary.batches, 6);
 }
+
+#[test]
+fn a_zstd_level_out_of_range_is_refused_when_the_gate_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = Suite::from_path(root().join("expectations/claims.yaml")).unwrap();
+    let err = gate(suite, dir.path())
+        .with_codec(dq_gate::Codec::Zstd(23))
+        .build()
+        .err()
+        .expect("an error");
+    assert!(err.to_string().contains("zstd:23"), "{err}");
+    assert!(!dir.path().join("t").exists());
+}

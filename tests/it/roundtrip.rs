@@ -213,13 +213,11 @@ fn rows(batches: &[RecordBatch], columns: &[&str]) -> Vec<Vec<Option<String>>> {
     out
 }
 
-#[tokio::test]
-async fn every_contract_type_round_trips_into_target_and_quarantine_with_statistics() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("s.yaml"), SUITE).unwrap();
-    let batch = input();
-    write_parquet(&d.join("in.parquet"), &batch, 1024);
+/// Writes `suite` and `batch` (row groups of `group_rows`) into `d` and gates them into `t` and
+/// `q`, expecting some rows quarantined.
+fn gate_some_rows_out(d: &std::path::Path, suite: &str, batch: &RecordBatch, group_rows: usize) {
+    std::fs::write(d.join("s.yaml"), suite).unwrap();
+    write_parquet(&d.join("in.parquet"), batch, group_rows);
     let o = dq(
         &[
             "run",
@@ -235,6 +233,14 @@ async fn every_contract_type_round_trips_into_target_and_quarantine_with_statist
         d,
     );
     assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+}
+
+#[tokio::test]
+async fn every_contract_type_round_trips_into_target_and_quarantine_with_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let batch = input();
+    gate_some_rows_out(d, SUITE, &batch, 1024);
 
     let names: Vec<&str> = SUITE
         .lines()
@@ -301,9 +307,7 @@ async fn large_batches_are_written_on_every_lane_with_dictionaries_where_they_pa
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("s.yaml"),
-        "dq_suite: 1
+    let suite = "dq_suite: 1
 name: lanes
 version: 1
 schema:
@@ -313,9 +317,7 @@ schema:
     - {name: email, type: string}
 expectations:
   - {id: id_not_7, expect: sql, expr: 'id % 1000 <> 7'}
-",
-    )
-    .unwrap();
+";
     let n = 40_000i64;
     let batch = RecordBatch::try_from_iter(vec![
         (
@@ -336,22 +338,7 @@ expectations:
         ),
     ])
     .unwrap();
-    write_parquet(&d.join("in.parquet"), &batch, 1 << 20);
-    let o = dq(
-        &[
-            "run",
-            "--suite",
-            "s.yaml",
-            "in.parquet",
-            "--target",
-            "t",
-            "--quarantine",
-            "q",
-            "--quiet",
-        ],
-        d,
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", printed(&o));
+    gate_some_rows_out(d, suite, &batch, 1 << 20);
 
     let lanes = std::thread::available_parallelism().unwrap().get().min(4);
     let files: Vec<_> = std::fs::read_dir(d.join("t"))

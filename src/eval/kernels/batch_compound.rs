@@ -9,11 +9,12 @@
 use std::hash::BuildHasher;
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
-use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
 
 use super::batch_unique::mark_repeats;
+use super::unique::any_null;
 use crate::par::par_map;
 
 /// Rows converted and hashed as one task.
@@ -101,13 +102,6 @@ pub(crate) fn compound_over(
             BooleanArray::new(values, None)
         })
         .collect())
-}
-
-/// Rows where any of the columns is null.
-fn any_null(columns: &[ArrayRef]) -> Option<NullBuffer> {
-    columns.iter().fold(None, |acc, c| {
-        NullBuffer::union(acc.as_ref(), c.logical_nulls().as_ref())
-    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,13 @@ use hashbrown::HashMap;
 
 pub(crate) use crate::metrics::distinct::UniqueCounter;
 
+/// Rows where any of the columns is null (a tuple with a null is not counted).
+pub(crate) fn any_null(columns: &[ArrayRef]) -> Option<NullBuffer> {
+    columns.iter().fold(None, |acc, c| {
+        NullBuffer::union(acc.as_ref(), c.logical_nulls().as_ref())
+    })
+}
+
 /// The counter for `compound_unique`, over the Arrow row format of the tuple.
 #[derive(Debug)]
 pub(crate) struct CompoundCounter {
@@ -35,19 +42,13 @@ impl CompoundCounter {
         })
     }
 
-    fn any_null(columns: &[ArrayRef]) -> Option<NullBuffer> {
-        columns.iter().fold(None, |acc, c| {
-            NullBuffer::union(acc.as_ref(), c.logical_nulls().as_ref())
-        })
-    }
-
     pub(crate) fn count(
         &mut self,
         columns: &[ArrayRef],
         scope: Option<&BooleanBuffer>,
     ) -> Result<(), arrow::error::ArrowError> {
         let rows = self.converter.convert_columns(columns)?;
-        let nulls = Self::any_null(columns);
+        let nulls = any_null(columns);
         for (i, row) in rows.iter().enumerate() {
             if scope.is_none_or(|s| s.value(i)) && nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
                 *self.counts.entry_ref(row.as_ref()).or_insert(0) += 1;
@@ -61,7 +62,7 @@ impl CompoundCounter {
         columns: &[ArrayRef],
     ) -> Result<BooleanArray, arrow::error::ArrowError> {
         let rows = self.converter.convert_columns(columns)?;
-        let nulls = Self::any_null(columns);
+        let nulls = any_null(columns);
         let pass: Vec<bool> = rows
             .iter()
             .enumerate()
