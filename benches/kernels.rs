@@ -361,8 +361,14 @@ fn metrics_by_type(c: &mut Criterion) {
         .map(|_| 1_700_000_000_000_000 + (r.next() % 31_536_000_000_000) as i64)
         .collect();
     let amounts: Vec<i128> = (0..ROWS).map(|_| (r.next() % 5_000_000) as i128).collect();
+    let codes = ["EUR", "USD", "GBP", "CHF", "SEK"];
+    let currency: Vec<&str> = (0..ROWS).map(|_| codes[(r.next() % 5) as usize]).collect();
     let b = batch(vec![
         ("id", Arc::new(StringArray::from(ids)) as ArrayRef),
+        (
+            "currency",
+            Arc::new(StringArray::from(currency)) as ArrayRef,
+        ),
         (
             "at",
             Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
@@ -382,6 +388,7 @@ fn metrics_by_type(c: &mut Criterion) {
             "string(32)",
             &["distinct_count", "unique_fraction", "min", "max_length"][..],
         ),
+        ("currency", "string(3), 5 values", &["distinct_count"][..]),
         (
             "at",
             "timestamp(us, UTC)",

@@ -1,14 +1,16 @@
 //! Value frequencies over a batch: the mergeable state behind `unique` and the distinct-count
 //! metrics.
 //!
-//! [`UniqueCounter::count`] sees every chunk and builds a frequency map of the in-scope values;
-//! [`UniqueCounter::evaluate`] then marks each row by its value's final count. Memory is
-//! proportional to the number of distinct values in a batch (`--batch-rows` bounds it).
+//! [`UniqueCounter::count`] sees every chunk and builds a frequency map of the in-scope values:
+//! integer-like keys here ([`IntCounts`]), strings and binary values as sorted runs
+//! ([`super::byte_counts`]); [`UniqueCounter::evaluate`] then marks each row by its value's final
+//! count. Memory is proportional to the number of distinct values in a batch (`--batch-rows`
+//! bounds it).
 
 use arrow::array::{Array, BooleanArray};
 use arrow::buffer::BooleanBuffer;
 
-use crate::values::access::for_each_bytes;
+use super::byte_counts::ByteCounts;
 use crate::values::domain::{Domain, domain_of};
 use crate::values::numeric::{for_each_int_key, wanted};
 
@@ -17,83 +19,6 @@ pub(crate) struct UniqueCounter {
     ints: IntCounts,
     bytes: ByteCounts,
     nulls: u32,
-}
-
-/// Counts of byte strings: a hash table of `(hash, where, count)` over one arena holding each
-/// distinct value once, so a new value costs an append, not an allocation of its own.
-#[derive(Debug, Default)]
-struct ByteCounts {
-    table: hashbrown::HashTable<ByteEntry>,
-    arena: Vec<u8>,
-    hasher: hashbrown::DefaultHashBuilder,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ByteEntry {
-    hash: u64,
-    start: usize,
-    len: u32,
-    count: u32,
-}
-
-impl ByteCounts {
-    fn value(&self, e: &ByteEntry) -> &[u8] {
-        &self.arena[e.start..e.start + e.len as usize]
-    }
-
-    fn add(&mut self, v: &[u8], n: u32) {
-        use std::hash::BuildHasher;
-        let hash = self.hasher.hash_one(v);
-        let arena = &mut self.arena;
-        let entry = self.table.entry(
-            hash,
-            |e| e.hash == hash && &arena[e.start..e.start + e.len as usize] == v,
-            |e| e.hash,
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(mut e) => {
-                let e = e.get_mut();
-                e.count = e.count.saturating_add(n);
-            }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                let start = arena.len();
-                arena.extend_from_slice(v);
-                slot.insert(ByteEntry {
-                    hash,
-                    start,
-                    len: v.len() as u32,
-                    count: n,
-                });
-            }
-        }
-    }
-
-    fn get(&self, v: &[u8]) -> u32 {
-        use std::hash::BuildHasher;
-        let hash = self.hasher.hash_one(v);
-        self.table
-            .find(hash, |e| e.hash == hash && self.value(e) == v)
-            .map_or(0, |e| e.count)
-    }
-
-    fn merge(&mut self, other: &ByteCounts) {
-        self.table.reserve(other.table.len(), |e| e.hash);
-        for e in other.table.iter() {
-            self.add(other.value(e), e.count);
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    fn singletons(&self) -> u64 {
-        self.table.iter().filter(|e| e.count == 1).count() as u64
-    }
-}
-
-fn in_scope(scope: Option<&BooleanBuffer>, i: usize) -> bool {
-    scope.is_none_or(|s| s.value(i))
 }
 
 /// Counts of integer keys: a flat array indexed by `key - lo` while the keys stay dense (it grows
@@ -372,11 +297,7 @@ impl UniqueCounter {
             } as u32;
         }
         if domain_of(array.data_type()) == Some(Domain::Bytes) {
-            for_each_bytes(array, |i, v| {
-                if in_scope(scope, i) {
-                    self.bytes.add(v, 1);
-                }
-            });
+            self.bytes.count(array, scope);
         } else {
             let ints = &mut self.ints;
             for_each_int_key(array, &wanted(array, scope), |_, k| ints.add(k, 1));
@@ -407,9 +328,8 @@ impl UniqueCounter {
         let nulls = array.logical_nulls();
         let mut pass = vec![true; len];
         if domain_of(array.data_type()) == Some(Domain::Bytes) {
-            for_each_bytes(array, |i, v| {
-                pass[i] = self.bytes.get(v) <= 1;
-            });
+            let counts = self.bytes.counts_of(array);
+            pass.iter_mut().zip(counts).for_each(|(p, c)| *p = c <= 1);
         } else {
             let ints = &self.ints;
             for_each_int_key(array, &wanted(array, None), |i, k| {

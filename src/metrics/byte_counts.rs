@@ -1,0 +1,362 @@
+//! Counts of byte strings (string and binary values) as sorted runs, not a hash table.
+//!
+//! A chunk's values are hashed, sorted by `(hash, bytes)` and collapsed into one run holding
+//! each distinct value once with its count; runs merge like the digits of a binary counter, as
+//! the integer runs of [`super::distinct`] do. Sorting reads memory in order where a table of a
+//! million values misses the cache on every insert. Equal hashes are told apart by their bytes,
+//! so a collision never merges two values.
+
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+use arrow::array::{Array, AsArray};
+use arrow::buffer::BooleanBuffer;
+
+use crate::values::access::for_each_bytes;
+
+/// One distinct value: its hash, where its bytes stand in the arena, and its count.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hash: u64,
+    start: usize,
+    len: u32,
+    count: u32,
+}
+
+/// Runs of distinct values, each sorted by `(hash, bytes)`, over one arena of their bytes.
+#[derive(Debug, Default)]
+pub(super) struct ByteCounts {
+    arena: Vec<u8>,
+    runs: Vec<Vec<Entry>>,
+    /// The runs merged into one, once something asks for every value (reset by any change).
+    merged: OnceLock<Vec<Entry>>,
+}
+
+/// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
+const LOCAL_MAX: usize = 1 << 12;
+
+/// The hash of every counter in the process (runs of two counters merge by it), seeded once.
+fn hasher() -> &'static ahash::RandomState {
+    static HASHER: OnceLock<ahash::RandomState> = OnceLock::new();
+    HASHER.get_or_init(ahash::RandomState::new)
+}
+
+impl ByteCounts {
+    fn bytes(&self, e: &Entry) -> &[u8] {
+        &self.arena[e.start..e.start + e.len as usize]
+    }
+
+    fn order(&self, a: &Entry, b: &Entry) -> Ordering {
+        a.hash
+            .cmp(&b.hash)
+            .then_with(|| self.bytes(a).cmp(self.bytes(b)))
+    }
+
+    /// Counts the in-scope non-null values of one chunk (a dictionary's values once each, with
+    /// the number of rows that use them).
+    pub(super) fn count(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>) {
+        let h = hasher();
+        let in_scope = |i: usize| scope.is_none_or(|s| s.value(i));
+        // Values are copied into the arena in row order, as they are read (copying them in hash
+        // order would read the chunk at random). The first LOCAL_MAX distinct values are also
+        // kept in a small table, so a column of few values (codes, currencies) collapses as it
+        // is read; the copies of any other value are collapsed by the sort afterwards.
+        let mut run: Vec<Entry> = Vec::new();
+        let mut local: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+        let mut push = |arena: &mut Vec<u8>, v: &[u8], count: u32| {
+            let hash = h.hash_one(v);
+            let same = |i: &u32| {
+                let e = &run[*i as usize];
+                e.hash == hash && &arena[e.start..e.start + e.len as usize] == v
+            };
+            if let Some(i) = local.find(hash, same) {
+                let e = &mut run[*i as usize];
+                e.count = e.count.saturating_add(count);
+                return;
+            }
+            if local.len() < LOCAL_MAX {
+                let at = run.len() as u32;
+                let run = &run;
+                local.insert_unique(hash, at, |i| run[*i as usize].hash);
+            }
+            let start = arena.len();
+            arena.extend_from_slice(v);
+            run.push(Entry {
+                hash,
+                start,
+                len: v.len() as u32,
+                count,
+            });
+        };
+        let arena = &mut self.arena;
+        if let Some(d) = array.as_any_dictionary_opt() {
+            let keys = d.normalized_keys();
+            let valid = array.logical_nulls();
+            let mut uses = vec![0u32; d.values().len()];
+            for (i, k) in keys.iter().enumerate() {
+                if in_scope(i) && valid.as_ref().is_none_or(|n| n.is_valid(i)) {
+                    uses[*k] += 1;
+                }
+            }
+            for_each_bytes(d.values().as_ref(), |k, v| {
+                if uses[k] > 0 {
+                    push(arena, v, uses[k]);
+                }
+            });
+        } else {
+            for_each_bytes(array, |i, v| {
+                if in_scope(i) {
+                    push(arena, v, 1);
+                }
+            });
+        }
+        if run.is_empty() {
+            return;
+        }
+        let run = self.collapse(run);
+        self.push_run(run);
+        self.compact();
+    }
+
+    /// A chunk's entries sorted by hash, entries sharing a hash ordered by their bytes, and
+    /// copies of one value collapsed into one entry.
+    fn collapse(&self, mut run: Vec<Entry>) -> Vec<Entry> {
+        // Sorted by hash alone; bytes are compared only within a run of equal hashes (the
+        // copies of one value, or rarely a collision).
+        run.sort_unstable_by_key(|e| e.hash);
+        let mut out: Vec<Entry> = Vec::with_capacity(run.len());
+        let mut i = 0;
+        while i < run.len() {
+            let mut j = i + 1;
+            while j < run.len() && run[j].hash == run[i].hash {
+                j += 1;
+            }
+            let group = &mut run[i..j];
+            if group.len() > 1 {
+                group.sort_unstable_by(|a, b| self.bytes(a).cmp(self.bytes(b)));
+            }
+            for e in group.iter() {
+                match out.last_mut() {
+                    Some(last) if last.hash == e.hash && self.bytes(last) == self.bytes(e) => {
+                        last.count = last.count.saturating_add(e.count)
+                    }
+                    _ => out.push(*e),
+                }
+            }
+            i = j;
+        }
+        out
+    }
+
+    /// Adds another counter's counts: its bytes appended to this arena, its runs merged in.
+    pub(super) fn merge(&mut self, other: &ByteCounts) {
+        let offset = self.arena.len();
+        self.arena.extend_from_slice(&other.arena);
+        for run in &other.runs {
+            let run = run
+                .iter()
+                .map(|e| Entry {
+                    start: e.start + offset,
+                    ..*e
+                })
+                .collect();
+            self.push_run(run);
+        }
+        self.compact();
+    }
+
+    fn push_run(&mut self, run: Vec<Entry>) {
+        self.merged = OnceLock::new();
+        self.runs.push(run);
+        while let [.., a, b] = self.runs.as_slice()
+            && b.len() * 2 > a.len()
+        {
+            let b = self.runs.pop().unwrap_or_default();
+            let a = self.runs.pop().unwrap_or_default();
+            let merged = self.merge_runs(&a, &b);
+            self.runs.push(merged);
+        }
+    }
+
+    /// Two sorted runs as one, the counts of a value in both added up.
+    fn merge_runs(&self, a: &[Entry], b: &[Entry]) -> Vec<Entry> {
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match self.order(&a[i], &b[j]) {
+                Ordering::Less => {
+                    out.push(a[i]);
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    out.push(b[j]);
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    out.push(Entry {
+                        count: a[i].count.saturating_add(b[j].count),
+                        ..a[i]
+                    });
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        out.extend_from_slice(&a[i..]);
+        out.extend_from_slice(&b[j..]);
+        out
+    }
+
+    /// Every distinct value once with its total count, in `(hash, bytes)` order.
+    fn all(&self) -> &[Entry] {
+        match self.runs.as_slice() {
+            [] => &[],
+            [one] => one,
+            [first, rest @ ..] => self.merged.get_or_init(|| {
+                rest.iter()
+                    .fold(first.clone(), |acc, r| self.merge_runs(&acc, r))
+            }),
+        }
+    }
+
+    /// Rewrites the arena with only the bytes the runs still point at, once merges have left
+    /// it more than twice that size (a value counted in several chunks stands in it once each).
+    fn compact(&mut self) {
+        let live: usize = self.runs.iter().flatten().map(|e| e.len as usize).sum();
+        if self.arena.len() <= 2 * live + (1 << 20) {
+            return;
+        }
+        let mut arena = Vec::with_capacity(live);
+        for run in &mut self.runs {
+            for e in run.iter_mut() {
+                let start = arena.len();
+                arena.extend_from_slice(&self.arena[e.start..e.start + e.len as usize]);
+                e.start = start;
+            }
+        }
+        self.arena = arena;
+        self.merged = OnceLock::new();
+    }
+
+    /// Distinct values counted.
+    pub(super) fn len(&self) -> usize {
+        self.all().len()
+    }
+
+    /// Values counted exactly once.
+    pub(super) fn singletons(&self) -> u64 {
+        self.all().iter().filter(|e| e.count == 1).count() as u64
+    }
+
+    /// Each row's value's count (0 for a null): the chunk's values sorted and walked against the
+    /// counts in order, not looked up one by one.
+    pub(super) fn counts_of(&self, array: &dyn Array) -> Vec<u32> {
+        let h = hasher();
+        let mut rows: Vec<(u64, &[u8], u32)> = Vec::with_capacity(array.len());
+        for_each_bytes(array, |i, v| rows.push((h.hash_one(v), v, i as u32)));
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let all = self.all();
+        let mut out = vec![0u32; array.len()];
+        let mut j = 0;
+        for (hash, v, i) in rows {
+            while j < all.len() && (all[j].hash, self.bytes(&all[j])) < (hash, v) {
+                j += 1;
+            }
+            if j < all.len() && all[j].hash == hash && self.bytes(&all[j]) == v {
+                out[i as usize] = all[j].count;
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{DictionaryArray, StringArray};
+    use arrow::datatypes::Int32Type;
+    use std::collections::HashMap;
+
+    /// Counts, distinct values and singletons agree with a map across chunks, scopes,
+    /// dictionaries and merged counters, with the arena compacted on the way.
+    #[test]
+    fn runs_count_like_a_map() {
+        let mut seed = 5u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let mut want: HashMap<String, u32> = HashMap::new();
+        let (mut a, mut b) = (ByteCounts::default(), ByteCounts::default());
+        let mut chunks = Vec::new();
+        for c in 0..40 {
+            let values: Vec<Option<String>> = (0..5000)
+                .map(|_| {
+                    let v = next();
+                    (v % 17 != 0).then(|| format!("v{}", v % 30_000))
+                })
+                .collect();
+            let scope = BooleanBuffer::from_iter((0..5000).map(|i| i % 5 != 0));
+            for (i, v) in values.iter().enumerate() {
+                if let Some(v) = v
+                    && scope.value(i)
+                {
+                    *want.entry(v.clone()).or_default() += 1;
+                }
+            }
+            let array = StringArray::from(values);
+            let counter = if c % 2 == 0 { &mut a } else { &mut b };
+            if c % 3 == 0 {
+                let dict: DictionaryArray<Int32Type> = array.iter().collect();
+                counter.count(&dict, Some(&scope));
+            } else {
+                counter.count(&array, Some(&scope));
+            }
+            chunks.push(array);
+        }
+        a.merge(&b);
+        assert!(a.runs.len() <= 16, "{}", a.runs.len());
+        assert_eq!(a.len(), want.len());
+        assert_eq!(
+            a.singletons(),
+            want.values().filter(|c| **c == 1).count() as u64
+        );
+        let counts = a.counts_of(&chunks[0]);
+        for (i, v) in chunks[0].iter().enumerate() {
+            let expected = v.map_or(0, |v| want.get(v).copied().unwrap_or(0));
+            assert_eq!(counts[i], expected, "row {i}");
+        }
+        let live: usize = a.runs.iter().flatten().map(|e| e.len as usize).sum();
+        assert!(a.arena.len() <= 2 * live + (1 << 20));
+    }
+
+    /// Two values under one hash stay two values: runs order them by bytes.
+    #[test]
+    fn equal_hashes_with_different_bytes_stay_apart() {
+        let mut c = ByteCounts::default();
+        let run = |c: &mut ByteCounts, vals: &[(&[u8], u32)]| {
+            let mut entries: Vec<Entry> = vals
+                .iter()
+                .map(|(v, n)| {
+                    let start = c.arena.len();
+                    c.arena.extend_from_slice(v);
+                    Entry {
+                        hash: 7,
+                        start,
+                        len: v.len() as u32,
+                        count: *n,
+                    }
+                })
+                .collect();
+            entries.sort_by(|x, y| c.order(x, y));
+            c.push_run(entries);
+        };
+        run(&mut c, &[(b"b", 1), (b"a", 2)]);
+        run(&mut c, &[(b"a", 1), (b"c", 1)]);
+        let all = c.all();
+        let seen: Vec<(&[u8], u32)> = all.iter().map(|e| (c.bytes(e), e.count)).collect();
+        assert_eq!(seen, vec![(&b"a"[..], 3), (b"b", 1), (b"c", 1)]);
+    }
+}
