@@ -3,7 +3,11 @@ canonical suite's rules by hand (benches/claims_bench.yaml), splits the rows, an
 parts with deltalake's `write_deltalake`. Also the two floors: a plain append of the whole table
 (`append`) and a plain Parquet write with polars (`parquet`).
 
+The same checks without the writes (`validate`) are the hand-written polars peer of
+`dq-check validate`: read, check, split, print the two counts.
+
 usage: pipeline.py pipeline|append|parquet INPUT.parquet OUT_DIR
+       pipeline.py validate INPUT.parquet
 """
 import sys
 
@@ -35,8 +39,26 @@ def passing() -> pl.Expr:
     )
 
 
+def split(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows passing every row rule and the aggregates, and the rest."""
+    df = df.with_columns(_pass=passing())
+    aggregates_ok = (
+        df["email"].null_count() / df.height <= 0.05
+        and 150 <= df["paid_amount"].mean() <= 220
+        and 1000 <= df.height <= 50_000_000
+    )
+    good = df.filter(pl.col("_pass") & aggregates_ok).drop("_pass")
+    bad = df.filter(~(pl.col("_pass") & aggregates_ok)).drop("_pass")
+    return good, bad
+
+
 def main() -> None:
-    mode, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "validate":
+        good, bad = split(pl.read_parquet(path))
+        print(good.height, bad.height)
+        return
+    out = sys.argv[3]
     if mode == "parquet":
         pl.read_parquet(path).write_parquet(f"{out}/whole.parquet")
         return
@@ -45,14 +67,7 @@ def main() -> None:
     if mode == "append":
         write_deltalake(f"{out}/plain", pl.read_parquet(path).to_arrow())
         return
-    df = pl.read_parquet(path).with_columns(_pass=passing())
-    aggregates_ok = (
-        df["email"].null_count() / df.height <= 0.05
-        and 150 <= df["paid_amount"].mean() <= 220
-        and 1000 <= df.height <= 50_000_000
-    )
-    good = df.filter(pl.col("_pass") & aggregates_ok).drop("_pass")
-    bad = df.filter(~(pl.col("_pass") & aggregates_ok)).drop("_pass")
+    good, bad = split(pl.read_parquet(path))
     write_deltalake(f"{out}/target", good.to_arrow())
     write_deltalake(f"{out}/quarantine", bad.to_arrow())
     print(good.height, bad.height)
