@@ -1,17 +1,19 @@
 //! `compound_unique` over a whole batch held in memory, every chunk at once.
 //!
-//! Each chunk's tuple columns are converted to the Arrow row format (one buffer per chunk, on
-//! every core), each in-scope tuple without a null becomes a `(hash of its row bytes, row)`
-//! pair, and the pairs are sorted: runs of equal hashes whose bytes are equal too are the
-//! repeats (the sorted strategy of [`super::batch_unique`], for tuples). No allocation per
-//! value, unlike a hash map of every distinct tuple.
-
-use std::hash::BuildHasher;
+//! Each in-scope tuple without a null becomes a `(hash, row)` pair, the hash combined from the
+//! columns' values a column at a time (on every core, in pieces), and the pairs are sorted:
+//! only the tuples in a run of equal hashes (the repeats, and rarely a collision) are converted
+//! to the Arrow row format, and those whose row bytes are equal too are the repeats (the sorted
+//! strategy of [`super::batch_unique`], for tuples). No allocation per value, unlike a hash map
+//! of every distinct tuple, and no row bytes for the tuples that occur once.
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
+use arrow::compute::interleave;
 use arrow::datatypes::DataType;
-use arrow::row::{RowConverter, Rows, SortField};
+use arrow::error::ArrowError;
+use arrow::row::{RowConverter, SortField};
+use datafusion::common::hash_utils::create_hashes;
 
 use super::batch_unique::mark_repeats;
 use super::unique::any_null;
@@ -26,7 +28,7 @@ const PIECE_ROWS: usize = if cfg!(test) { 64 } else { 1 << 16 };
 pub(crate) fn compound_over(
     types: &[DataType],
     chunks: &[(Vec<ArrayRef>, Option<&BooleanBuffer>)],
-) -> Result<Vec<BooleanArray>, arrow::error::ArrowError> {
+) -> Result<Vec<BooleanArray>, ArrowError> {
     let converter = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
     // The batch's rows in pieces of at most PIECE_ROWS, so one large chunk still uses every
     // core: (chunk, first row in it, rows).
@@ -45,47 +47,68 @@ pub(crate) fn compound_over(
     for (_, _, n) in &pieces {
         starts.push(starts.last().copied().unwrap_or(0) + *n as u64);
     }
-    // 1. Row bytes and (hash, row) pairs of every counted tuple, piece by piece on every core.
-    let hasher = hashbrown::DefaultHashBuilder::default();
+    // 1. (hash, row) pairs of every counted tuple, piece by piece on every core.
+    // Seeded per call, so no input can be built to collide on purpose.
+    let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0);
+    let state = datafusion::common::hash_utils::RandomState::with_seed(seed);
     let idx: Vec<usize> = (0..pieces.len()).collect();
-    let parts = par_map(
-        &idx,
-        |&p| -> Result<(Rows, Vec<(u64, u64)>), arrow::error::ArrowError> {
-            let (c, from, n) = pieces[p];
-            let (cols, scope) = &chunks[c];
-            let cols: Vec<ArrayRef> = cols.iter().map(|a| a.slice(from, n)).collect();
-            let rows = converter.convert_columns(&cols)?;
-            let nulls = any_null(&cols);
-            let counted = |i: usize| {
-                scope.is_none_or(|s| s.value(from + i))
-                    && nulls.as_ref().is_none_or(|n| n.is_valid(i))
-            };
-            let base = starts[p];
-            let keys = (0..n)
-                .filter(|&i| counted(i))
-                .map(|i| (hasher.hash_one(rows.row(i).data()), base + i as u64))
-                .collect();
-            Ok((rows, keys))
-        },
-    );
-    let mut rows = Vec::with_capacity(parts.len());
+    let parts = par_map(&idx, |&p| -> Result<Vec<(u64, u64)>, ArrowError> {
+        let (c, from, n) = pieces[p];
+        let (cols, scope) = &chunks[c];
+        let cols: Vec<ArrayRef> = cols.iter().map(|a| a.slice(from, n)).collect();
+        let mut hashes = vec![0u64; n];
+        create_hashes(&cols, &state, &mut hashes)
+            .map_err(|e| ArrowError::ComputeError(e.to_string()))?;
+        let nulls = any_null(&cols);
+        let counted = |i: usize| {
+            scope.is_none_or(|s| s.value(from + i)) && nulls.as_ref().is_none_or(|n| n.is_valid(i))
+        };
+        let base = starts[p];
+        Ok((0..n)
+            .filter(|&i| counted(i))
+            .map(|i| (hashes[i], base + i as u64))
+            .collect())
+    });
     let mut keys: Vec<(u64, u64)> = Vec::new();
     for p in parts {
-        let (r, k) = p?;
-        rows.push(r);
-        keys.extend(k);
+        keys.extend(p?);
     }
-    // 2. Sorted by hash, confirmed by bytes.
+    // 2. Sorted by hash; the tuples sharing a hash converted to row bytes and confirmed by them.
+    keys.sort_unstable_by_key(|k| k.0);
+    let mut shared: Vec<(u64, u64)> = keys
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|g| g.len() > 1)
+        .flatten()
+        .copied()
+        .collect();
+    drop(keys);
+    let mut at: Vec<(u64, usize)> = shared.iter().enumerate().map(|(i, k)| (k.1, i)).collect();
+    at.sort_unstable();
+    let where_is = |row: u64| {
+        let p = starts.partition_point(|s| *s <= row) - 1;
+        let (c, from, _) = pieces[p];
+        (c, from + (row - starts[p]) as usize)
+    };
+    let take: Vec<(usize, usize)> = shared.iter().map(|k| where_is(k.1)).collect();
+    let gathered = (0..types.len())
+        .map(|j| {
+            let column: Vec<&dyn Array> = chunks.iter().map(|(cols, _)| cols[j].as_ref()).collect();
+            match column.first() {
+                Some(first) if take.is_empty() => Ok(first.slice(0, 0)),
+                _ => interleave(&column, &take),
+            }
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    let rows = converter.convert_columns(&gathered)?;
     let total = *starts.last().unwrap_or(&0) as usize;
     let mut pass = vec![u64::MAX; total.div_ceil(64)];
     let bytes = |row: u64| {
-        let c = starts.partition_point(|s| *s <= row) - 1;
-        rows[c].row((row - starts[c]) as usize).data()
+        let i = at[at.partition_point(|(r, _)| *r < row)].1;
+        rows.row(i).data()
     };
-    mark_repeats(&mut keys, Some(&bytes), |row| {
+    mark_repeats(&mut shared, Some(&bytes), |row| {
         pass[(row >> 6) as usize] &= !(1u64 << (row & 63))
     });
-    drop(keys);
     // 3. Each chunk's share; a tuple with a null passes (the rule's null policy does not apply).
     let pass = Buffer::from_vec(pass);
     let mut at = 0;
