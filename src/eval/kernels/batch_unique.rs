@@ -263,34 +263,51 @@ fn sorted<'a>(
         columns.iter().map(|(a, _)| ByteAt::new(*a)).collect()
     };
     let hasher = hashbrown::DefaultHashBuilder::default();
-    // 1. (key, row) pairs of every in-scope value, chunk by chunk on every core.
+    // 1. (key, row) pairs of every in-scope value, chunk by chunk on every core, each chunk
+    //    writing its own share of one vector (no second copy of every pair).
+    let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
+    let mut keys: Vec<(u64, u64)> = vec![(0, 0); wants.iter().map(|w| w.count_set_bits()).sum()];
+    let mut shares = Vec::with_capacity(columns.len());
+    let mut rest = keys.as_mut_slice();
+    for w in &wants {
+        let (share, tail) = rest.split_at_mut(w.count_set_bits());
+        shares.push(std::sync::Mutex::new(share));
+        rest = tail;
+    }
     let idx: Vec<usize> = (0..columns.len()).collect();
-    let parts = par_map(&idx, |&c| {
-        let (a, scope) = columns[c];
+    let filled = par_map(&idx, |&c| {
+        let (a, _) = columns[c];
         let base = starts[c];
-        let rows = wanted(a, scope);
-        let mut keys = Vec::with_capacity(rows.count_set_bits());
+        let rows = &wants[c];
+        let Ok(mut share) = shares[c].lock() else {
+            return false;
+        };
+        let mut n = 0;
+        let mut put = |k: u64, i: usize| {
+            share[n] = (k, base + i as u64);
+            n += 1;
+        };
         let ok = if exact {
-            for_each_int_key(a, &rows, |i, k| keys.push((k as u64, base + i as u64)))
+            for_each_int_key(a, rows, |i, k| put(k as u64, i))
         } else if let Some((codes, values)) = sources[c].dictionary() {
             // One hash per dictionary value, not per row.
             let mut hashes = vec![0u64; values.len()];
             for_each_bytes(values, |i, v| hashes[i] = hasher.hash_one(v));
-            rows.set_indices()
-                .for_each(|i| keys.push((hashes[codes[i]], base + i as u64)));
+            rows.set_indices().for_each(|i| put(hashes[codes[i]], i));
             true
         } else {
             for_each_bytes(a, |i, v| {
                 if rows.value(i) {
-                    keys.push((hasher.hash_one(v), base + i as u64));
+                    put(hasher.hash_one(v), i);
                 }
             })
         };
-        ok.then_some(keys)
+        // Every slot of the share written, or the chunk is left to the counter.
+        ok && n == share.len()
     });
-    let mut keys: Vec<(u64, u64)> = Vec::with_capacity(parts.iter().flatten().map(Vec::len).sum());
-    for p in parts {
-        keys.extend(p?);
+    drop(shares);
+    if filled.contains(&false) {
+        return None;
     }
     // 2. Sorted by key, runs of equal keys are the repeats.
     let mut pass = vec![u64::MAX; total.div_ceil(64)];
