@@ -28,6 +28,8 @@ struct Entry {
 pub(super) struct ByteCounts {
     arena: Vec<u8>,
     runs: Vec<Vec<Entry>>,
+    /// Bytes the runs' entries point at (a value in two runs counts twice until they merge).
+    live: usize,
     /// The runs merged into one, once something asks for every value (reset by any change).
     merged: OnceLock<Vec<Entry>>,
 }
@@ -166,7 +168,9 @@ impl ByteCounts {
     }
 
     fn push_run(&mut self, run: Vec<Entry>) {
+        let bytes = |r: &[Entry]| r.iter().map(|e| e.len as usize).sum::<usize>();
         self.merged = OnceLock::new();
+        self.live += bytes(&run);
         self.runs.push(run);
         while let [.., a, b] = self.runs.as_slice()
             && b.len() * 2 > a.len()
@@ -174,6 +178,7 @@ impl ByteCounts {
             let b = self.runs.pop().unwrap_or_default();
             let a = self.runs.pop().unwrap_or_default();
             let merged = self.merge_runs(&a, &b);
+            self.live -= bytes(&a) + bytes(&b) - bytes(&merged);
             self.runs.push(merged);
         }
     }
@@ -222,7 +227,7 @@ impl ByteCounts {
     /// Rewrites the arena with only the bytes the runs still point at, once merges have left
     /// it more than twice that size (a value counted in several chunks stands in it once each).
     fn compact(&mut self) {
-        let live: usize = self.runs.iter().flatten().map(|e| e.len as usize).sum();
+        let live = self.live;
         if self.arena.len() <= 2 * live + (1 << 20) {
             return;
         }
@@ -329,6 +334,7 @@ mod tests {
             assert_eq!(counts[i], expected, "row {i}");
         }
         let live: usize = a.runs.iter().flatten().map(|e| e.len as usize).sum();
+        assert_eq!(a.live, live);
         assert!(a.arena.len() <= 2 * live + (1 << 20));
     }
 
