@@ -315,7 +315,8 @@ fn sorted<'a>(
         let c = starts.partition_point(|s| *s <= row) - 1;
         sources[c].get((row - starts[c]) as usize)
     };
-    let confirm: Option<&dyn Fn(u64) -> &'a [u8]> = if exact { None } else { Some(&bytes) };
+    let confirm: Option<&(dyn Fn(u64) -> &'a [u8] + Sync)> =
+        if exact { None } else { Some(&bytes) };
     mark_repeats(&mut keys, confirm, |row| {
         pass[(row >> 6) as usize] &= !(1u64 << (row & 63))
     });
@@ -337,11 +338,65 @@ fn sorted<'a>(
 
 /// Sorts `(key, row)` pairs and calls `fail(row)` for every row whose value occurs more than
 /// once. With `confirm`, keys are hashes: rows sharing a key repeat only when their bytes are
-/// equal too.
+/// equal too. Many pairs are first split in place into one part per core (equal keys always in
+/// the same part), and the parts are sorted and scanned at once.
 pub(super) fn mark_repeats<'b>(
     keys: &mut [(u64, u64)],
-    confirm: Option<&dyn Fn(u64) -> &'b [u8]>,
+    confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
     mut fail: impl FnMut(u64),
+) {
+    let levels = match crate::par::cores() {
+        0..=1 => 0,
+        2..=3 => 1,
+        _ => 2,
+    };
+    if levels == 0 || keys.len() < PARALLEL_PAIRS {
+        repeats_in(keys, confirm, &mut fail);
+        return;
+    }
+    let mut parts: Vec<&mut [(u64, u64)]> = vec![keys];
+    for level in 0..levels {
+        parts = parts
+            .into_iter()
+            .flat_map(|p| {
+                let (a, b) = split_by_bit(p, 63 - level);
+                [a, b]
+            })
+            .collect();
+    }
+    let parts: Vec<std::sync::Mutex<&mut [(u64, u64)]>> =
+        parts.into_iter().map(std::sync::Mutex::new).collect();
+    let failed = par_map(&parts, |p| {
+        let mut out = Vec::new();
+        if let Ok(mut p) = p.lock() {
+            repeats_in(&mut p, confirm, &mut |row| out.push(row));
+        }
+        out
+    });
+    failed.into_iter().flatten().for_each(fail);
+}
+
+/// Pairs from which [`mark_repeats`] sorts in parallel.
+const PARALLEL_PAIRS: usize = if cfg!(test) { 256 } else { 1 << 16 };
+
+/// Moves the pairs whose mixed key has bit `bit` clear before those where it is set (in place;
+/// equal keys fall on the same side).
+fn split_by_bit(v: &mut [(u64, u64)], bit: u32) -> (&mut [(u64, u64)], &mut [(u64, u64)]) {
+    let high = |k: u64| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1;
+    let mut i = 0;
+    for j in 0..v.len() {
+        if !high(v[j].0) {
+            v.swap(i, j);
+            i += 1;
+        }
+    }
+    v.split_at_mut(i)
+}
+
+fn repeats_in<'b>(
+    keys: &mut [(u64, u64)],
+    confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
+    fail: &mut dyn FnMut(u64),
 ) {
     keys.sort_unstable_by_key(|k| k.0);
     let mut run: Vec<(&[u8], u64)> = Vec::new();
@@ -392,6 +447,50 @@ mod tests {
         mark_repeats(&mut keys, None, |r| failed.push(r));
         failed.sort();
         assert_eq!(failed, vec![0, 2]);
+    }
+
+    /// Enough pairs to be split into parts sorted at once: the same rows fail as a count of
+    /// each value says, with keys that collide (confirmed by bytes) and exact keys.
+    #[test]
+    fn pairs_split_across_cores_fail_the_same_rows() {
+        let mut seed = 3u64;
+        let values: Vec<Vec<u8>> = (0..5000)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                format!("v{}", (seed >> 33) % 3000).into_bytes()
+            })
+            .collect();
+        let mut counts: std::collections::HashMap<&[u8], usize> = Default::default();
+        for v in &values {
+            *counts.entry(v.as_slice()).or_default() += 1;
+        }
+        let want: Vec<u64> = (0..values.len() as u64)
+            .filter(|r| counts[values[*r as usize].as_slice()] > 1)
+            .collect();
+        // Keys: a weak hash (many collisions), and the value's number itself (exact).
+        let weak = |v: &[u8]| v.iter().map(|b| *b as u64).sum::<u64>();
+        let exact = |v: &[u8]| {
+            std::str::from_utf8(&v[1..])
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        };
+        let bytes = |r: u64| values[r as usize].as_slice();
+        let pairs = |key: &dyn Fn(&[u8]) -> u64| -> Vec<(u64, u64)> {
+            values
+                .iter()
+                .enumerate()
+                .map(|(r, v)| (key(v), r as u64))
+                .collect()
+        };
+        let mut failed = Vec::new();
+        mark_repeats(&mut pairs(&weak), Some(&bytes), |r| failed.push(r));
+        failed.sort();
+        assert_eq!(failed, want);
+        let mut failed = Vec::new();
+        mark_repeats(&mut pairs(&exact), None, |r| failed.push(r));
+        failed.sort();
+        assert_eq!(failed, want);
     }
 
     #[test]
