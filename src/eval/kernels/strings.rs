@@ -216,11 +216,27 @@ impl FormatCheck {
         written.is_ok() && buf.as_str() == s
     }
 
+    /// Each value of a chunk checked once: formatted values repeat (a day, a month), and a
+    /// parse and format cost far more than a lookup. The first `FORMAT_MEMO` distinct values
+    /// are remembered; later ones are checked every time.
     pub(crate) fn evaluate(&self, array: &dyn Array) -> Option<BooleanArray> {
         let mut buf = String::new();
-        map_bytes(array, |v| self.matches(v, &mut buf))
+        let mut memo: hashbrown::HashMap<Box<[u8]>, bool> = hashbrown::HashMap::new();
+        map_bytes(array, |v| {
+            if let Some(ok) = memo.get(v) {
+                return *ok;
+            }
+            let ok = self.matches(v, &mut buf);
+            if memo.len() < FORMAT_MEMO {
+                memo.insert(v.into(), ok);
+            }
+            ok
+        })
     }
 }
+
+/// Distinct values [`FormatCheck::evaluate`] remembers per chunk.
+const FORMAT_MEMO: usize = 4096;
 
 fn to_owned_item(i: Item<'_>) -> Item<'static> {
     match i {
