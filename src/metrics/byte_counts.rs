@@ -1,8 +1,8 @@
 //! Counts of byte strings (string and binary values) as sorted runs, not a hash table.
 //!
 //! A chunk's values are hashed, sorted by `(hash, bytes)` and collapsed into one run holding
-//! each distinct value once with its count; runs merge like the digits of a binary counter, as
-//! the integer runs of [`super::distinct`] do. Sorting reads memory in order where a table of a
+//! each distinct value once with its count; runs merge like the digits of a binary counter
+//! ([`super::runs`]), as the integer runs of [`super::distinct`] do. Sorting reads memory in order where a table of a
 //! million values misses the cache on every insert. Equal hashes are told apart by their bytes,
 //! so a collision never merges two values.
 
@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use arrow::array::{Array, AsArray};
 use arrow::buffer::BooleanBuffer;
 
+use super::runs::{merge_by, push_merging};
 use crate::values::access::for_each_bytes;
 
 /// One distinct value: its hash, where its bytes stand in the arena, and its count.
@@ -127,13 +128,7 @@ impl ByteCounts {
         // copies of one value, or rarely a collision).
         run.sort_unstable_by_key(|e| e.hash);
         let mut out: Vec<Entry> = Vec::with_capacity(run.len());
-        let mut i = 0;
-        while i < run.len() {
-            let mut j = i + 1;
-            while j < run.len() && run[j].hash == run[i].hash {
-                j += 1;
-            }
-            let group = &mut run[i..j];
+        for group in run.chunk_by_mut(|a, b| a.hash == b.hash) {
             if group.len() > 1 {
                 group.sort_unstable_by(|a, b| self.bytes(a).cmp(self.bytes(b)));
             }
@@ -145,7 +140,6 @@ impl ByteCounts {
                     _ => out.push(*e),
                 }
             }
-            i = j;
         }
         out
     }
@@ -170,46 +164,23 @@ impl ByteCounts {
     fn push_run(&mut self, run: Vec<Entry>) {
         let bytes = |r: &[Entry]| r.iter().map(|e| e.len as usize).sum::<usize>();
         self.merged = OnceLock::new();
-        self.live += bytes(&run);
-        self.runs.push(run);
-        while let [.., a, b] = self.runs.as_slice()
-            && b.len() * 2 > a.len()
-        {
-            let b = self.runs.pop().unwrap_or_default();
-            let a = self.runs.pop().unwrap_or_default();
-            let merged = self.merge_runs(&a, &b);
-            self.live -= bytes(&a) + bytes(&b) - bytes(&merged);
-            self.runs.push(merged);
-        }
+        let mut live = self.live + bytes(&run);
+        let mut runs = std::mem::take(&mut self.runs);
+        push_merging(&mut runs, run, |a, b| {
+            let merged = self.merge_runs(a, b);
+            live -= bytes(a) + bytes(b) - bytes(&merged);
+            merged
+        });
+        (self.runs, self.live) = (runs, live);
     }
 
     /// Two sorted runs as one, the counts of a value in both added up.
     fn merge_runs(&self, a: &[Entry], b: &[Entry]) -> Vec<Entry> {
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            match self.order(&a[i], &b[j]) {
-                Ordering::Less => {
-                    out.push(a[i]);
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    out.push(b[j]);
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    out.push(Entry {
-                        count: a[i].count.saturating_add(b[j].count),
-                        ..a[i]
-                    });
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        out
+        let add = |x: &Entry, y: &Entry| Entry {
+            count: x.count.saturating_add(y.count),
+            ..*x
+        };
+        merge_by(a, b, |x, y| self.order(x, y), add)
     }
 
     /// Every distinct value once with its total count, in `(hash, bytes)` order.

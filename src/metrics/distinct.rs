@@ -11,6 +11,7 @@ use arrow::array::{Array, BooleanArray};
 use arrow::buffer::BooleanBuffer;
 
 use super::byte_counts::ByteCounts;
+use super::runs::{merge_by, push_merging};
 use crate::values::domain::{Domain, domain_of};
 use crate::values::numeric::{for_each_int_key, wanted};
 
@@ -73,28 +74,12 @@ fn collapse(mut v: Vec<(i128, u32)>) -> Vec<(i128, u32)> {
 
 /// Two sorted runs as one.
 fn merge_runs(a: &[(i128, u32)], b: &[(i128, u32)]) -> Vec<(i128, u32)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push((a[i].0, a[i].1.saturating_add(b[j].1)));
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
+    merge_by(
+        a,
+        b,
+        |x, y| x.0.cmp(&y.0),
+        |x, y| (x.0, x.1.saturating_add(y.1)),
+    )
 }
 
 /// Keys gathered before they are sorted into a run (16 MiB of them at most).
@@ -125,16 +110,7 @@ impl Runs {
     }
 
     fn push_run(&mut self, run: Vec<(i128, u32)>) {
-        self.runs.push(run);
-        while let [.., a, b] = self.runs.as_slice()
-            && b.len() * 2 > a.len()
-        {
-            let (b, a) = (
-                self.runs.pop().unwrap_or_default(),
-                self.runs.pop().unwrap_or_default(),
-            );
-            self.runs.push(merge_runs(&a, &b));
-        }
+        push_merging(&mut self.runs, run, merge_runs);
     }
 
     fn get(&self, k: i128) -> u32 {

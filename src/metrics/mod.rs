@@ -8,6 +8,7 @@
 
 mod byte_counts;
 pub(crate) mod distinct;
+mod runs;
 mod states;
 
 pub use states::{MetricState, Observed};
