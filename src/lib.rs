@@ -61,6 +61,7 @@ mod eval;
 mod gate;
 mod io;
 mod metrics;
+pub mod monitor;
 mod par;
 mod pii;
 pub mod quarantine;

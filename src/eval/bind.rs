@@ -12,7 +12,7 @@ use super::kernels::{OnColumn, RowKernel};
 use super::{Rule, RuleSource};
 use crate::error::SuiteProblem;
 use crate::metrics::check_metric_type;
-use crate::suite::{Expectation, Kind, MetricKind, Operand, Suite};
+use crate::suite::{Expectation, HistoryCheck, Kind, MetricKind, Operand, Suite};
 use crate::types::{is_string_like, type_name};
 use crate::values::domain::{Domain, domain_of};
 
@@ -43,6 +43,7 @@ pub(crate) enum Op {
         metric: MetricKind,
         q: Option<f64>,
         interval: Interval,
+        history: Option<HistoryCheck>,
     },
     Freshness {
         col: usize,
@@ -373,6 +374,7 @@ pub(crate) fn bind_expectation(
             max,
             strict_min,
             strict_max,
+            history,
         } => {
             let col = c
                 .as_deref()
@@ -380,6 +382,25 @@ pub(crate) fn bind_expectation(
                 .transpose()?;
             check_metric_type(*metric, col.as_ref().map(|(_, dt)| dt))
                 .map_err(|m| ("metric", m))?;
+            if history.is_some()
+                && let (MetricKind::Min | MetricKind::Max, Some((_, dt))) = (metric, &col)
+            {
+                let dt = match dt {
+                    DataType::Dictionary(_, v) => v.as_ref(),
+                    d => d,
+                };
+                if !(dt.is_integer() || dt.is_floating()) {
+                    return Err((
+                        "history",
+                        format!(
+                            "`history` judges numbers; `{}` of a {} column is not one \
+                             (a count, fraction, mean or length is)",
+                            metric.as_str(),
+                            type_name(dt)
+                        ),
+                    ));
+                }
+            }
             // min and max are values of the column; every other metric is a number.
             let bound_type = match (metric, &col) {
                 (MetricKind::Min | MetricKind::Max, Some((_, dt))) => match dt {
@@ -403,6 +424,7 @@ pub(crate) fn bind_expectation(
                     metric: *metric,
                     q: *q,
                     interval,
+                    history: history.clone(),
                 },
                 vec![],
             )

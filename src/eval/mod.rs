@@ -11,6 +11,7 @@ pub mod batch;
 mod bind;
 mod chunk;
 pub mod drive;
+pub mod history;
 pub(crate) mod kernels;
 pub mod literal;
 pub mod mask;
@@ -29,6 +30,7 @@ use crate::error::{Error, Result, SuiteProblems};
 use crate::suite::{NullPolicy, OnFail, Suite};
 
 pub(crate) use bind::Bound;
+use history::History;
 
 /// Where a rule comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,16 +80,19 @@ pub struct CompiledSuite {
     rules: Vec<Rule>,
     conformer: Option<Conformer>,
     bindings: Mutex<HashMap<SchemaRef, Arc<Bound>>>,
+    /// What `history:` checks read; grows by a point per judged batch.
+    history: Mutex<History>,
 }
 
 impl Clone for CompiledSuite {
-    /// A copy with its own (empty) cache of bindings.
+    /// A copy with its own (empty) cache of bindings and its own copy of the history.
     fn clone(&self) -> Self {
         CompiledSuite {
             suite: self.suite.clone(),
             rules: self.rules.clone(),
             conformer: self.conformer.clone(),
             bindings: Mutex::new(HashMap::new()),
+            history: Mutex::new(self.history.lock().expect("not poisoned").clone()),
         }
     }
 }
@@ -134,7 +139,24 @@ impl CompiledSuite {
             rules,
             conformer,
             bindings: Mutex::new(HashMap::new()),
+            history: Mutex::new(History::default()),
         }
+    }
+
+    /// The same suite judging its `history:` checks against `history` (points of earlier
+    /// runs). Without it, they start from no history.
+    pub fn with_history(self, history: History) -> Self {
+        *self.history.lock().expect("not poisoned") = history;
+        self
+    }
+
+    /// The history the `history:` checks read, with the points of the batches judged so far.
+    pub fn history(&self) -> History {
+        self.history.lock().expect("not poisoned").clone()
+    }
+
+    pub(crate) fn history_lock(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().expect("not poisoned")
     }
 
     /// The suite with a target table's own rules added as ordinary row rules (routing to
@@ -190,6 +212,7 @@ impl CompiledSuite {
             rules,
             conformer: self.conformer.clone(),
             bindings: Mutex::new(HashMap::new()),
+            history: Mutex::new(self.history()),
         })
     }
 

@@ -7,18 +7,32 @@ use serde_json::Value;
 
 use super::bind::{BoundRule, Op};
 use super::chunk::Partial;
+use super::history::HistoryPoint;
 use super::mask::Fate;
 use super::{CompiledSuite, Rule, RuleSource};
 use crate::metrics::Observed;
 use crate::report::ExpectationResult;
 use crate::report::cells::{float_json, mask, typed_json};
 use crate::suite::MetricKind;
-use crate::suite::OnFail;
+use crate::suite::{OnFail, Unjudged};
 use crate::values::domain::Typed;
 use crate::values::parse::from_unit;
 
 /// Success, the observed value (aggregates) and an explanation (failed aggregates).
 pub(crate) type Verdict = (bool, Option<Value>, Option<String>);
+
+/// A metric's value as a number, for `history:` checks (counts, fractions, numbers, and
+/// the min or max of a numeric column).
+fn as_number(o: &Observed) -> Option<f64> {
+    match o {
+        Observed::Null => None,
+        Observed::Count(c) => Some(*c as f64),
+        Observed::Number(f) => Some(*f),
+        Observed::Value(Typed::Int(i)) => Some(*i as f64),
+        Observed::Value(Typed::Float(f)) => Some(*f),
+        Observed::Value(_) => None,
+    }
+}
 
 /// Decides a rule's success from its merged partial result.
 pub(crate) fn verdict(
@@ -27,6 +41,7 @@ pub(crate) fn verdict(
     br: &BoundRule,
     schema: &arrow::datatypes::SchemaRef,
     as_of: DateTime<Utc>,
+    number: &mut Option<f64>,
 ) -> Verdict {
     // A value of a `pii` column, or one in its units, is shown by its shape only.
     let show = |v: Value, in_units: bool| if br.pii && in_units { mask(&v) } else { v };
@@ -36,6 +51,7 @@ pub(crate) fn verdict(
             metric,
             q,
             interval,
+            ..
         } => {
             let dt = col.map(|c| schema.field(c).data_type().clone());
             let dt = dt.map(|d| match d {
@@ -46,6 +62,7 @@ pub(crate) fn verdict(
                 .state
                 .as_ref()
                 .map_or(Observed::Null, |st| st.finish(*metric, *q));
+            *number = as_number(&observed);
             let in_units = metric.in_column_units();
             let shown = show(
                 match &observed {
@@ -155,10 +172,46 @@ pub(crate) fn decide(
             if matches!(rule.source, RuleSource::Type(_)) && !partials[ri].active {
                 continue;
             }
-            let (success, observed, message) =
-                verdict(&partials[ri], rule, br, &bound.schema, as_of);
+            let mut number = None;
+            let (mut success, observed, mut message) =
+                verdict(&partials[ri], rule, br, &bound.schema, as_of, &mut number);
+            let mut on_fail = rule.on_fail;
+            let mut history = None;
+            if let Op::Metric {
+                history: Some(check),
+                ..
+            } = &br.op
+                && let Some(x) = number
+            {
+                let mut book = compiled.history_lock();
+                let (ok, judged, why, shown) = book.judge(&rule.id, check, x, as_of);
+                if !ok {
+                    // Too little history to judge, with the fixed bounds met: a warning
+                    // unless the check says otherwise.
+                    if success && !judged && check.until_min_history == Unjudged::Warn {
+                        on_fail = OnFail::Warn;
+                    }
+                    success = false;
+                    let why = why.unwrap_or_default();
+                    message = Some(match message {
+                        Some(m) => format!("{m}; against its history, {why}"),
+                        None => format!("against its history, {why}"),
+                    });
+                }
+                history = Some(shown);
+                // Later batches of this run read this one too.
+                book.push(
+                    &rule.id,
+                    HistoryPoint {
+                        value: x,
+                        as_of,
+                        run_id: String::new(),
+                        batch: 0,
+                    },
+                );
+            }
             if !success {
-                match rule.on_fail {
+                match on_fail {
                     OnFail::Fail => fate = Fate::Fail,
                     OnFail::QuarantineBatch => {
                         batch_failures.push(ri);
@@ -168,12 +221,15 @@ pub(crate) fn decide(
                     }
                     OnFail::Warn | OnFail::QuarantineRows => {}
                 }
-                if rule.aggregate && rule.on_fail != OnFail::QuarantineBatch {
+                if rule.aggregate && on_fail != OnFail::QuarantineBatch {
                     batch_failures.push(ri);
                 }
             }
             let p = std::mem::take(&mut partials[ri]);
-            results.push(result(rule, p, rows, success, observed, message));
+            let mut r = result(rule, p, rows, success, observed, message);
+            r.on_fail = on_fail.as_str().to_string();
+            r.history = history;
+            results.push(r);
         }
     }
 
@@ -217,6 +273,7 @@ fn result(
         }),
         samples: p.samples,
         sample_keys: p.keys,
+        history: None,
     }
 }
 

@@ -17,6 +17,7 @@
 
 pub(crate) mod encoding;
 pub(crate) mod failpoint;
+pub(crate) mod history;
 pub(crate) mod route;
 pub(crate) mod run;
 pub(crate) mod runlog;
@@ -397,13 +398,7 @@ impl Gate {
             None => self.compiled.clone(),
         };
         let runs_schema = tables::runs_schema();
-        let runs_table =
-            tables::open_or_create(&self.runs, &self.storage, &runs_schema, "dq_runs", &[]).await?;
-        tables::check_compatible(
-            &self.runs,
-            &runs_schema,
-            &*tables::table_schema(&runs_table, &self.runs)?,
-        )?;
+        let runs_table = tables::open_run_log(&self.runs, &self.storage).await?;
         let mut runs = TableSink::new(
             &self.runs,
             runs_table,
@@ -465,6 +460,13 @@ impl Gate {
                 runs.commit(0, meta).await?;
                 as_of
             }
+        };
+        // `history:` checks judge against what earlier runs recorded.
+        let history = history::read_history(runs.table(), &self.runs, suite, &self.run_id).await?;
+        let compiled = if history.is_empty() {
+            compiled
+        } else {
+            Arc::new((*compiled).clone().with_history(history))
         };
         let report = ReportBuilder::new(suite, &self.run_id, as_of, inputs);
         Ok(ActiveRun {

@@ -30,6 +30,7 @@ struct Rows {
     rows_passed: Vec<Option<i64>>,
     rows_quarantined: Vec<Option<i64>>,
     outcome: Vec<Option<String>>,
+    measure: Vec<Option<String>>,
 }
 
 /// Builds run-log rows.
@@ -65,6 +66,7 @@ impl RunLog<'_> {
         r.rows_passed.push(None);
         r.rows_quarantined.push(None);
         r.outcome.push(Some("started".into()));
+        r.measure.push(None);
         for c in shared {
             r.run_id.push(self.run_id.into());
             r.batch.push(0);
@@ -83,6 +85,7 @@ impl RunLog<'_> {
             r.rows_passed.push(None);
             r.rows_quarantined.push(None);
             r.outcome.push(Some("started".into()));
+            r.measure.push(None);
         }
         self.finish(r)
     }
@@ -111,6 +114,13 @@ impl RunLog<'_> {
                 r.rows_passed.push(Some(b.rows_passed as i64));
                 r.rows_quarantined.push(Some(b.rows_quarantined as i64));
                 r.outcome.push(outcome.clone());
+                r.measure.push(e.and_then(|e| {
+                    self.suite
+                        .expectations
+                        .iter()
+                        .find(|x| x.id == e.id)
+                        .and_then(|x| x.measure())
+                }));
             };
             if b.expectations.is_empty() {
                 push(None);
@@ -150,6 +160,7 @@ impl RunLog<'_> {
             ts(self.as_of),
             ts(self.started_at),
             ts(Utc::now()),
+            Arc::new(StringArray::from(r.measure)),
         ];
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }

@@ -133,7 +133,43 @@ pub(crate) fn runs_schema() -> SchemaRef {
         Field::new("as_of", ts(), true),
         Field::new("started_at", ts(), true),
         Field::new("logged_at", ts(), true),
+        s("measure"),
     ]))
+}
+
+/// Columns the run log gained after its first release: a run log written before is given
+/// them (nullable, so its rows read as null) when it is next opened.
+const RUNS_ADDED: [&str; 1] = ["measure"];
+
+/// Opens (or creates) the run log, brings an older one up to today's columns and checks
+/// that it can take what the gate writes.
+pub(crate) async fn open_run_log(
+    uri: &str,
+    storage: &HashMap<String, String>,
+) -> Result<DeltaTable> {
+    let schema = runs_schema();
+    let mut table = open_or_create(uri, storage, &schema, "dq_runs", &[]).await?;
+    let actual = table_schema(&table, uri)?;
+    let missing: Vec<StructField> = RUNS_ADDED
+        .iter()
+        .filter(|c| actual.field_with_name(c).is_err())
+        .map(|c| StructField::new(c.to_string(), deltalake::kernel::DataType::STRING, true))
+        .collect();
+    if !missing.is_empty() {
+        let added = table.clone().add_columns().with_fields(missing).await;
+        table = match added {
+            Ok(t) => t,
+            // Another writer may have added them first: read the table again and check.
+            Err(_) => open_existing(uri, storage)
+                .await?
+                .ok_or_else(|| Error::TableSchema {
+                    table: uri.to_string(),
+                    reason: "it vanished while its columns were added".into(),
+                })?,
+        };
+    }
+    check_compatible(uri, &schema, &*table_schema(&table, uri)?)?;
+    Ok(table)
 }
 
 /// Opens the table at `uri`, or `None` when no table is there yet.

@@ -6,6 +6,7 @@
 //! `finish(merge(a, b)) == finish(a ++ b)`; float sums agree to rounding). A metric over zero
 //! values is `None`, never NaN and never a vacuous pass.
 
+pub(crate) mod anomaly;
 mod byte_counts;
 pub(crate) mod distinct;
 mod runs;

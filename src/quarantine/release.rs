@@ -212,8 +212,7 @@ impl Release {
         let mut data = open_data_tables(&self.gate, &contract.arrow_schema()).await?;
         let compiled = self.compiled.with_table_rules(&data.rules)?;
         let runs_schema = tables::runs_schema();
-        let runs_table =
-            tables::open_or_create(&runs_uri, &storage, &runs_schema, "dq_runs", &[]).await?;
+        let runs_table = tables::open_run_log(&runs_uri, &storage).await?;
         let mut runs = TableSink::new(
             &runs_uri,
             runs_table,

@@ -204,6 +204,36 @@ pub struct ExpectationResult {
     pub samples: Vec<serde_json::Value>,
     /// The `key` columns of the sampled rows.
     pub sample_keys: Vec<serde_json::Value>,
+    /// A `history:` check: the band its strategy allowed and the history it read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryResult>,
+}
+
+/// What a `history:` check read and the band it allowed (docs/monitoring.md).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryResult {
+    /// The strategy.
+    pub strategy: String,
+    /// Earlier points within the window.
+    pub points: u64,
+    /// The fewest points before it judges.
+    pub min_history: u64,
+    /// It judged (else the history was too short).
+    pub judged: bool,
+    /// The band's lower end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lo: Option<f64>,
+    /// The band's upper end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hi: Option<f64>,
+    /// The clock of the oldest point read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// The clock of the newest point read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// The newest values read (up to 30), oldest first.
+    pub values: Vec<f64>,
 }
 
 /// Tables written by `run`.

@@ -210,6 +210,32 @@ fn expectation(
             }
         }
     }
+    // The run log keeps what a history check observed: never a value of a `pii` column.
+    if let (
+        Some(Kind::Metric {
+            metric,
+            column: Some(col),
+            history: Some(_),
+            ..
+        }),
+        Some(c),
+    ) = (&kind, contract)
+        && metric.in_column_units()
+        && c.column(col).is_some_and(|c| c.is_pii())
+    {
+        let pos = positions
+            .iter()
+            .find(|(k, _)| k == "history")
+            .map_or(node.pos, |(_, p)| *p);
+        ctx.err(
+            pos,
+            &m.path("history"),
+            format!(
+                "`{col}` is `pii`: its history would keep its values in the run log; judge \
+                 a count or fraction of it instead",
+            ),
+        );
+    }
     m.finish(
         ctx,
         &format!("for `{kind_name}` (it takes {COMMON_KEYS}{kind_keys})"),

@@ -7,7 +7,29 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Suite;
+use super::{Expectation, Kind, Suite};
+
+/// What a metric expectation measures, as a digest: its metric, column, `q` and `where`.
+/// Points of its history carry it; a change of any of these starts a new history, while its
+/// bounds, `history:` parameters, `on_fail` and the suite's version do not.
+pub(super) fn measure(e: &Expectation) -> Option<String> {
+    let Kind::Metric {
+        metric, column, q, ..
+    } = &e.kind
+    else {
+        return None;
+    };
+    let value = serde_json::json!({
+        "metric": metric,
+        "column": column,
+        "q": q,
+        "where": e.filter,
+    });
+    let mut canonical = String::new();
+    write_canonical(&value, &mut canonical);
+    let digest = Sha256::digest(canonical.as_bytes());
+    Some(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
 
 pub(super) fn fingerprint(suite: &Suite) -> String {
     let value = serde_json::to_value(suite).expect("a suite always serializes");

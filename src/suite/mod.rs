@@ -23,7 +23,12 @@ use crate::error::{Error, Result};
 
 pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
 pub use crate::types::ColumnType;
-pub use kinds::{Kind, MetricKind};
+pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
+
+/// Whether `s` is a valid expectation id (`[a-z0-9_]+`).
+pub fn is_expectation_id(s: &str) -> bool {
+    reader::is_name(s, b"")
+}
 
 /// A parsed, checked suite.
 #[derive(Debug, Clone, Serialize)]
@@ -310,6 +315,13 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// For a `metric`, a digest of what it measures (metric, column, `q`, `where`): the run
+    /// log records it with each value, and a `history:` check reads only values of the same
+    /// measure.
+    pub fn measure(&self) -> Option<String> {
+        fingerprint::measure(self)
+    }
+
     /// Where a key of this expectation was written (the expectation itself for `""`).
     pub(crate) fn pos_of(&self, key: &str) -> Pos {
         self.positions

@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["eval"],
     &["validate"],
     &["gate"],
-    &["quarantine"],
+    &["quarantine", "monitor"],
     &["internal"],
 ];
 

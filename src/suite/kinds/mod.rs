@@ -3,8 +3,10 @@
 //! gets. The evaluator binds each kind to a kernel in one arm of [`crate::eval`]'s binding;
 //! see `docs/architecture.md` for the places a new kind touches.
 
+mod history;
 mod parse;
 
+pub use history::{HistoryCheck, Strategy, Unjudged, Window};
 pub(in crate::suite) use parse::{check_sql_syntax, column_key, kind, kind_keys};
 
 use serde::Serialize;
@@ -205,6 +207,9 @@ pub enum Kind {
         strict_min: bool,
         /// Exclude the upper bound.
         strict_max: bool,
+        /// Judged against its own history too (docs/monitoring.md).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        history: Option<HistoryCheck>,
     },
     /// `freshness`: `as_of - max(column) <= max_age`.
     Freshness {

@@ -33,7 +33,7 @@ pub(in crate::suite) fn kind_keys(kind: &Kind) -> &'static str {
         Kind::Compare { .. } => ", left, op, right or value",
         Kind::Sql { .. } => ", expr",
         Kind::NotInFuture { .. } => ", column, tolerance",
-        Kind::Metric { .. } => ", metric, column, q, min, max, strict_min, strict_max",
+        Kind::Metric { .. } => ", metric, column, q, min, max, strict_min, strict_max, history",
         Kind::Freshness { .. } => ", column, max_age",
     }
 }
@@ -345,11 +345,14 @@ fn metric(ctx: &mut Ctx, m: &mut MapReader<'_>) -> Option<Kind> {
     let max = m
         .get("max")
         .and_then(|n| as_literal(ctx, n, &m.path("max")));
-    if !m.has("min") && !m.has("max") {
+    let history = m
+        .get("history")
+        .and_then(|n| super::history::history(ctx, n, &m.path("history")));
+    if !m.has("min") && !m.has("max") && !m.has("history") {
         ctx.err(
             m.node.pos,
             &m.path("min"),
-            "`metric` needs `min`, `max` or both".into(),
+            "`metric` needs `min`, `max`, `history` or a combination".into(),
         );
     }
     Some(Kind::Metric {
@@ -360,6 +363,7 @@ fn metric(ctx: &mut Ctx, m: &mut MapReader<'_>) -> Option<Kind> {
         max,
         strict_min: m.bool(ctx, "strict_min", false),
         strict_max: m.bool(ctx, "strict_max", false),
+        history,
     })
 }
 
