@@ -120,13 +120,14 @@ async fn metric_points(table: &DeltaTable, uri: &str, filter: &str) -> Result<Ve
 }
 
 /// The history a suite's `history:` checks read from the run log: values of the same suite
-/// name, expectation id and measure, from runs other than `run_id` (a re-run of a run judges
-/// against what came before that run, as its first attempt did).
+/// name, expectation id and measure, from runs whose clock is before `as_of`. A backfill
+/// judges against the days before it, and a re-run against what its first attempt saw.
 pub(crate) async fn read_history(
     table: &DeltaTable,
     uri: &str,
     suite: &Suite,
     run_id: &str,
+    as_of: DateTime<Utc>,
 ) -> Result<History> {
     let checks: Vec<(&str, String)> = suite
         .expectations
@@ -157,7 +158,7 @@ pub(crate) async fn read_history(
         let Some((_, measure)) = checks.iter().find(|(id, _)| *id == p.expectation) else {
             continue;
         };
-        if p.measure.as_deref() != Some(measure.as_str()) {
+        if p.measure.as_deref() != Some(measure.as_str()) || p.as_of >= as_of {
             continue;
         }
         let Some(value) = p.number().filter(|v| v.is_finite()) else {

@@ -462,7 +462,8 @@ impl Gate {
             }
         };
         // `history:` checks judge against what earlier runs recorded.
-        let history = history::read_history(runs.table(), &self.runs, suite, &self.run_id).await?;
+        let history =
+            history::read_history(runs.table(), &self.runs, suite, &self.run_id, as_of).await?;
         let compiled = if history.is_empty() {
             compiled
         } else {

@@ -2,6 +2,7 @@
 //! `history:` key, docs/monitoring.md). Pure arithmetic over a series, oldest first.
 
 use crate::suite::Strategy;
+use crate::values::show::{band, num};
 
 /// A strategy's decision about the newest value, with the band of values it would have taken.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,27 +192,6 @@ fn sigma_band(
         ));
     }
     j
-}
-
-/// A number as the reports show it: integers without a fraction, others to 6 significant
-/// digits.
-pub fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v:.6}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    }
-}
-
-/// `[lo, hi]`, with an open end where there is no bound.
-pub fn band(lo: Option<f64>, hi: Option<f64>) -> String {
-    format!(
-        "{}, {}",
-        lo.map_or("(-inf".into(), |l| format!("[{}", num(l))),
-        hi.map_or("+inf)".into(), |h| format!("{}]", num(h)))
-    )
 }
 
 #[cfg(test)]

@@ -106,6 +106,9 @@ pub fn render(r: &Report) -> String {
             if let Some(o) = &e.observed {
                 let _ = writeln!(out, "  {:<idw$}    observed {o}", "");
             }
+            if let Some(h) = &e.history {
+                let _ = writeln!(out, "  {:<idw$}    {}", "", history_line(h));
+            }
             if let Some(m) = &e.message {
                 let _ = writeln!(out, "  {:<idw$}    {m}", "");
             }
@@ -145,4 +148,30 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+/// `history: normal over 14 points (2026-11-01 .. 2026-11-14), band [90, 110]`.
+fn history_line(h: &super::HistoryResult) -> String {
+    use crate::values::show::band;
+    let span = match (h.from, h.to) {
+        (Some(a), Some(b)) => format!(
+            " ({} .. {})",
+            a.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            b.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        _ => String::new(),
+    };
+    if h.judged {
+        format!(
+            "history: {} over {} points{span}, band {}",
+            h.strategy,
+            h.points,
+            band(h.lo, h.hi)
+        )
+    } else {
+        format!(
+            "history: {} has {} of {} points{span}",
+            h.strategy, h.points, h.min_history
+        )
+    }
 }

@@ -9,5 +9,6 @@ pub(crate) mod access;
 pub(crate) mod domain;
 pub(crate) mod numeric;
 pub(crate) mod parse;
+pub(crate) mod show;
 
 pub use domain::Typed;

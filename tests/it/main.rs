@@ -7,6 +7,7 @@ mod facts;
 mod faults;
 mod gate;
 mod golden;
+mod history;
 mod house;
 mod parquet_read;
 mod props;

@@ -39,8 +39,32 @@ pub enum Command {
     /// Look inside a quarantine table, release rows from it under a suite, or discard them.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// Print the metric history a run log holds: every value a `metric` expectation observed,
+    /// oldest first (what `history:` checks judge against).
+    History(HistoryArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The target table whose run log to read (<target>_dq_runs). Default: the suite's, else
+    /// lake/<suite>.
+    #[arg(long, value_name = "URI")]
+    pub target: Option<String>,
+    /// The run log itself, when it is not <target>_dq_runs.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
+    /// A suite: its tables are the defaults, and only its values are printed, with whether
+    /// each is of the measure its expectation has today.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// Only this expectation.
+    #[arg(long, value_name = "ID")]
+    pub expectation: Option<String>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! cause chain; never a panic or backtrace.
 
 mod args;
+mod history;
 mod progress;
 mod quarantine;
 
@@ -75,6 +76,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Run(a) => gate(&a),
         Command::Lint(a) => lint(&a.files),
         Command::Quarantine(q) => quarantine::run(&q),
+        Command::History(a) => history::run(&a),
         Command::Generate(a) => generate(&a),
     }
 }
