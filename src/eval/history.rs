@@ -94,14 +94,13 @@ impl History {
         };
         if (values.len() as u64) < check.min_history {
             let level = match check.until_min_history {
-                Unjudged::Warn => "not judged yet (a warning)",
-                Unjudged::Fail => "not judged yet",
+                Unjudged::Warn => "a warning until then",
+                Unjudged::Fail => "a failure until then",
             };
             let reason = format!(
-                "history has {} of the {} earlier points `{}` needs: {level}",
+                "not judged: {} of the {} earlier points it needs ({level})",
                 values.len(),
                 check.min_history,
-                check.strategy.name()
             );
             return (false, false, Some(reason), result);
         }

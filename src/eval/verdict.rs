@@ -194,21 +194,23 @@ pub(crate) fn decide(
                     success = false;
                     let why = why.unwrap_or_default();
                     message = Some(match message {
-                        Some(m) => format!("{m}; against its history, {why}"),
-                        None => format!("against its history, {why}"),
+                        Some(m) => format!("{m}; against its history: {why}"),
+                        None => format!("against its history: {why}"),
                     });
                 }
                 history = Some(shown);
-                // Later batches of this run read this one too.
-                book.push(
-                    &rule.id,
-                    HistoryPoint {
-                        value: x,
-                        as_of,
-                        run_id: String::new(),
-                        batch: 0,
-                    },
-                );
+                // Later batches of this run read this one too (a value, not a NaN).
+                if x.is_finite() {
+                    book.push(
+                        &rule.id,
+                        HistoryPoint {
+                            value: x,
+                            as_of,
+                            run_id: String::new(),
+                            batch: 0,
+                        },
+                    );
+                }
             }
             if !success {
                 match on_fail {

@@ -106,7 +106,8 @@ pub fn render(r: &Report) -> String {
             if let Some(o) = &e.observed {
                 let _ = writeln!(out, "  {:<idw$}    observed {o}", "");
             }
-            if let Some(h) = &e.history {
+            // A check not judged yet says so in its message.
+            if let Some(h) = e.history.as_ref().filter(|h| h.judged) {
                 let _ = writeln!(out, "  {:<idw$}    {}", "", history_line(h));
             }
             if let Some(m) = &e.message {
@@ -161,17 +162,10 @@ fn history_line(h: &super::HistoryResult) -> String {
         ),
         _ => String::new(),
     };
-    if h.judged {
-        format!(
-            "history: {} over {} points{span}, band {}",
-            h.strategy,
-            h.points,
-            band(h.lo, h.hi)
-        )
-    } else {
-        format!(
-            "history: {} has {} of {} points{span}",
-            h.strategy, h.points, h.min_history
-        )
-    }
+    format!(
+        "history: {} over {} points{span}, band {}",
+        h.strategy,
+        h.points,
+        band(h.lo, h.hi)
+    )
 }

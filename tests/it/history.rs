@@ -116,7 +116,7 @@ async fn a_halved_feed_and_a_drifting_mean_are_flagged_on_their_day() {
             e["message"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("{i} of the 3"))
+                .contains(&format!("not judged: {i} of the 3 earlier points"))
         );
         assert_eq!(r["summary"]["rows_quarantined"], 0);
         assert_eq!(*code, 0, "a warning exits 0");
