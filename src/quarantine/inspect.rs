@@ -99,6 +99,24 @@ impl Quarantine {
         selected(&files, &masks)
     }
 
+    /// Rows still open, and when the oldest of them was quarantined (RFC 3339).
+    pub async fn open_rows(&self) -> Result<(u64, Option<String>)> {
+        let selection = Selection {
+            open_only: true,
+            ..Selection::default()
+        };
+        let Some(rows) = self.picked(&selection).await? else {
+            return Ok((0, None));
+        };
+        let oldest = strings(&rows, "_dq_quarantined_at").and_then(|a| {
+            (0..a.len())
+                .filter(|&i| a.is_valid(i))
+                .map(|i| a.value(i).to_string())
+                .min()
+        });
+        Ok((rows.num_rows() as u64, oldest))
+    }
+
     /// The selected rows, grouped.
     pub async fn groups(&self, selection: &Selection) -> Result<Vec<Group>> {
         let Some(rows) = self.picked(selection).await? else {

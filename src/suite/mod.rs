@@ -12,6 +12,7 @@ pub mod limits;
 pub(crate) mod parse;
 mod reader;
 pub(crate) mod regex;
+mod slos;
 pub(crate) mod yaml;
 
 use std::fmt;
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
 pub use crate::types::ColumnType;
 pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
+pub use slos::{DEFAULT_SLO_WINDOW, Slo, SloKind};
 
 /// Whether `s` is a valid expectation id (`[a-z0-9_]+`).
 pub fn is_expectation_id(s: &str) -> bool {
@@ -50,6 +52,9 @@ pub struct Suite {
     pub schema: Option<Contract>,
     /// The expectations, in file order.
     pub expectations: Vec<Expectation>,
+    /// Service-level objectives, evaluated from the run log (docs/monitoring.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<Slo>,
     #[serde(skip)]
     fingerprint: String,
     #[serde(skip)]

@@ -115,9 +115,14 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
         Some(n) => expectations(ctx, n, schema.as_ref().filter(|_| contract_clean)),
         None => Vec::new(),
     };
+    let slos = m
+        .get("slos")
+        .map(|n| super::slos::slos(ctx, n, &expectations))
+        .unwrap_or_default();
     m.finish(
         ctx,
-        "(a suite has dq_suite, name, version, description, owner, tables, schema, expectations)",
+        "(a suite has dq_suite, name, version, description, owner, tables, schema, expectations, \
+         slos)",
     );
     Some(Suite {
         name: name?,
@@ -127,6 +132,7 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
         tables,
         schema,
         expectations,
+        slos,
         fingerprint: String::new(),
         source: source.to_string(),
     })

@@ -14,7 +14,8 @@ const FLOORS: &[&[&str]] = &[
     &["eval"],
     &["validate"],
     &["gate"],
-    &["quarantine", "monitor"],
+    &["quarantine"],
+    &["monitor"],
     &["internal"],
 ];
 

@@ -15,6 +15,7 @@ mod release;
 mod roundtrip;
 #[cfg(feature = "s3")]
 mod s3;
+mod status;
 mod suite_parse;
 mod trust;
 mod util;

@@ -42,8 +42,35 @@ pub enum Command {
     /// Print the metric history a run log holds: every value a `metric` expectation observed,
     /// oldest first (what `history:` checks judge against).
     History(HistoryArgs),
+    /// A target's status: the suite's objectives (SLOs) with their error budgets, the last
+    /// run of each suite, expectations failing in their newest batch, open quarantine rows.
+    /// Exit 0 healthy, 1 an objective breached or without data, 2 an error.
+    Status(StatusArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The suite: its objectives, its tables as defaults; only its runs count.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// The target table. Default: the suite's, else lake/<suite>.
+    #[arg(long, value_name = "URI")]
+    pub target: Option<String>,
+    /// The quarantine table. Default: the suite's, else lake/<suite>_quarantine, else
+    /// <target>_quarantine.
+    #[arg(long, value_name = "URI")]
+    pub quarantine: Option<String>,
+    /// The run log. Default: the suite's, else <target>_dq_runs.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
+    /// The clock the objectives are evaluated at (as `run --as-of`). Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -170,7 +197,7 @@ pub struct LintArgs {
 }
 
 /// A time as `--as-of` takes it: like a timestamp literal of a suite.
-fn parse_as_of(t: &str) -> Result<DateTime<Utc>, Error> {
+pub fn parse_as_of(t: &str) -> Result<DateTime<Utc>, Error> {
     dq_gate::internal::parse_timestamp(t).ok_or_else(|| {
         Error::Usage(format!(
             "--as-of `{t}` is not an RFC 3339 time (2026-01-31T12:00:00Z), a date and time \

@@ -6,6 +6,7 @@ mod args;
 mod history;
 mod progress;
 mod quarantine;
+mod status;
 
 use std::io::Write;
 use std::path::Path;
@@ -77,6 +78,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Lint(a) => lint(&a.files),
         Command::Quarantine(q) => quarantine::run(&q),
         Command::History(a) => history::run(&a),
+        Command::Status(a) => status::run(&a),
         Command::Generate(a) => generate(&a),
     }
 }

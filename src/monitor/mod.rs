@@ -1,0 +1,9 @@
+//! Operating the gate: what runs recorded, read back (docs/monitoring.md). The metric history
+//! `history:` checks judge against, the suite's objectives over the run log, and the status of
+//! a target.
+
+pub mod slo;
+pub mod status;
+
+pub use crate::eval::history::{History, HistoryPoint};
+pub use crate::gate::history::{MetricPoint, metric_history};

@@ -1,0 +1,350 @@
+//! The status of a target: its objectives, the last run of each suite, the expectations failing
+//! in their newest batch, and the quarantine's open rows (`dq-check status`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use chrono::{DateTime, Utc};
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use super::slo::{BatchRecord, SloState, SloStatus, evaluate};
+use crate::error::{Error, Result};
+use crate::gate::tables::open_existing;
+use crate::quarantine::Quarantine;
+use crate::suite::Suite;
+
+/// One row of the run log, as the status reads it.
+#[derive(Debug, Clone)]
+struct LogRow {
+    run_id: String,
+    batch: i64,
+    suite: String,
+    suite_version: i64,
+    expectation: Option<String>,
+    expect: Option<String>,
+    on_fail: Option<String>,
+    success: Option<bool>,
+    evaluated: u64,
+    failed: u64,
+    observed: Option<String>,
+    rows: u64,
+    rows_passed: u64,
+    rows_quarantined: u64,
+    outcome: Option<String>,
+    as_of: DateTime<Utc>,
+}
+
+/// The last run of a suite.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LastRun {
+    /// The suite.
+    pub suite: String,
+    /// Its version in that run.
+    pub suite_version: i64,
+    /// The run.
+    pub run_id: String,
+    /// Its clock.
+    pub as_of: DateTime<Utc>,
+    /// Batches.
+    pub batches: u64,
+    /// Rows in.
+    pub rows: u64,
+    /// Rows to the target.
+    pub rows_passed: u64,
+    /// Rows to quarantine.
+    pub rows_quarantined: u64,
+    /// The worst batch outcome: `passed`, `rows_quarantined`, `batch_quarantined`, `failed`.
+    pub outcome: String,
+}
+
+/// An expectation that failed in the newest batch that evaluated it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failing {
+    /// The suite.
+    pub suite: String,
+    /// The expectation.
+    pub expectation: String,
+    /// Its kind.
+    pub expect: String,
+    /// Its `on_fail` in that batch (`warn` for a history check not judged yet).
+    pub on_fail: String,
+    /// That batch's run.
+    pub run_id: String,
+    /// Its clock.
+    pub as_of: DateTime<Utc>,
+    /// The metric's value, for an aggregate (as the report showed it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<serde_json::Value>,
+    /// Failing rows, for a row-level kind.
+    pub failed: u64,
+}
+
+/// The quarantine's open rows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenQuarantine {
+    /// The table.
+    pub uri: String,
+    /// Rows still open.
+    pub open_rows: u64,
+    /// When the oldest open row was quarantined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest: Option<String>,
+    /// Its age at the status's clock, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_age_seconds: Option<i64>,
+}
+
+/// A target's status at a clock.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Status {
+    /// The clock the objectives are evaluated at.
+    pub as_of: DateTime<Utc>,
+    /// The run log read.
+    pub runs: String,
+    /// No objective breached or without data (one at risk is reported, and still healthy).
+    pub healthy: bool,
+    /// The suite's objectives (with `--suite`).
+    pub slos: Vec<SloStatus>,
+    /// The last run of each suite in the run log.
+    pub last_runs: Vec<LastRun>,
+    /// Expectations failing in their newest batch.
+    pub failing: Vec<Failing>,
+    /// The quarantine, when one was given or found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<OpenQuarantine>,
+}
+
+/// Reads the run log at `runs` (and the quarantine at `quarantine`, if there is one) and
+/// evaluates `suite`'s objectives at `as_of`. Only `suite`'s runs count when one is given.
+pub async fn status(
+    runs: &str,
+    quarantine: Option<&str>,
+    suite: Option<&Suite>,
+    as_of: DateTime<Utc>,
+    storage: &HashMap<String, String>,
+) -> Result<Status> {
+    let rows = match open_existing(runs, storage).await? {
+        Some(t) => read_log(&t, runs).await?,
+        // No run yet: every objective has no data.
+        None => Vec::new(),
+    };
+    let rows: Vec<LogRow> = rows
+        .into_iter()
+        .filter(|r| suite.is_none_or(|s| r.suite == s.name) && r.as_of <= as_of)
+        .collect();
+
+    // Batches, once each (a batch has a row per expectation).
+    let mut batches: BTreeMap<(String, i64), BatchRecord> = BTreeMap::new();
+    for r in &rows {
+        let b = batches
+            .entry((r.run_id.clone(), r.batch))
+            .or_insert_with(|| BatchRecord {
+                as_of: r.as_of,
+                rows: r.rows,
+                rows_passed: r.rows_passed,
+                outcome: r.outcome.clone().unwrap_or_default(),
+                results: Vec::new(),
+            });
+        if let (Some(id), Some(success)) = (&r.expectation, r.success) {
+            let aggregate = matches!(r.expect.as_deref(), Some("metric" | "freshness"));
+            b.results
+                .push((id.clone(), aggregate, success, r.evaluated, r.failed));
+        }
+    }
+    let records: Vec<BatchRecord> = batches.values().cloned().collect();
+    let slos: Vec<SloStatus> = suite
+        .map(|s| {
+            s.slos
+                .iter()
+                .map(|o| evaluate(o, &records, as_of))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // The last run of each suite: the run with the newest clock.
+    let mut last: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
+    for r in &rows {
+        let e = last
+            .entry(r.suite.clone())
+            .or_insert((r.as_of, r.run_id.clone()));
+        if (r.as_of, &r.run_id) > (e.0, &e.1) {
+            *e = (r.as_of, r.run_id.clone());
+        }
+    }
+    let rank = |o: &str| match o {
+        "failed" => 3,
+        "batch_quarantined" => 2,
+        "rows_quarantined" => 1,
+        _ => 0,
+    };
+    let last_runs: Vec<LastRun> = last
+        .iter()
+        .map(|(suite_name, (when, run_id))| {
+            let mine: BTreeMap<i64, &LogRow> = rows
+                .iter()
+                .filter(|r| &r.suite == suite_name && &r.run_id == run_id)
+                .map(|r| (r.batch, r))
+                .collect();
+            let outcome = mine
+                .values()
+                .filter_map(|r| r.outcome.as_deref())
+                .max_by_key(|o| rank(o))
+                .unwrap_or("passed")
+                .to_string();
+            LastRun {
+                suite: suite_name.clone(),
+                suite_version: mine.values().next().map_or(0, |r| r.suite_version),
+                run_id: run_id.clone(),
+                as_of: *when,
+                batches: mine.len() as u64,
+                rows: mine.values().map(|r| r.rows).sum(),
+                rows_passed: mine.values().map(|r| r.rows_passed).sum(),
+                rows_quarantined: mine.values().map(|r| r.rows_quarantined).sum(),
+                outcome,
+            }
+        })
+        .collect();
+
+    // Each expectation's newest batch: failing there means failing now.
+    let mut newest: BTreeMap<(String, String), &LogRow> = BTreeMap::new();
+    for r in &rows {
+        let Some(id) = &r.expectation else { continue };
+        if r.success.is_none() {
+            continue;
+        }
+        let key = (r.suite.clone(), id.clone());
+        let keep = newest
+            .get(&key)
+            .is_none_or(|n| (r.as_of, &r.run_id, r.batch) > (n.as_of, &n.run_id, n.batch));
+        if keep {
+            newest.insert(key, r);
+        }
+    }
+    let failing: Vec<Failing> = newest
+        .into_iter()
+        .filter(|(_, r)| r.success == Some(false))
+        .map(|((suite, expectation), r)| Failing {
+            suite,
+            expectation,
+            expect: r.expect.clone().unwrap_or_default(),
+            on_fail: r.on_fail.clone().unwrap_or_default(),
+            run_id: r.run_id.clone(),
+            as_of: r.as_of,
+            observed: r.observed.as_ref().map(|o| {
+                serde_json::from_str(o).unwrap_or_else(|_| serde_json::Value::String(o.clone()))
+            }),
+            failed: r.failed,
+        })
+        .collect();
+
+    let quarantine = match quarantine {
+        Some(q) if open_existing(q, storage).await?.is_some() => {
+            let (open_rows, oldest) = Quarantine::open(q, storage).await?.open_rows().await?;
+            let age = oldest
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(&t.replace(' ', "T")).ok())
+                .map(|t| (as_of - t.with_timezone(&Utc)).num_seconds());
+            Some(OpenQuarantine {
+                uri: q.to_string(),
+                open_rows,
+                oldest,
+                oldest_age_seconds: age,
+            })
+        }
+        _ => None,
+    };
+    let healthy = slos
+        .iter()
+        .all(|s| matches!(s.state, SloState::Ok | SloState::AtRisk));
+    Ok(Status {
+        as_of,
+        runs: runs.to_string(),
+        healthy,
+        slos,
+        last_runs,
+        failing,
+        quarantine,
+    })
+}
+
+async fn read_log(table: &deltalake::DeltaTable, uri: &str) -> Result<Vec<LogRow>> {
+    let err = |e: &dyn std::fmt::Display| Error::TableSchema {
+        table: uri.to_string(),
+        reason: format!("cannot read the run log: {e}"),
+    };
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| err(&e))?;
+    let provider = table.table_provider().await.map_err(|e| err(&e))?;
+    ctx.register_table("runs", provider).map_err(|e| err(&e))?;
+    let sql = "SELECT run_id, batch, suite, suite_version, expectation, expect, on_fail, success, \
+               evaluated, failed, observed, rows, rows_passed, rows_quarantined, outcome, as_of \
+               FROM runs WHERE batch > 0";
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| err(&e))?
+        .collect()
+        .await
+        .map_err(|e| err(&e))?;
+    let mut out = Vec::new();
+    for b in batches {
+        let cast = |i: usize, dt: &DataType| arrow::compute::cast(b.column(i), dt);
+        let mut text = Vec::new();
+        let mut ints = Vec::new();
+        for i in 0..b.num_columns() {
+            text.push(cast(i, &DataType::Utf8).map_err(|e| err(&e))?);
+            ints.push(cast(i, &DataType::Int64).ok());
+        }
+        let ts = cast(
+            15,
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )
+        .map_err(|e| err(&e))?;
+        let ts = ts.as_primitive::<TimestampMicrosecondType>();
+        let success = cast(7, &DataType::Boolean).map_err(|e| err(&e))?;
+        let success = success.as_boolean();
+        let s = |c: usize, r: usize| {
+            let a = text[c].as_string::<i32>();
+            a.is_valid(r).then(|| a.value(r).to_string())
+        };
+        let n = |c: usize, r: usize| -> i64 {
+            ints[c]
+                .as_ref()
+                .map(|a| a.as_primitive::<Int64Type>())
+                .filter(|a| a.is_valid(r))
+                .map_or(0, |a| a.value(r))
+        };
+        for r in 0..b.num_rows() {
+            let Some(as_of) = ts
+                .is_valid(r)
+                .then(|| DateTime::from_timestamp_micros(ts.value(r)))
+                .flatten()
+            else {
+                continue;
+            };
+            out.push(LogRow {
+                run_id: s(0, r).unwrap_or_default(),
+                batch: n(1, r),
+                suite: s(2, r).unwrap_or_default(),
+                suite_version: n(3, r),
+                expectation: s(4, r),
+                expect: s(5, r),
+                on_fail: s(6, r),
+                success: success.is_valid(r).then(|| success.value(r)),
+                evaluated: n(8, r).max(0) as u64,
+                failed: n(9, r).max(0) as u64,
+                observed: s(10, r),
+                rows: n(11, r).max(0) as u64,
+                rows_passed: n(12, r).max(0) as u64,
+                rows_quarantined: n(13, r).max(0) as u64,
+                outcome: s(14, r),
+                as_of,
+            });
+        }
+    }
+    Ok(out)
+}
