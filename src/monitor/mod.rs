@@ -2,6 +2,7 @@
 //! `history:` checks judge against, the suite's objectives over the run log, and the status of
 //! a target.
 
+pub mod alerts;
 pub mod slo;
 pub mod status;
 

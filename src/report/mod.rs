@@ -40,6 +40,9 @@ pub struct Report {
     /// Tables written (only for `run`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tables: Option<TablesReport>,
+    /// Alerts the run raised (`run` with a suite's `alerts:`; docs/monitoring.md#alerts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertOutcome>,
 }
 
 /// Suite identity in a report.
@@ -209,6 +212,24 @@ pub struct ExpectationResult {
     pub history: Option<HistoryResult>,
 }
 
+/// One alert a run raised, and what became of it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AlertOutcome {
+    /// `expectation:<id>`, `quarantine` or `slo:<id>`.
+    pub subject: String,
+    /// `firing` or `resolved`.
+    pub status: String,
+    /// Delivered to every sink.
+    pub delivered: bool,
+    /// Recorded but not delivered: within the suppression interval, or a recovery of an
+    /// alert nobody was told about.
+    pub suppressed: bool,
+    /// Another process recorded the same transition first (and delivers it).
+    pub duplicate: bool,
+    /// What failed while delivering (each sink's last error).
+    pub errors: Vec<String>,
+}
+
 /// What a `history:` check read and the band it allowed (docs/monitoring.md).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HistoryResult {
@@ -307,6 +328,7 @@ impl ReportBuilder {
                 },
                 batches: Vec::new(),
                 tables: None,
+                alerts: Vec::new(),
             },
         }
     }

@@ -148,6 +148,21 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "  shared      {}: {}{key}", c.column, c.share);
         }
     }
+    if !r.alerts.is_empty() {
+        let _ = writeln!(out, "\nalerts:");
+        for a in &r.alerts {
+            let fate = if a.duplicate {
+                "recorded by another process".to_string()
+            } else if a.suppressed {
+                "recorded, not sent (suppressed)".to_string()
+            } else if a.delivered {
+                "sent".to_string()
+            } else {
+                format!("NOT SENT: {}", a.errors.join("; "))
+            };
+            let _ = writeln!(out, "  {:<9} {}: {fate}", a.status, a.subject);
+        }
+    }
     out
 }
 

@@ -5,6 +5,7 @@
 //! [`crate::CompiledSuite`]'s step, which for a suite with a schema contract happens when it is
 //! compiled, so a bound of the wrong type is caught by `dq-check lint` before any data arrives.
 
+mod alerts;
 mod expectations;
 mod fingerprint;
 mod kinds;
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
 pub use crate::types::ColumnType;
 pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
+pub use alerts::{AlertEvent, Alerts, Sink};
 pub use slos::{DEFAULT_SLO_WINDOW, Slo, SloKind};
 
 /// Whether `s` is a valid expectation id (`[a-z0-9_]+`).
@@ -55,6 +57,9 @@ pub struct Suite {
     /// Service-level objectives, evaluated from the run log (docs/monitoring.md).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slos: Vec<Slo>,
+    /// Where alerts go and when they fire (docs/monitoring.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Alerts>,
     #[serde(skip)]
     fingerprint: String,
     #[serde(skip)]

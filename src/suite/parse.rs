@@ -119,10 +119,11 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
         .get("slos")
         .map(|n| super::slos::slos(ctx, n, &expectations))
         .unwrap_or_default();
+    let alerts = m.get("alerts").and_then(|n| super::alerts::alerts(ctx, n));
     m.finish(
         ctx,
         "(a suite has dq_suite, name, version, description, owner, tables, schema, expectations, \
-         slos)",
+         slos, alerts)",
     );
     Some(Suite {
         name: name?,
@@ -133,6 +134,7 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
         schema,
         expectations,
         slos,
+        alerts,
         fingerprint: String::new(),
         source: source.to_string(),
     })

@@ -91,12 +91,32 @@ fn validate(c: &Common) -> Result<u8, Error> {
 }
 
 fn gate(a: &args::RunArgs) -> Result<u8, Error> {
-    let gate = a.gate(CompiledSuite::from_path(&a.common.suite)?)?;
+    let compiled_suite = CompiledSuite::from_path(&a.common.suite)?;
+    let gate = a.gate(compiled_suite.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(gate.run_paths(&a.common.inputs))?;
+    let mut report = runtime.block_on(gate.run_paths(&a.common.inputs))?;
+    // Alerts follow the run; a problem with them never changes what the run did.
+    if let (Some(_), Some(t)) = (&compiled_suite.suite().alerts, &report.tables) {
+        let tables = dq_gate::monitor::alerts::AlertTables {
+            target: t.target.uri.clone(),
+            runs: t.runs.uri.clone(),
+            quarantine: t.quarantine.uri.clone(),
+            storage: std::collections::HashMap::new(),
+        };
+        match runtime.block_on(dq_gate::monitor::alerts::after_run(
+            compiled_suite.suite(),
+            &report,
+            &tables,
+        )) {
+            Ok(outcomes) => report.alerts = outcomes,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "warning: alerts not raised: {e}");
+            }
+        }
+    }
     emit(&a.common, &report)?;
     Ok(report.status.exit_code())
 }

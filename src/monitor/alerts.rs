@@ -1,0 +1,665 @@
+//! Alerts after a run (docs/monitoring.md#alerts): what a run shows about each subject (an
+//! expectation, the quarantine, an SLO), compared with the alert state kept in a Delta table
+//! beside the run log; a change of state is recorded, exactly once across concurrent writers,
+//! and then delivered to the suite's sinks.
+//!
+//! ```text
+//!  report + SLOs ─▶ observations (subject, firing?) ─▶ vs state: a transition?
+//!      ─▶ commit the transition row with txn("alert:<suite>:<subject>", seq)   (one winner)
+//!      ─▶ the winner delivers (retries with backoff) ─▶ commit a delivery row
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, TimeDelta, Utc};
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::slo::SloState;
+use crate::error::{Error, Result};
+use crate::gate::encoding::FileOptions;
+use crate::gate::sink::TableSink;
+use crate::gate::tables::{check_compatible, open_or_create, table_schema};
+use crate::report::{AlertOutcome, Report};
+use crate::suite::{AlertEvent, Alerts, Sink, Suite};
+use crate::{Codec, DEFAULT_TARGET_FILE_SIZE};
+
+/// What a run shows about one subject.
+#[derive(Debug, Clone)]
+struct Observation {
+    subject: String,
+    event: AlertEvent,
+    firing: bool,
+    text: String,
+    detail: Value,
+}
+
+/// The state of a subject: its newest transition, and when a firing was last delivered.
+#[derive(Debug, Clone, Default)]
+struct State {
+    seq: i64,
+    firing: bool,
+    last_delivered_firing: Option<DateTime<Utc>>,
+    /// Whether the newest delivered notice of the subject was a firing (a recovery is sent
+    /// only to those who heard of the trouble).
+    heard_firing: bool,
+}
+
+/// Where the alert state lives and what a run reports to.
+#[derive(Debug, Clone)]
+pub struct AlertTables {
+    /// The target (named in alerts).
+    pub target: String,
+    /// The run log (for the SLOs).
+    pub runs: String,
+    /// The quarantine (named in remediation hints).
+    pub quarantine: String,
+    /// Object-store options.
+    pub storage: HashMap<String, String>,
+}
+
+fn state_schema() -> SchemaRef {
+    let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        s("suite"),
+        s("subject"),
+        s("event"),
+        s("status"),
+        Field::new("seq", DataType::Int64, true),
+        s("kind"),
+        s("run_id"),
+        Field::new("as_of", ts(), true),
+        Field::new("logged_at", ts(), true),
+        Field::new("delivered", DataType::Boolean, true),
+        Field::new("suppressed", DataType::Boolean, true),
+        s("deliveries"),
+        s("text"),
+    ]))
+}
+
+/// The alert-state table of a target: `alerts.table`, else `<target>_dq_alerts`.
+pub fn state_table(alerts: &Alerts, target: &str) -> String {
+    alerts
+        .table
+        .clone()
+        .unwrap_or_else(|| format!("{}_dq_alerts", target.trim_end_matches('/')))
+}
+
+/// Raises the alerts a finished run calls for. Never fails the run: problems with the state
+/// table come back as an error for the caller to print, delivery problems in the outcomes.
+pub async fn after_run(suite: &Suite, report: &Report, t: &AlertTables) -> Result<Vec<AlertOutcome>> {
+    let Some(alerts) = &suite.alerts else {
+        return Ok(Vec::new());
+    };
+    let as_of: DateTime<Utc> = report.as_of.parse().unwrap_or_else(|_| Utc::now());
+    let mut seen = observe_report(suite, alerts, report, t);
+    if alerts.events.contains(&AlertEvent::Slo) && !suite.slos.is_empty() {
+        let st = super::status::status(&t.runs, None, Some(suite), as_of, &t.storage).await?;
+        for o in st.slos {
+            let firing = o.state != SloState::Ok;
+            let state = serde_json::to_value(o.state).unwrap_or_default();
+            let text = format!(
+                "{}: SLO {} ({}) is {} at {}: attained {}, objective {}",
+                suite.name,
+                o.id,
+                o.kind,
+                state.as_str().unwrap_or_default().replace('_', " "),
+                as_of.to_rfc3339(),
+                o.attainment.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
+                format_args!("{:.3}%", o.objective * 100.0),
+            );
+            seen.push(Observation {
+                subject: format!("slo:{}", o.id),
+                event: AlertEvent::Slo,
+                firing,
+                text,
+                detail: serde_json::to_value(&o).unwrap_or_default(),
+            });
+        }
+    }
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let uri = state_table(alerts, &t.target);
+    let schema = state_schema();
+    let table = open_or_create(&uri, &t.storage, &schema, "dq_alerts", &[]).await?;
+    check_compatible(&uri, &schema, &*table_schema(&table, &uri)?)?;
+    let states = read_states(&table, &uri, &suite.name).await?;
+    let mut out = Vec::new();
+    for o in seen {
+        let st = states.get(&o.subject).cloned().unwrap_or_default();
+        if o.firing == st.firing {
+            continue;
+        }
+        let seq = st.seq + 1;
+        let suppressed = if o.firing {
+            st.last_delivered_firing
+                .is_some_and(|t| as_of - t < TimeDelta::seconds(alerts.suppress))
+        } else {
+            !st.heard_firing
+        };
+        let status = if o.firing { "firing" } else { "resolved" };
+        let row = Row {
+            suite: &suite.name,
+            subject: &o.subject,
+            event: event_name(o.event, &o.detail),
+            status,
+            seq,
+            kind: "transition",
+            run_id: &report.run_id,
+            as_of,
+            delivered: None,
+            suppressed: Some(suppressed),
+            deliveries: None,
+            text: &o.text,
+        };
+        let app = format!("alert:{}:{}", suite.name, o.subject);
+        let mut sink = TableSink::new(&uri, table.clone(), schema.clone(), &app, files()).await?;
+        if sink.has(seq) {
+            out.push(outcome(&o, status, false, suppressed, true, Vec::new()));
+            continue;
+        }
+        sink.write(row.batch(&schema)?).await?;
+        if sink.commit(seq, HashMap::new()).await?.is_none() {
+            // Another process recorded this transition first: it delivers.
+            out.push(outcome(&o, status, false, suppressed, true, Vec::new()));
+            continue;
+        }
+        if suppressed {
+            out.push(outcome(&o, status, false, true, false, Vec::new()));
+            continue;
+        }
+        let payload = payload(suite, report, t, &o, status, seq, as_of);
+        let errors = deliver(&alerts.sinks, alerts.attempts, &payload).await;
+        let delivered = errors.is_empty();
+        let record = Row {
+            kind: "delivery",
+            delivered: Some(delivered),
+            deliveries: Some(json!(errors).to_string()),
+            ..row
+        };
+        let app = format!("alert-delivery:{}:{}", suite.name, o.subject);
+        let mut sink = TableSink::new(&uri, table.clone(), schema.clone(), &app, files()).await?;
+        sink.write(record.batch(&schema)?).await?;
+        sink.commit(seq, HashMap::new()).await?;
+        out.push(outcome(&o, status, delivered, false, false, errors));
+    }
+    Ok(out)
+}
+
+fn files() -> FileOptions {
+    FileOptions {
+        target_size: DEFAULT_TARGET_FILE_SIZE,
+        codec: Codec::Snappy,
+    }
+}
+
+fn outcome(
+    o: &Observation,
+    status: &str,
+    delivered: bool,
+    suppressed: bool,
+    duplicate: bool,
+    errors: Vec<String>,
+) -> AlertOutcome {
+    AlertOutcome {
+        subject: o.subject.clone(),
+        status: status.to_string(),
+        delivered,
+        suppressed,
+        duplicate,
+        errors,
+    }
+}
+
+fn event_name(e: AlertEvent, detail: &Value) -> &'static str {
+    match e {
+        AlertEvent::ExpectationFailed => "expectation_failed",
+        AlertEvent::Anomaly => "anomaly",
+        AlertEvent::RowsQuarantined => "rows_quarantined",
+        AlertEvent::Slo => match detail["state"].as_str() {
+            Some("at_risk") => "slo_at_risk",
+            Some("no_data") => "slo_no_data",
+            _ => "slo_breached",
+        },
+    }
+}
+
+/// What the report shows about each expectation and the quarantine. An expectation counts
+/// when it was evaluated: firing if it failed at an alerting level in any batch (an anomaly if
+/// a history check judged it), resolved if it passed in every batch. A history check not
+/// judged yet says nothing either way.
+fn observe_report(suite: &Suite, alerts: &Alerts, report: &Report, t: &AlertTables) -> Vec<Observation> {
+    let mut out = Vec::new();
+    let levels: Vec<&str> = alerts.levels.iter().map(|l| l.as_str()).collect();
+    let mut ids: Vec<&str> = Vec::new();
+    for b in &report.batches {
+        for e in &b.expectations {
+            if !ids.contains(&e.id.as_str()) {
+                ids.push(&e.id);
+            }
+        }
+    }
+    for id in ids {
+        let results: Vec<_> = report
+            .batches
+            .iter()
+            .filter_map(|b| b.expectations.iter().find(|e| e.id == id).map(|e| (b, e)))
+            .collect();
+        let judged = |e: &crate::report::ExpectationResult| e.history.as_ref().is_none_or(|h| h.judged);
+        let anomaly = results
+            .iter()
+            .find(|(_, e)| !e.success && e.history.as_ref().is_some_and(|h| h.judged));
+        let failed = results
+            .iter()
+            .find(|(_, e)| !e.success && judged(e) && levels.contains(&e.on_fail.as_str()));
+        let all_passed = results.iter().all(|(_, e)| e.success);
+        let (event, firing, hit) = match (anomaly, failed) {
+            (Some(hit), _) if alerts.events.contains(&AlertEvent::Anomaly) => {
+                (AlertEvent::Anomaly, true, Some(hit))
+            }
+            (_, Some(hit)) if alerts.events.contains(&AlertEvent::ExpectationFailed) => {
+                (AlertEvent::ExpectationFailed, true, Some(hit))
+            }
+            _ if all_passed => (AlertEvent::ExpectationFailed, false, None),
+            _ => continue,
+        };
+        let text = match hit {
+            Some((b, e)) => {
+                let what = match (&e.observed, e.failed) {
+                    (Some(o), _) => format!("observed {o}"),
+                    (None, f) => format!("{f} of {} rows failed", e.evaluated),
+                };
+                format!(
+                    "{}: {} `{id}` ({}, on_fail {}) failed in batch {} of run {}: {what}{}. \
+                     Quarantined rows: dq-check quarantine ls --quarantine {} --run-id {}",
+                    suite.name,
+                    if event == AlertEvent::Anomaly { "anomaly:" } else { "expectation" },
+                    e.expect,
+                    e.on_fail,
+                    b.batch,
+                    report.run_id,
+                    e.message.as_ref().map_or(String::new(), |m| format!(" ({m})")),
+                    t.quarantine,
+                    report.run_id
+                )
+            }
+            None => format!(
+                "{}: `{id}` passed in every batch of run {}: resolved",
+                suite.name, report.run_id
+            ),
+        };
+        let detail = hit.map_or(json!({"expectation": id}), |(b, e)| {
+            json!({
+                "expectation": id,
+                "expect": e.expect,
+                "on_fail": e.on_fail,
+                "batch": b.batch,
+                "input": b.input,
+                "evaluated": e.evaluated,
+                "failed": e.failed,
+                "observed": e.observed,
+                "message": e.message,
+                "history": e.history,
+            })
+        });
+        out.push(Observation {
+            subject: format!("expectation:{id}"),
+            event,
+            firing,
+            text,
+            detail,
+        });
+    }
+    if alerts.events.contains(&AlertEvent::RowsQuarantined) {
+        let q = report.summary.rows_quarantined;
+        out.push(Observation {
+            subject: "quarantine".into(),
+            event: AlertEvent::RowsQuarantined,
+            firing: q > 0,
+            text: if q > 0 {
+                format!(
+                    "{}: run {} quarantined {q} of {} rows. Look: dq-check quarantine ls \
+                     --quarantine {} --run-id {}",
+                    suite.name, report.run_id, report.summary.rows, t.quarantine, report.run_id
+                )
+            } else {
+                format!(
+                    "{}: run {} quarantined no rows: resolved",
+                    suite.name, report.run_id
+                )
+            },
+            detail: json!({"rows": report.summary.rows, "rows_quarantined": q}),
+        });
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn payload(
+    suite: &Suite,
+    report: &Report,
+    t: &AlertTables,
+    o: &Observation,
+    status: &str,
+    seq: i64,
+    as_of: DateTime<Utc>,
+) -> Value {
+    let mark = if status == "firing" { "FIRING" } else { "RESOLVED" };
+    json!({
+        "dq_alert": 1,
+        "status": status,
+        "event": event_name(o.event, &o.detail),
+        "subject": o.subject,
+        "key": format!("{}/{}", suite.name, o.subject),
+        "seq": seq,
+        "suite": {"name": suite.name, "version": suite.version},
+        "owner": suite.owner,
+        "target": t.target,
+        "run_id": report.run_id,
+        "as_of": as_of.to_rfc3339(),
+        "text": format!("[{mark}] {}", o.text),
+        "detail": o.detail,
+    })
+}
+
+/// Sends `payload` to every sink, each with `attempts` tries and backoff; returns the errors
+/// of the sinks that never took it.
+async fn deliver(sinks: &[Sink], attempts: u32, payload: &Value) -> Vec<String> {
+    let body = payload.to_string();
+    let mut errors = Vec::new();
+    for s in sinks {
+        let mut last = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
+            }
+            match send(s, &body).await {
+                Ok(()) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            errors.push(e);
+        }
+    }
+    errors
+}
+
+async fn send(sink: &Sink, body: &str) -> std::result::Result<(), String> {
+    match sink {
+        Sink::Webhook { url, url_env } => {
+            let url = match (url, url_env) {
+                (Some(u), _) => u.clone(),
+                (None, Some(v)) => std::env::var(v)
+                    .map_err(|_| format!("webhook: the variable {v} is not set"))?,
+                (None, None) => return Err("webhook: no url".into()),
+            };
+            // The URL may hold a secret: errors name the host only.
+            let host = url::Url::parse(&url)
+                .ok()
+                .and_then(|u| u.host_str().map(String::from))
+                .unwrap_or_default();
+            let response = reqwest::Client::new()
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .map_err(|e| format!("webhook {host}: {}", e.without_url()))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("webhook {host}: HTTP {}", response.status().as_u16()))
+            }
+        }
+        Sink::Command { run } => {
+            let run = run.clone();
+            let body = body.to_string();
+            tokio::task::spawn_blocking(move || run_command(&run, &body))
+                .await
+                .map_err(|e| format!("command: {e}"))?
+        }
+        Sink::File { path } => {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("file {path}: {e}"))?;
+            f.write_all(format!("{body}\n").as_bytes())
+                .map_err(|e| format!("file {path}: {e}"))
+        }
+    }
+}
+
+/// Runs `run` with `body` on its standard input; 30 seconds at most.
+fn run_command(run: &[String], body: &str) -> std::result::Result<(), String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(&run[0])
+        .args(&run[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("command {}: {e}", run[0]))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(body.as_bytes());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) if s.success() => return Ok(()),
+            Ok(Some(s)) => return Err(format!("command {}: exited with {s}", run[0])),
+            Ok(None) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                return Err(format!("command {}: still running after 30 s", run[0]));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("command {}: {e}", run[0])),
+        }
+    }
+}
+
+struct Row<'a> {
+    suite: &'a str,
+    subject: &'a str,
+    event: &'a str,
+    status: &'a str,
+    seq: i64,
+    kind: &'a str,
+    run_id: &'a str,
+    as_of: DateTime<Utc>,
+    delivered: Option<bool>,
+    suppressed: Option<bool>,
+    deliveries: Option<String>,
+    text: &'a str,
+}
+
+impl Row<'_> {
+    fn batch(&self, schema: &SchemaRef) -> Result<RecordBatch> {
+        let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
+        let ts = |t: DateTime<Utc>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(vec![t.timestamp_micros()]).with_timezone("UTC"))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            s(self.suite),
+            s(self.subject),
+            s(self.event),
+            s(self.status),
+            Arc::new(Int64Array::from(vec![self.seq])),
+            s(self.kind),
+            s(self.run_id),
+            ts(self.as_of),
+            ts(Utc::now()),
+            Arc::new(BooleanArray::from(vec![self.delivered])),
+            Arc::new(BooleanArray::from(vec![self.suppressed])),
+            Arc::new(StringArray::from(vec![self.deliveries.clone()])),
+            s(self.text),
+        ];
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}
+
+/// A subject's alert state, as read from the state table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AlertState {
+    /// The suite.
+    pub suite: String,
+    /// The subject.
+    pub subject: String,
+    /// Its newest event.
+    pub event: String,
+    /// `firing` or `resolved`.
+    pub status: String,
+    /// Since this run's clock.
+    pub since: DateTime<Utc>,
+    /// That run.
+    pub run_id: String,
+}
+
+/// Every subject's newest transition in the alert-state table at `uri` (`None`: no table).
+pub async fn read_alert_states(
+    uri: &str,
+    storage: &HashMap<String, String>,
+) -> Result<Option<Vec<AlertState>>> {
+    let Some(table) = crate::gate::tables::open_existing(uri, storage).await? else {
+        return Ok(None);
+    };
+    let rows = read_rows(&table, uri, None).await?;
+    let mut newest: HashMap<(String, String), AlertState> = HashMap::new();
+    let mut seqs: HashMap<(String, String), i64> = HashMap::new();
+    for r in rows.into_iter().filter(|r| r.kind == "transition") {
+        let key = (r.suite.clone(), r.subject.clone());
+        if seqs.get(&key).is_none_or(|s| r.seq > *s) {
+            seqs.insert(key.clone(), r.seq);
+            newest.insert(
+                key,
+                AlertState {
+                    suite: r.suite,
+                    subject: r.subject,
+                    event: r.event,
+                    status: r.status,
+                    since: r.as_of,
+                    run_id: r.run_id,
+                },
+            );
+        }
+    }
+    let mut out: Vec<AlertState> = newest.into_values().collect();
+    out.sort_by(|a, b| (&a.suite, &a.subject).cmp(&(&b.suite, &b.subject)));
+    Ok(Some(out))
+}
+
+struct StateRow {
+    suite: String,
+    subject: String,
+    event: String,
+    status: String,
+    seq: i64,
+    kind: String,
+    run_id: String,
+    as_of: DateTime<Utc>,
+    delivered: Option<bool>,
+}
+
+async fn read_rows(table: &deltalake::DeltaTable, uri: &str, suite: Option<&str>) -> Result<Vec<StateRow>> {
+    let err = |e: &dyn std::fmt::Display| Error::TableSchema {
+        table: uri.to_string(),
+        reason: format!("cannot read the alert state: {e}"),
+    };
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| err(&e))?;
+    let provider = table.table_provider().await.map_err(|e| err(&e))?;
+    ctx.register_table("alerts", provider).map_err(|e| err(&e))?;
+    // Suite names were checked to hold no quote.
+    let filter = suite.map_or(String::new(), |s| format!(" WHERE suite = '{s}'"));
+    let sql = format!(
+        "SELECT suite, subject, event, status, seq, kind, run_id, as_of, delivered FROM alerts{filter}"
+    );
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(|e| err(&e))?
+        .collect()
+        .await
+        .map_err(|e| err(&e))?;
+    let mut out = Vec::new();
+    for b in batches {
+        let text: Vec<ArrayRef> = (0..7)
+            .map(|i| arrow::compute::cast(b.column(i), &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| err(&e))?;
+        let seq = arrow::compute::cast(b.column(4), &DataType::Int64).map_err(|e| err(&e))?;
+        let seq = seq.as_primitive::<Int64Type>();
+        let ts = arrow::compute::cast(
+            b.column(7),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )
+        .map_err(|e| err(&e))?;
+        let ts = ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let delivered = b.column(8).as_boolean_opt().cloned();
+        let s = |c: usize, r: usize| {
+            let a = text[c].as_string::<i32>();
+            if a.is_valid(r) { a.value(r).to_string() } else { String::new() }
+        };
+        for r in 0..b.num_rows() {
+            let Some(as_of) = DateTime::from_timestamp_micros(ts.value(r)) else {
+                continue;
+            };
+            out.push(StateRow {
+                suite: s(0, r),
+                subject: s(1, r),
+                event: s(2, r),
+                status: s(3, r),
+                seq: if seq.is_valid(r) { seq.value(r) } else { 0 },
+                kind: s(5, r),
+                run_id: s(6, r),
+                as_of,
+                delivered: delivered
+                    .as_ref()
+                    .and_then(|d| d.is_valid(r).then(|| d.value(r))),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn read_states(table: &deltalake::DeltaTable, uri: &str, suite: &str) -> Result<HashMap<String, State>> {
+    let rows = read_rows(table, uri, Some(suite)).await?;
+    let mut states: HashMap<String, State> = HashMap::new();
+    // Deliveries in order, to know the newest delivered notice per subject.
+    let mut delivered: Vec<&StateRow> = rows
+        .iter()
+        .filter(|r| r.kind == "delivery" && r.delivered == Some(true))
+        .collect();
+    delivered.sort_by_key(|r| r.seq);
+    for r in rows.iter().filter(|r| r.kind == "transition") {
+        let st = states.entry(r.subject.clone()).or_default();
+        if r.seq > st.seq {
+            st.seq = r.seq;
+            st.firing = r.status == "firing";
+        }
+    }
+    for r in delivered {
+        let st = states.entry(r.subject.clone()).or_default();
+        st.heard_firing = r.status == "firing";
+        if r.status == "firing" {
+            st.last_delivered_firing = Some(st.last_delivered_firing.map_or(r.as_of, |t| t.max(r.as_of)));
+        }
+    }
+    Ok(states)
+}
