@@ -14,8 +14,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::array::{Array, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, TimeDelta, Utc};
 use datafusion::prelude::SessionContext;
@@ -95,14 +95,18 @@ pub fn state_table(alerts: &Alerts, target: &str) -> String {
 
 /// Raises the alerts a finished run calls for. Never fails the run: problems with the state
 /// table come back as an error for the caller to print, delivery problems in the outcomes.
-pub async fn after_run(suite: &Suite, report: &Report, t: &AlertTables) -> Result<Vec<AlertOutcome>> {
+pub async fn after_run(
+    suite: &Suite,
+    report: &Report,
+    t: &AlertTables,
+) -> Result<Vec<AlertOutcome>> {
     let Some(alerts) = &suite.alerts else {
         return Ok(Vec::new());
     };
     let as_of: DateTime<Utc> = report.as_of.parse().unwrap_or_else(|_| Utc::now());
     let mut seen = observe_report(suite, alerts, report, t);
     if alerts.events.contains(&AlertEvent::Slo) && !suite.slos.is_empty() {
-        let st = super::status::status(&t.runs, None, Some(suite), as_of, &t.storage).await?;
+        let st = super::status::status(&t.runs, None, None, Some(suite), as_of, &t.storage).await?;
         for o in st.slos {
             let firing = o.state != SloState::Ok;
             let state = serde_json::to_value(o.state).unwrap_or_default();
@@ -113,7 +117,8 @@ pub async fn after_run(suite: &Suite, report: &Report, t: &AlertTables) -> Resul
                 o.kind,
                 state.as_str().unwrap_or_default().replace('_', " "),
                 as_of.to_rfc3339(),
-                o.attainment.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
+                o.attainment
+                    .map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
                 format_args!("{:.3}%", o.objective * 100.0),
             );
             seen.push(Observation {
@@ -237,7 +242,12 @@ fn event_name(e: AlertEvent, detail: &Value) -> &'static str {
 /// when it was evaluated: firing if it failed at an alerting level in any batch (an anomaly if
 /// a history check judged it), resolved if it passed in every batch. A history check not
 /// judged yet says nothing either way.
-fn observe_report(suite: &Suite, alerts: &Alerts, report: &Report, t: &AlertTables) -> Vec<Observation> {
+fn observe_report(
+    suite: &Suite,
+    alerts: &Alerts,
+    report: &Report,
+    t: &AlertTables,
+) -> Vec<Observation> {
     let mut out = Vec::new();
     let levels: Vec<&str> = alerts.levels.iter().map(|l| l.as_str()).collect();
     let mut ids: Vec<&str> = Vec::new();
@@ -254,7 +264,8 @@ fn observe_report(suite: &Suite, alerts: &Alerts, report: &Report, t: &AlertTabl
             .iter()
             .filter_map(|b| b.expectations.iter().find(|e| e.id == id).map(|e| (b, e)))
             .collect();
-        let judged = |e: &crate::report::ExpectationResult| e.history.as_ref().is_none_or(|h| h.judged);
+        let judged =
+            |e: &crate::report::ExpectationResult| e.history.as_ref().is_none_or(|h| h.judged);
         let anomaly = results
             .iter()
             .find(|(_, e)| !e.success && e.history.as_ref().is_some_and(|h| h.judged));
@@ -282,12 +293,18 @@ fn observe_report(suite: &Suite, alerts: &Alerts, report: &Report, t: &AlertTabl
                     "{}: {} `{id}` ({}, on_fail {}) failed in batch {} of run {}: {what}{}. \
                      Quarantined rows: dq-check quarantine ls --quarantine {} --run-id {}",
                     suite.name,
-                    if event == AlertEvent::Anomaly { "anomaly:" } else { "expectation" },
+                    if event == AlertEvent::Anomaly {
+                        "anomaly:"
+                    } else {
+                        "expectation"
+                    },
                     e.expect,
                     e.on_fail,
                     b.batch,
                     report.run_id,
-                    e.message.as_ref().map_or(String::new(), |m| format!(" ({m})")),
+                    e.message
+                        .as_ref()
+                        .map_or(String::new(), |m| format!(" ({m})")),
                     t.quarantine,
                     report.run_id
                 )
@@ -353,7 +370,11 @@ fn payload(
     seq: i64,
     as_of: DateTime<Utc>,
 ) -> Value {
-    let mark = if status == "firing" { "FIRING" } else { "RESOLVED" };
+    let mark = if status == "firing" {
+        "FIRING"
+    } else {
+        "RESOLVED"
+    };
     json!({
         "dq_alert": 1,
         "status": status,
@@ -402,8 +423,9 @@ async fn send(sink: &Sink, body: &str) -> std::result::Result<(), String> {
         Sink::Webhook { url, url_env } => {
             let url = match (url, url_env) {
                 (Some(u), _) => u.clone(),
-                (None, Some(v)) => std::env::var(v)
-                    .map_err(|_| format!("webhook: the variable {v} is not set"))?,
+                (None, Some(v)) => {
+                    std::env::var(v).map_err(|_| format!("webhook: the variable {v} is not set"))?
+                }
                 (None, None) => return Err("webhook: no url".into()),
             };
             // The URL may hold a secret: errors name the host only.
@@ -422,7 +444,10 @@ async fn send(sink: &Sink, body: &str) -> std::result::Result<(), String> {
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(format!("webhook {host}: HTTP {}", response.status().as_u16()))
+                Err(format!(
+                    "webhook {host}: HTTP {}",
+                    response.status().as_u16()
+                ))
             }
         }
         Sink::Command { run } => {
@@ -491,7 +516,9 @@ impl Row<'_> {
     fn batch(&self, schema: &SchemaRef) -> Result<RecordBatch> {
         let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
         let ts = |t: DateTime<Utc>| -> ArrayRef {
-            Arc::new(TimestampMicrosecondArray::from(vec![t.timestamp_micros()]).with_timezone("UTC"))
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![t.timestamp_micros()]).with_timezone("UTC"),
+            )
         };
         let columns: Vec<ArrayRef> = vec![
             s(self.suite),
@@ -574,7 +601,11 @@ struct StateRow {
     delivered: Option<bool>,
 }
 
-async fn read_rows(table: &deltalake::DeltaTable, uri: &str, suite: Option<&str>) -> Result<Vec<StateRow>> {
+async fn read_rows(
+    table: &deltalake::DeltaTable,
+    uri: &str,
+    suite: Option<&str>,
+) -> Result<Vec<StateRow>> {
     let err = |e: &dyn std::fmt::Display| Error::TableSchema {
         table: uri.to_string(),
         reason: format!("cannot read the alert state: {e}"),
@@ -584,7 +615,8 @@ async fn read_rows(table: &deltalake::DeltaTable, uri: &str, suite: Option<&str>
         .update_datafusion_session(&ctx.state())
         .map_err(|e| err(&e))?;
     let provider = table.table_provider().await.map_err(|e| err(&e))?;
-    ctx.register_table("alerts", provider).map_err(|e| err(&e))?;
+    ctx.register_table("alerts", provider)
+        .map_err(|e| err(&e))?;
     // Suite names were checked to hold no quote.
     let filter = suite.map_or(String::new(), |s| format!(" WHERE suite = '{s}'"));
     let sql = format!(
@@ -614,7 +646,11 @@ async fn read_rows(table: &deltalake::DeltaTable, uri: &str, suite: Option<&str>
         let delivered = b.column(8).as_boolean_opt().cloned();
         let s = |c: usize, r: usize| {
             let a = text[c].as_string::<i32>();
-            if a.is_valid(r) { a.value(r).to_string() } else { String::new() }
+            if a.is_valid(r) {
+                a.value(r).to_string()
+            } else {
+                String::new()
+            }
         };
         for r in 0..b.num_rows() {
             let Some(as_of) = DateTime::from_timestamp_micros(ts.value(r)) else {
@@ -638,7 +674,11 @@ async fn read_rows(table: &deltalake::DeltaTable, uri: &str, suite: Option<&str>
     Ok(out)
 }
 
-async fn read_states(table: &deltalake::DeltaTable, uri: &str, suite: &str) -> Result<HashMap<String, State>> {
+async fn read_states(
+    table: &deltalake::DeltaTable,
+    uri: &str,
+    suite: &str,
+) -> Result<HashMap<String, State>> {
     let rows = read_rows(table, uri, Some(suite)).await?;
     let mut states: HashMap<String, State> = HashMap::new();
     // Deliveries in order, to know the newest delivered notice per subject.
@@ -658,7 +698,8 @@ async fn read_states(table: &deltalake::DeltaTable, uri: &str, suite: &str) -> R
         let st = states.entry(r.subject.clone()).or_default();
         st.heard_firing = r.status == "firing";
         if r.status == "firing" {
-            st.last_delivered_firing = Some(st.last_delivered_firing.map_or(r.as_of, |t| t.max(r.as_of)));
+            st.last_delivered_firing =
+                Some(st.last_delivered_firing.map_or(r.as_of, |t| t.max(r.as_of)));
         }
     }
     Ok(states)

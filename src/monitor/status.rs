@@ -103,7 +103,8 @@ pub struct Status {
     pub as_of: DateTime<Utc>,
     /// The run log read.
     pub runs: String,
-    /// No objective breached or without data (one at risk is reported, and still healthy).
+    /// No objective breached or without data (one at risk is reported, and still healthy),
+    /// and no alert firing.
     pub healthy: bool,
     /// The suite's objectives (with `--suite`).
     pub slos: Vec<SloStatus>,
@@ -114,6 +115,8 @@ pub struct Status {
     /// The quarantine, when one was given or found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<OpenQuarantine>,
+    /// Alerts firing now (their newest transition), from the alert-state table.
+    pub alerts_firing: Vec<super::alerts::AlertState>,
 }
 
 /// Reads the run log at `runs` (and the quarantine at `quarantine`, if there is one) and
@@ -121,6 +124,7 @@ pub struct Status {
 pub async fn status(
     runs: &str,
     quarantine: Option<&str>,
+    alerts: Option<&str>,
     suite: Option<&Suite>,
     as_of: DateTime<Utc>,
     storage: &HashMap<String, String>,
@@ -255,9 +259,19 @@ pub async fn status(
         }
         _ => None,
     };
+    let alerts_firing: Vec<super::alerts::AlertState> = match alerts {
+        Some(uri) => super::alerts::read_alert_states(uri, storage)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a.status == "firing" && suite.is_none_or(|s| a.suite == s.name))
+            .collect(),
+        None => Vec::new(),
+    };
     let healthy = slos
         .iter()
-        .all(|s| matches!(s.state, SloState::Ok | SloState::AtRisk));
+        .all(|s| matches!(s.state, SloState::Ok | SloState::AtRisk))
+        && alerts_firing.is_empty();
     Ok(Status {
         as_of,
         runs: runs.to_string(),
@@ -266,6 +280,7 @@ pub async fn status(
         last_runs,
         failing,
         quarantine,
+        alerts_firing,
     })
 }
 

@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use super::OnFail;
-use super::reader::{Ctx, MapReader, as_choice, as_string, as_string_list, as_uint, parse_duration};
+use super::reader::{
+    Ctx, MapReader, as_choice, as_string, as_string_list, as_uint, parse_duration,
+};
 use super::yaml::{Node, Value};
 
 /// What an alert can be about.
@@ -88,7 +90,11 @@ pub(super) fn alerts(ctx: &mut Ctx, node: &Node) -> Option<Alerts> {
         Some(n) => list_of(ctx, n, "alerts.events", &AlertEvent::ALL),
     };
     let levels = match m.get("levels") {
-        None => vec![OnFail::QuarantineRows, OnFail::QuarantineBatch, OnFail::Fail],
+        None => vec![
+            OnFail::QuarantineRows,
+            OnFail::QuarantineBatch,
+            OnFail::Fail,
+        ],
         Some(n) => list_of(
             ctx,
             n,
@@ -115,7 +121,11 @@ pub(super) fn alerts(ctx: &mut Ctx, node: &Node) -> Option<Alerts> {
         Some(n) => match as_uint(ctx, n, "alerts.attempts") {
             Some(a @ 1..=10) => a as u32,
             Some(_) => {
-                ctx.err(n.pos, "alerts.attempts", "`attempts` is from 1 to 10".into());
+                ctx.err(
+                    n.pos,
+                    "alerts.attempts",
+                    "`attempts` is from 1 to 10".into(),
+                );
                 3
             }
             None => 3,
@@ -133,9 +143,18 @@ pub(super) fn alerts(ctx: &mut Ctx, node: &Node) -> Option<Alerts> {
     })
 }
 
-fn list_of<T: Copy + PartialEq>(ctx: &mut Ctx, n: &Node, path: &str, options: &[(&str, T)]) -> Vec<T> {
+fn list_of<T: Copy + PartialEq>(
+    ctx: &mut Ctx,
+    n: &Node,
+    path: &str,
+    options: &[(&str, T)],
+) -> Vec<T> {
     let Value::Seq(items) = &n.value else {
-        ctx.err(n.pos, path, format!("expected a list, found {}", n.kind_name()));
+        ctx.err(
+            n.pos,
+            path,
+            format!("expected a list, found {}", n.kind_name()),
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -203,7 +222,11 @@ fn sinks(ctx: &mut Ctx, n: &Node) -> Vec<Sink> {
             1 => m.required(ctx, "run").and_then(|r| {
                 let run = as_string_list(ctx, r, &format!("{path}.run"))?;
                 if run.is_empty() {
-                    ctx.err(r.pos, &format!("{path}.run"), "name the program to run".into());
+                    ctx.err(
+                        r.pos,
+                        &format!("{path}.run"),
+                        "name the program to run".into(),
+                    );
                     return None;
                 }
                 Some(Sink::Command { run })

@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 
 pub use crate::error::{Pos, SuiteProblem, SuiteProblems};
 pub use crate::types::ColumnType;
-pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
 pub use alerts::{AlertEvent, Alerts, Sink};
+pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
 pub use slos::{DEFAULT_SLO_WINDOW, Slo, SloKind};
 
 /// Whether `s` is a valid expectation id (`[a-z0-9_]+`).

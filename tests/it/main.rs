@@ -1,5 +1,6 @@
 //! Integration tests, one binary (one link of the whole stack).
 
+mod alerts;
 mod cli;
 mod eval;
 mod expectations;

@@ -44,7 +44,7 @@ pub enum Command {
     History(HistoryArgs),
     /// A target's status: the suite's objectives (SLOs) with their error budgets, the last
     /// run of each suite, expectations failing in their newest batch, open quarantine rows.
-    /// Exit 0 healthy, 1 an objective breached or without data, 2 an error.
+    /// Exit 0 healthy, 1 an objective breached or without data or an alert firing, 2 an error.
     Status(StatusArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),

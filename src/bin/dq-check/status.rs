@@ -52,9 +52,15 @@ pub fn run(a: &StatusArgs) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let alerts = match (suite.and_then(|s| s.alerts.as_ref()), &target) {
+        (Some(al), Some(t)) => Some(dq_gate::monitor::alerts::state_table(al, t)),
+        (None, Some(t)) => Some(format!("{}_dq_alerts", t.trim_end_matches('/'))),
+        _ => None,
+    };
     let st = runtime.block_on(status(
         &runs,
         quarantine.as_deref(),
+        alerts.as_deref(),
         suite,
         as_of,
         &HashMap::new(),
@@ -141,6 +147,20 @@ fn text(st: &Status) -> String {
                 s,
                 "  {}.{} ({}, {}): {what}, run {}",
                 f.suite, f.expectation, f.expect, f.on_fail, f.run_id
+            );
+        }
+    }
+    if !st.alerts_firing.is_empty() {
+        let _ = writeln!(s, "\nalerts firing:");
+        for a in &st.alerts_firing {
+            let _ = writeln!(
+                s,
+                "  {}/{} ({}) since {}, run {}",
+                a.suite,
+                a.subject,
+                a.event,
+                a.since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                a.run_id
             );
         }
     }
