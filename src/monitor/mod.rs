@@ -2,9 +2,11 @@
 //! `history:` checks judge against, the suite's objectives over the run log, and the status of
 //! a target.
 
+mod alert_state;
 pub mod alerts;
 pub mod slo;
 pub mod status;
 
 pub use crate::eval::history::{History, HistoryPoint};
 pub use crate::gate::history::{MetricPoint, metric_history};
+pub use alert_state::{AlertState, read_alert_states};

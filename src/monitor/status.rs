@@ -116,7 +116,7 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<OpenQuarantine>,
     /// Alerts firing now (their newest transition), from the alert-state table.
-    pub alerts_firing: Vec<super::alerts::AlertState>,
+    pub alerts_firing: Vec<super::alert_state::AlertState>,
 }
 
 /// Reads the run log at `runs` (and the quarantine at `quarantine`, if there is one) and
@@ -259,8 +259,8 @@ pub async fn status(
         }
         _ => None,
     };
-    let alerts_firing: Vec<super::alerts::AlertState> = match alerts {
-        Some(uri) => super::alerts::read_alert_states(uri, storage)
+    let alerts_firing: Vec<super::alert_state::AlertState> = match alerts {
+        Some(uri) => super::alert_state::read_alert_states(uri, storage)
             .await?
             .unwrap_or_default()
             .into_iter()
