@@ -129,6 +129,8 @@ pub struct BatchRun<'a> {
     evaluated: Vec<Result<ChunkOut>>,
     /// Columns read as stand-ins (see [`BatchRun::with_plan`]).
     plan: crate::io::ColumnPlan,
+    /// The input's columns and types, from its first chunk.
+    input_columns: Option<String>,
 }
 
 impl<'a> BatchRun<'a> {
@@ -156,6 +158,7 @@ impl<'a> BatchRun<'a> {
             report_only: false,
             evaluated: Vec::new(),
             plan: crate::io::ColumnPlan::default(),
+            input_columns: None,
         }
     }
 
@@ -199,6 +202,9 @@ impl<'a> BatchRun<'a> {
 
     /// Adds a chunk. `text` says its columns are text to parse (CSV, NDJSON).
     pub fn push(&mut self, chunk: &RecordBatch, text: bool) -> Result<()> {
+        if self.input_columns.is_none() {
+            self.input_columns = Some(input_columns(&chunk.schema()));
+        }
         let first = self.first_row + self.rows;
         self.rows += chunk.num_rows() as u64;
         self.text = text;
@@ -488,7 +494,31 @@ fn report(
         schema_violations: violations,
         expectations: results,
         committed: None,
+        input_columns: run.input_columns.clone(),
     }
+}
+
+/// `name type, name type, ...`: the columns as the input presents them, with string layouts
+/// and dictionary encodings (which vary from file to file of the same data) as their values.
+fn input_columns(schema: &arrow::datatypes::Schema) -> String {
+    use arrow::datatypes::DataType;
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt = match f.data_type() {
+                DataType::Dictionary(_, v) => v.as_ref(),
+                d => d,
+            };
+            let ty = if crate::types::is_string_like(dt) {
+                "string".to_string()
+            } else {
+                crate::types::type_name(dt)
+            };
+            format!("{} {ty}", f.name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `unique` and `compound_unique` need every value of the batch: settled here, after all chunks

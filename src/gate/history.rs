@@ -197,3 +197,56 @@ pub async fn metric_history(
     };
     metric_points(&table, uri, &filter).await
 }
+
+/// The input columns of the newest batch of an earlier run of `suite` (clock before `as_of`,
+/// another run id), from the run log at `uri`.
+pub(crate) async fn last_input_columns(
+    uri: &str,
+    storage: &HashMap<String, String>,
+    suite: &str,
+    run_id: &str,
+    as_of: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let Some(table) = super::tables::open_existing(uri, storage).await? else {
+        return Ok(None);
+    };
+    let err = |e: &dyn std::fmt::Display| Error::TableSchema {
+        table: uri.to_string(),
+        reason: format!("cannot read the input columns of earlier runs: {e}"),
+    };
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| err(&e))?;
+    let provider = table.table_provider().await.map_err(|e| err(&e))?;
+    ctx.register_table("runs", provider).map_err(|e| err(&e))?;
+    // Suite names and run ids were checked to hold no quote.
+    let sql = format!(
+        "SELECT input_columns, as_of FROM runs WHERE suite = '{suite}' AND run_id <> '{run_id}' \
+         AND input_columns IS NOT NULL ORDER BY as_of DESC, run_id DESC, batch DESC"
+    );
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(|e| err(&e))?
+        .collect()
+        .await
+        .map_err(|e| err(&e))?;
+    for b in batches {
+        let cols = arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(|e| err(&e))?;
+        let ts = arrow::compute::cast(
+            b.column(1),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )
+        .map_err(|e| err(&e))?;
+        let ts = ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let cols = cols.as_string::<i32>();
+        for r in 0..b.num_rows() {
+            let earlier = DateTime::from_timestamp_micros(ts.value(r)).is_some_and(|t| t < as_of);
+            if earlier && cols.is_valid(r) {
+                return Ok(Some(cols.value(r).to_string()));
+            }
+        }
+    }
+    Ok(None)
+}

@@ -31,6 +31,7 @@ struct Rows {
     rows_quarantined: Vec<Option<i64>>,
     outcome: Vec<Option<String>>,
     measure: Vec<Option<String>>,
+    input_columns: Vec<Option<String>>,
 }
 
 /// Builds run-log rows.
@@ -67,6 +68,7 @@ impl RunLog<'_> {
         r.rows_quarantined.push(None);
         r.outcome.push(Some("started".into()));
         r.measure.push(None);
+        r.input_columns.push(None);
         for c in shared {
             r.run_id.push(self.run_id.into());
             r.batch.push(0);
@@ -86,6 +88,7 @@ impl RunLog<'_> {
             r.rows_quarantined.push(None);
             r.outcome.push(Some("started".into()));
             r.measure.push(None);
+            r.input_columns.push(None);
         }
         self.finish(r)
     }
@@ -121,6 +124,7 @@ impl RunLog<'_> {
                         .find(|x| x.id == e.id)
                         .and_then(|x| x.measure())
                 }));
+                r.input_columns.push(b.input_columns.clone());
             };
             if b.expectations.is_empty() {
                 push(None);
@@ -161,6 +165,7 @@ impl RunLog<'_> {
             ts(self.started_at),
             ts(Utc::now()),
             Arc::new(StringArray::from(r.measure)),
+            Arc::new(StringArray::from(r.input_columns)),
         ];
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }

@@ -134,12 +134,13 @@ pub(crate) fn runs_schema() -> SchemaRef {
         Field::new("started_at", ts(), true),
         Field::new("logged_at", ts(), true),
         s("measure"),
+        s("input_columns"),
     ]))
 }
 
 /// Columns the run log gained after its first release: a run log written before is given
 /// them (nullable, so its rows read as null) when it is next opened.
-const RUNS_ADDED: [&str; 1] = ["measure"];
+const RUNS_ADDED: [&str; 2] = ["measure", "input_columns"];
 
 /// Opens (or creates) the run log, brings an older one up to today's columns and checks
 /// that it can take what the gate writes.

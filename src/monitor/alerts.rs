@@ -99,6 +99,11 @@ pub async fn after_run(
             });
         }
     }
+    if alerts.events.contains(&AlertEvent::SchemaDrift)
+        && let Some(o) = drift(suite, report, t, as_of).await?
+    {
+        seen.push(o);
+    }
     if seen.is_empty() {
         return Ok(Vec::new());
     }
@@ -199,6 +204,7 @@ fn event_name(e: AlertEvent, detail: &Value) -> &'static str {
         AlertEvent::ExpectationFailed => "expectation_failed",
         AlertEvent::Anomaly => "anomaly",
         AlertEvent::RowsQuarantined => "rows_quarantined",
+        AlertEvent::SchemaDrift => "schema_drift",
         AlertEvent::Slo => match detail["state"].as_str() {
             Some("at_risk") => "slo_at_risk",
             Some("no_data") => "slo_no_data",
@@ -506,4 +512,97 @@ impl Row<'_> {
         ];
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
+}
+
+/// Schema drift: the input's columns and types against the newest earlier run's (and each
+/// batch against the one before it). `None` when there is nothing to compare.
+async fn drift(
+    suite: &Suite,
+    report: &Report,
+    t: &AlertTables,
+    as_of: DateTime<Utc>,
+) -> Result<Option<Observation>> {
+    let mine: Vec<&str> = report
+        .batches
+        .iter()
+        .filter_map(|b| b.input_columns.as_deref())
+        .collect();
+    let Some(first) = mine.first() else {
+        return Ok(None);
+    };
+    let before = crate::gate::history::last_input_columns(
+        &t.runs,
+        &t.storage,
+        &suite.name,
+        &report.run_id,
+        as_of,
+    )
+    .await?;
+    let mut previous = before.as_deref();
+    let mut change = None;
+    for cols in std::iter::once(*first).chain(mine.iter().copied().skip(1)) {
+        if let Some(p) = previous
+            && p != cols
+            && change.is_none()
+        {
+            change = Some((p.to_string(), cols.to_string()));
+        }
+        previous = Some(cols);
+    }
+    if before.is_none() && change.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(match change {
+        Some((was, now)) => {
+            let diff = column_diff(&was, &now);
+            Observation {
+                subject: "schema".into(),
+                event: AlertEvent::SchemaDrift,
+                firing: true,
+                text: format!(
+                    "{}: the input of run {} differs from the run before: {diff}",
+                    suite.name, report.run_id
+                ),
+                detail: json!({"before": was, "now": now, "change": diff}),
+            }
+        }
+        None => Observation {
+            subject: "schema".into(),
+            event: AlertEvent::SchemaDrift,
+            firing: false,
+            text: format!(
+                "{}: the input of run {} has the columns of the run before: resolved",
+                suite.name, report.run_id
+            ),
+            detail: json!({"now": first}),
+        },
+    }))
+}
+
+/// `added c (float64); removed b; b: int64 -> string`.
+fn column_diff(was: &str, now: &str) -> String {
+    let parse = |s: &str| -> Vec<(String, String)> {
+        s.split(", ")
+            .filter_map(|c| c.rsplit_once(' '))
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
+    };
+    let (a, b) = (parse(was), parse(now));
+    let mut parts = Vec::new();
+    for (n, ty) in &b {
+        match a.iter().find(|(m, _)| m == n) {
+            None => parts.push(format!("added {n} ({ty})")),
+            Some((_, old)) if old != ty => parts.push(format!("{n}: {old} -> {ty}")),
+            Some(_) => {}
+        }
+    }
+    for (n, _) in &a {
+        if !b.iter().any(|(m, _)| m == n) {
+            parts.push(format!("removed {n}"));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("the columns are in another order".into());
+    }
+    parts.join("; ")
 }

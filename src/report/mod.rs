@@ -155,6 +155,9 @@ pub struct BatchReport {
     /// Delta versions this batch was committed at (only for `run`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub committed: Option<Committed>,
+    /// The input's columns and types (`name type, ...`), as the run log records them.
+    #[serde(skip)]
+    pub input_columns: Option<String>,
 }
 
 /// Where a batch landed.

@@ -20,15 +20,18 @@ pub enum AlertEvent {
     RowsQuarantined,
     /// An SLO is breached, at risk or without data.
     Slo,
+    /// The input's columns or types differ from the last run's.
+    SchemaDrift,
 }
 
 impl AlertEvent {
     /// Every event with its suite spelling.
-    pub const ALL: [(&'static str, AlertEvent); 4] = [
+    pub const ALL: [(&'static str, AlertEvent); 5] = [
         ("expectation_failed", AlertEvent::ExpectationFailed),
         ("anomaly", AlertEvent::Anomaly),
         ("rows_quarantined", AlertEvent::RowsQuarantined),
         ("slo", AlertEvent::Slo),
+        ("schema_drift", AlertEvent::SchemaDrift),
     ];
 }
 

@@ -376,3 +376,76 @@ fn an_unreachable_sink_never_changes_the_run() {
         .count();
     assert_eq!(n, 2);
 }
+
+/// An input whose columns or types differ from the last run's fires `schema_drift`; the next
+/// run with the same columns resolves it.
+#[test]
+fn schema_drift_fires_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("alerts.ndjson");
+    let suite = d.join("s.yaml");
+    std::fs::write(
+        &suite,
+        format!(
+            "dq_suite: 1\nname: feed\nversion: 1\nexpectations:\n  - {{id: id_ok, expect: not_null, column: id}}\nalerts:\n  events: [schema_drift]\n  sinks:\n    - {{type: file, path: '{}'}}\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let days = [
+        (1, "id,amount\n1,2.5\n"),
+        (2, "id,amount\n1,3.5\n"),
+        (3, "id,amount,currency\n1,3.5,EUR\n"),
+        (4, "id,amount,currency\n2,1.5,USD\n"),
+    ];
+    for (day, csv) in days {
+        let input = d.join(format!("d{day}.csv"));
+        std::fs::write(&input, csv).unwrap();
+        let o = dq(
+            &[
+                "run",
+                "--suite",
+                suite.to_str().unwrap(),
+                "--target",
+                d.join("lake/feed").to_str().unwrap(),
+                "--quarantine",
+                d.join("lake/feed_q").to_str().unwrap(),
+                "--run-id",
+                &format!("d{day}"),
+                "--as-of",
+                &format!("2026-11-0{day}T06:00:00Z"),
+                "--quiet",
+                input.to_str().unwrap(),
+            ],
+            &root(),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let alerts: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Day 1 has nothing to compare with, day 2 matches (nothing was firing), day 3 drifts,
+    // day 4 matches day 3.
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["status"], "firing");
+    assert_eq!(alerts[0]["event"], "schema_drift");
+    assert_eq!(alerts[0]["run_id"], "d3");
+    assert!(
+        alerts[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("added currency (string)"),
+        "{}",
+        alerts[0]["text"]
+    );
+    assert_eq!(alerts[1]["status"], "resolved");
+    assert_eq!(alerts[1]["run_id"], "d4");
+}
