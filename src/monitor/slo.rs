@@ -19,6 +19,8 @@ pub struct BatchRecord {
     pub outcome: String,
     /// The expectation results of the batch: id, aggregate, success, evaluated, failed.
     pub results: Vec<(String, bool, bool, u64, u64)>,
+    /// The newest value each `freshness` expectation of the batch saw, by id.
+    pub newest: Vec<(String, DateTime<Utc>)>,
 }
 
 /// Where an objective stands.
@@ -97,21 +99,33 @@ fn events(
                     }
                 },
             ),
-        SloKind::Freshness { max_age } => {
-            // Seconds of the window during which the newest delivery was at most max_age old.
-            let mut deliveries: Vec<DateTime<Utc>> = batches
+        SloKind::Freshness {
+            max_age,
+            expectation,
+        } => {
+            // Deliveries in order, each with how new its data is: the batch's clock, or the
+            // newest value its freshness expectation saw.
+            let mut points: Vec<(DateTime<Utc>, DateTime<Utc>)> = batches
                 .iter()
                 .filter(|b| b.rows_passed > 0 && b.as_of <= to)
-                .map(|b| b.as_of)
+                .filter_map(|b| match expectation {
+                    None => Some((b.as_of, b.as_of)),
+                    Some(id) => b
+                        .newest
+                        .iter()
+                        .find(|(e, _)| e == id)
+                        .map(|(_, v)| (b.as_of, *v)),
+                })
                 .collect();
-            deliveries.sort();
-            deliveries.dedup();
+            points.sort();
             let span = (to - from).num_seconds() as f64;
             let mut fresh = 0.0;
-            for (i, d) in deliveries.iter().enumerate() {
-                let next = deliveries.get(i + 1).copied().unwrap_or(to);
-                let until = (*d + TimeDelta::seconds(*max_age)).min(next);
-                let (a, b) = ((*d).max(from), until.min(to));
+            let mut newest: Option<DateTime<Utc>> = None;
+            for (i, (at, data)) in points.iter().enumerate() {
+                newest = Some(newest.map_or(*data, |n| n.max(*data)));
+                let next = points.get(i + 1).map_or(to, |p| p.0);
+                let until = (newest.expect("set") + TimeDelta::seconds(*max_age)).min(next);
+                let (a, b) = ((*at).max(from), until.min(to));
                 if b > a {
                     fresh += (b - a).num_seconds() as f64;
                 }
@@ -169,6 +183,7 @@ mod tests {
                 ("m".into(), true, outcome == "passed", rows, 0),
                 ("r".into(), false, passed == rows, rows, rows - passed),
             ],
+            newest: vec![("f".into(), day(d) - TimeDelta::hours(12))],
         }
     }
 
@@ -236,7 +251,14 @@ mod tests {
             .map(|&d| batch(d, 10, 10, "passed"))
             .collect();
         let s = evaluate(
-            &slo(SloKind::Freshness { max_age: 86_400 }, 0.9, 7),
+            &slo(
+                SloKind::Freshness {
+                    max_age: 86_400,
+                    expectation: None,
+                },
+                0.9,
+                7,
+            ),
             &b,
             day(8),
         );
@@ -246,14 +268,19 @@ mod tests {
         // A batch that delivered nothing is not a delivery.
         let mut b2 = b.clone();
         b2.push(batch(7, 10, 0, "batch_quarantined"));
+        let fresh = |e: Option<&str>| SloKind::Freshness {
+            max_age: 86_400,
+            expectation: e.map(String::from),
+        };
         assert_eq!(
-            evaluate(
-                &slo(SloKind::Freshness { max_age: 86_400 }, 0.9, 7),
-                &b2,
-                day(8)
-            )
-            .good,
+            evaluate(&slo(fresh(None), 0.9, 7), &b2, day(8)).good,
             4.0 * 86_400.0
+        );
+        // Dated by a column whose newest value is 12 h older than each delivery: each
+        // delivery stays fresh for 12 h: 4 × 12 h.
+        assert_eq!(
+            evaluate(&slo(fresh(Some("f")), 0.9, 7), &b, day(8)).good,
+            4.0 * 12.0 * 3600.0
         );
     }
 }

@@ -150,7 +150,13 @@ pub async fn status(
                 rows_passed: r.rows_passed,
                 outcome: r.outcome.clone().unwrap_or_default(),
                 results: Vec::new(),
+                newest: Vec::new(),
             });
+        if r.expect.as_deref() == Some("freshness")
+            && let (Some(id), Some(t)) = (&r.expectation, r.observed.as_deref().and_then(instant))
+        {
+            b.newest.push((id.clone(), t));
+        }
         if let (Some(id), Some(success)) = (&r.expectation, r.success) {
             let aggregate = matches!(r.expect.as_deref(), Some("metric" | "freshness"));
             b.results
@@ -362,4 +368,17 @@ async fn read_log(table: &deltalake::DeltaTable, uri: &str) -> Result<Vec<LogRow
         }
     }
     Ok(out)
+}
+
+/// A newest value as the run log shows it: an RFC 3339 timestamp or a date (midnight UTC). A
+/// masked value of a `pii` column is neither.
+fn instant(observed: &str) -> Option<DateTime<Utc>> {
+    let text: String = serde_json::from_str(observed).ok()?;
+    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
 }

@@ -3,19 +3,23 @@
 
 use serde::Serialize;
 
-use super::Expectation;
 use super::reader::{Ctx, MapReader, as_choice, describe, is_name, parse_duration};
 use super::yaml::{Node, Scalar, Value};
+use super::{Expectation, Kind};
 
 /// What an objective counts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SloKind {
-    /// The share of the window during which the target's newest delivery (a run that
-    /// committed rows to it) was at most `max_age` old.
+    /// The share of the window during which the target's newest delivery (a batch that
+    /// committed rows to it) was at most `max_age` old; with `expectation` (a `freshness`
+    /// expectation), during which the newest value of its column delivered so far was.
     Freshness {
         /// Seconds.
         max_age: i64,
+        /// A `freshness` expectation of the suite whose column dates the data.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expectation: Option<String>,
     },
     /// Rows that reached the target over rows that came in.
     Completeness,
@@ -97,8 +101,23 @@ pub(super) fn slos(ctx: &mut Ctx, node: &Node, expectations: &[Expectation]) -> 
         let kind = match kind {
             Some(0) => m.required(ctx, "max_age").and_then(|n| {
                 let text = n.text().unwrap_or_default().to_string();
+                let expectation = m.string(ctx, "expectation", false);
+                if let Some(e) = &expectation
+                    && !expectations
+                        .iter()
+                        .any(|x| &x.id == e && matches!(x.kind, Kind::Freshness { .. }))
+                {
+                    ctx.err(
+                        item.pos,
+                        &m.path("expectation"),
+                        format!("no `freshness` expectation `{e}` in the suite"),
+                    );
+                }
                 match parse_duration(&text) {
-                    Ok(s) if s > 0 => Some(SloKind::Freshness { max_age: s }),
+                    Ok(s) if s > 0 => Some(SloKind::Freshness {
+                        max_age: s,
+                        expectation,
+                    }),
                     Ok(_) => {
                         ctx.err(
                             n.pos,
