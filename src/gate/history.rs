@@ -250,3 +250,18 @@ pub(crate) async fn last_input_columns(
     }
     Ok(None)
 }
+
+/// The history a suite's `history:` checks would read at `as_of` from the run log at `uri`
+/// (for `validate`, which writes no table): as a run at that clock would see it.
+pub async fn load_history(
+    uri: &str,
+    storage: &HashMap<String, String>,
+    suite: &Suite,
+    as_of: DateTime<Utc>,
+) -> Result<History> {
+    let Some(table) = super::tables::open_existing(uri, storage).await? else {
+        return Err(Error::Usage(format!("{uri}: no run log is there")));
+    };
+    // No run id of the log is empty: every run counts.
+    read_history(&table, uri, suite, "", as_of).await
+}

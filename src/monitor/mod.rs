@@ -8,5 +8,5 @@ pub mod slo;
 pub mod status;
 
 pub use crate::eval::history::{History, HistoryPoint};
-pub use crate::gate::history::{MetricPoint, metric_history};
+pub use crate::gate::history::{MetricPoint, load_history, metric_history};
 pub use alert_state::{AlertState, read_alert_states};

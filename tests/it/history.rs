@@ -181,6 +181,30 @@ async fn a_halved_feed_and_a_drifting_mean_are_flagged_on_their_day() {
         50
     );
 
+    // `validate --runs` judges against the same history without writing anything: day 6's
+    // file on day 8 reads all seven days, the newest (day 7) the base of the ratio.
+    let o = dq(
+        &[
+            "validate",
+            "--suite",
+            suite,
+            "--runs",
+            dir.path().join("lake/feed_dq_runs").to_str().unwrap(),
+            "--as-of",
+            "2026-11-08T06:00:00Z",
+            "--format",
+            "json",
+            input.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = result(&v, "rows_steady");
+    assert_eq!(e["history"]["points"], 7);
+    assert_eq!(e["success"], false);
+    assert!((e["history"]["lo"].as_f64().unwrap() - 0.7 * 102.0).abs() < 1e-9);
+    assert_eq!(o.status.code(), Some(1));
+
     // `dq-check history` prints the values the checks read, oldest first.
     let o = dq(
         &[

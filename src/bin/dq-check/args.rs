@@ -154,6 +154,10 @@ pub struct Common {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub common: Common,
+    /// A run log whose metric history `history:` checks judge against (as a run into that
+    /// target would). Default: none, so they have no history and warn.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
 }
 
 #[derive(Debug, Args)]

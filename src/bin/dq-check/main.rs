@@ -72,7 +72,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Validate(a) => {
             #[cfg(feature = "mimalloc")]
             keep_freed_memory();
-            validate(&a.common)
+            validate(&a.common, a.runs.as_deref())
         }
         Command::Run(a) => gate(&a),
         Command::Lint(a) => lint(&a.files),
@@ -83,8 +83,26 @@ fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
-fn validate(c: &Common) -> Result<u8, Error> {
-    let validator = c.validator(CompiledSuite::from_path(&c.suite)?)?;
+fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
+    let mut compiled = CompiledSuite::from_path(&c.suite)?;
+    if let Some(uri) = runs {
+        let as_of = match &c.as_of {
+            Some(t) => args::parse_as_of(t)?,
+            None => chrono::Utc::now(),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        let history = runtime.block_on(dq_gate::monitor::load_history(
+            uri,
+            &std::collections::HashMap::new(),
+            compiled.suite(),
+            as_of,
+        ))?;
+        compiled = compiled.with_history(history);
+    }
+    let validator = c.validator(compiled)?;
     let report = validator.validate_paths(&c.inputs)?;
     emit(c, &report)?;
     Ok(report.status.exit_code())
