@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use chrono::{DateTime, Utc};
-use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use serde::Serialize;
 
@@ -56,24 +55,12 @@ async fn metric_points(table: &DeltaTable, uri: &str, filter: &str) -> Result<Ve
         table: uri.to_string(),
         reason: format!("cannot read its metric history: {e}"),
     };
-    let ctx = SessionContext::new();
-    table
-        .update_datafusion_session(&ctx.state())
-        .map_err(|e| err(&e))?;
-    let provider = table.table_provider().await.map_err(|e| err(&e))?;
-    ctx.register_table("runs", provider).map_err(|e| err(&e))?;
     let sql = format!(
         "SELECT suite, suite_version, run_id, batch, as_of, expectation, measure, observed, success \
          FROM runs WHERE expect = 'metric' AND observed IS NOT NULL{filter} \
          ORDER BY as_of, run_id, batch, expectation"
     );
-    let batches = ctx
-        .sql(&sql)
-        .await
-        .map_err(|e| err(&e))?
-        .collect()
-        .await
-        .map_err(|e| err(&e))?;
+    let batches = super::tables::query(table, uri, "runs", &sql, "its metric history").await?;
     let mut out = Vec::new();
     for b in batches {
         let cast = |i: usize, dt: &DataType| arrow::compute::cast(b.column(i), dt);
@@ -214,24 +201,19 @@ pub(crate) async fn last_input_columns(
         table: uri.to_string(),
         reason: format!("cannot read the input columns of earlier runs: {e}"),
     };
-    let ctx = SessionContext::new();
-    table
-        .update_datafusion_session(&ctx.state())
-        .map_err(|e| err(&e))?;
-    let provider = table.table_provider().await.map_err(|e| err(&e))?;
-    ctx.register_table("runs", provider).map_err(|e| err(&e))?;
     // Suite names and run ids were checked to hold no quote.
     let sql = format!(
         "SELECT input_columns, as_of FROM runs WHERE suite = '{suite}' AND run_id <> '{run_id}' \
          AND input_columns IS NOT NULL ORDER BY as_of DESC, run_id DESC, batch DESC"
     );
-    let batches = ctx
-        .sql(&sql)
-        .await
-        .map_err(|e| err(&e))?
-        .collect()
-        .await
-        .map_err(|e| err(&e))?;
+    let batches = super::tables::query(
+        &table,
+        uri,
+        "runs",
+        &sql,
+        "the input columns of earlier runs",
+    )
+    .await?;
     for b in batches {
         let cols = arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(|e| err(&e))?;
         let ts = arrow::compute::cast(

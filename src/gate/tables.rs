@@ -384,3 +384,31 @@ pub(crate) fn check_constraints(table: &DeltaTable) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// Runs `sql` over `table`, registered as `name`; an error says what could not be read
+/// (`what`) from which table.
+pub(crate) async fn query(
+    table: &DeltaTable,
+    uri: &str,
+    name: &str,
+    sql: &str,
+    what: &str,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    use datafusion::prelude::SessionContext;
+    let err = |e: &dyn std::fmt::Display| Error::TableSchema {
+        table: uri.to_string(),
+        reason: format!("cannot read {what}: {e}"),
+    };
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| err(&e))?;
+    let provider = table.table_provider().await.map_err(|e| err(&e))?;
+    ctx.register_table(name, provider).map_err(|e| err(&e))?;
+    ctx.sql(sql)
+        .await
+        .map_err(|e| err(&e))?
+        .collect()
+        .await
+        .map_err(|e| err(&e))
+}

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
-use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -115,25 +114,12 @@ async fn read_rows(
         table: uri.to_string(),
         reason: format!("cannot read the alert state: {e}"),
     };
-    let ctx = SessionContext::new();
-    table
-        .update_datafusion_session(&ctx.state())
-        .map_err(|e| err(&e))?;
-    let provider = table.table_provider().await.map_err(|e| err(&e))?;
-    ctx.register_table("alerts", provider)
-        .map_err(|e| err(&e))?;
     // Suite names were checked to hold no quote.
     let filter = suite.map_or(String::new(), |s| format!(" WHERE suite = '{s}'"));
     let sql = format!(
         "SELECT suite, subject, event, status, seq, kind, run_id, as_of, delivered FROM alerts{filter}"
     );
-    let batches = ctx
-        .sql(&sql)
-        .await
-        .map_err(|e| err(&e))?
-        .collect()
-        .await
-        .map_err(|e| err(&e))?;
+    let batches = crate::gate::tables::query(table, uri, "alerts", &sql, "the alert state").await?;
     let mut out = Vec::new();
     for b in batches {
         let text: Vec<ArrayRef> = (0..7)

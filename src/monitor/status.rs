@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
-use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::slo::{BatchRecord, SloState, SloStatus, evaluate};
@@ -295,22 +294,10 @@ async fn read_log(table: &deltalake::DeltaTable, uri: &str) -> Result<Vec<LogRow
         table: uri.to_string(),
         reason: format!("cannot read the run log: {e}"),
     };
-    let ctx = SessionContext::new();
-    table
-        .update_datafusion_session(&ctx.state())
-        .map_err(|e| err(&e))?;
-    let provider = table.table_provider().await.map_err(|e| err(&e))?;
-    ctx.register_table("runs", provider).map_err(|e| err(&e))?;
     let sql = "SELECT run_id, batch, suite, suite_version, expectation, expect, on_fail, success, \
                evaluated, failed, observed, rows, rows_passed, rows_quarantined, outcome, as_of \
                FROM runs WHERE batch > 0";
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| err(&e))?
-        .collect()
-        .await
-        .map_err(|e| err(&e))?;
+    let batches = crate::gate::tables::query(table, uri, "runs", sql, "the run log").await?;
     let mut out = Vec::new();
     for b in batches {
         let cast = |i: usize, dt: &DataType| arrow::compute::cast(b.column(i), dt);
