@@ -167,7 +167,103 @@ pub fn judge(strategy: &Strategy, history: &[f64], x: f64) -> Judgement {
             }
             j
         }
+        Strategy::HoltWinters { period, sigmas } => {
+            let p = period as usize;
+            let (a, b, g) = fit(history, p);
+            let (forecast, residuals) = holt_winters(history, p, a, b, g);
+            let abs: Vec<f64> = residuals.iter().map(|r| r.abs()).collect();
+            let n = abs.len() as f64;
+            let mean = abs.iter().sum::<f64>() / n;
+            let sd = (abs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+            let mut j = Judgement::within(
+                Some(forecast - sigmas * sd),
+                Some(forecast + sigmas * sd),
+                x,
+            );
+            if !j.ok {
+                j.reason = Some(format!(
+                    "it is outside {} (forecast {} ± {sigmas} × {}; level, trend, season \
+                     smoothing {a:.3}, {b:.3}, {g:.3})",
+                    band(j.lo, j.hi),
+                    num(forecast),
+                    num(sd)
+                ));
+            }
+            j
+        }
     }
+}
+
+/// Additive Holt-Winters (ETS(A, A, A)) over `series` with a season of `p` points, started as
+/// Deequ starts it: level the first season's mean, trend the difference of the first two
+/// seasons' means over `p`, seasonal terms the first season less that level. Returns the
+/// one-step forecast after the series and the one-step residuals of every point.
+fn holt_winters(series: &[f64], p: usize, a: f64, b: f64, g: f64) -> (f64, Vec<f64>) {
+    let first: f64 = series[..p].iter().sum();
+    let second: f64 = series[p..2 * p].iter().sum();
+    let mut level = first / p as f64;
+    let mut trend = (second - first) / (p * p) as f64;
+    let mut season: Vec<f64> = series[..p].iter().map(|v| v - level).collect();
+    let mut residuals = Vec::with_capacity(series.len());
+    for (t, &y) in series.iter().enumerate() {
+        let s = season[t];
+        residuals.push(y - (level + trend + s));
+        let next_level = a * (y - s) + (1.0 - a) * (level + trend);
+        let next_trend = b * (next_level - level) + (1.0 - b) * trend;
+        season.push(g * (y - level - trend) + (1.0 - g) * s);
+        level = next_level;
+        trend = next_trend;
+    }
+    (level + trend + season[series.len()], residuals)
+}
+
+/// The smoothing parameters in [0, 1]³ that minimize the residuals' sum of squares: the best
+/// point of a grid of tenths, refined by a pattern search down to steps of 1/4096.
+fn fit(series: &[f64], p: usize) -> (f64, f64, f64) {
+    let rss = |a: f64, b: f64, g: f64| -> f64 {
+        let (_, r) = holt_winters(series, p, a, b, g);
+        r.iter().map(|v| v * v).sum()
+    };
+    let mut best = (0.3, 0.1, 0.1);
+    let mut best_rss = rss(best.0, best.1, best.2);
+    for i in 0..=10 {
+        for j in 0..=10 {
+            for k in 0..=10 {
+                let c = (i as f64 / 10.0, j as f64 / 10.0, k as f64 / 10.0);
+                let r = rss(c.0, c.1, c.2);
+                if r < best_rss {
+                    (best, best_rss) = (c, r);
+                }
+            }
+        }
+    }
+    let mut step = 0.05;
+    while step > 1.0 / 4096.0 {
+        let mut moved = false;
+        for d in [
+            (step, 0.0, 0.0),
+            (-step, 0.0, 0.0),
+            (0.0, step, 0.0),
+            (0.0, -step, 0.0),
+            (0.0, 0.0, step),
+            (0.0, 0.0, -step),
+        ] {
+            let c = (
+                (best.0 + d.0).clamp(0.0, 1.0),
+                (best.1 + d.1).clamp(0.0, 1.0),
+                (best.2 + d.2).clamp(0.0, 1.0),
+            );
+            let r = rss(c.0, c.1, c.2);
+            if r < best_rss {
+                (best, best_rss) = (c, r);
+                moved = true;
+            }
+        }
+        if !moved {
+            step /= 2.0;
+        }
+    }
+    best
 }
 
 fn sigma_band(
@@ -293,6 +389,52 @@ mod tests {
             ignore_start: 0.9,
         };
         assert!(judge(&s, &[10.0, 10.0, 10.0], 30.0).ok);
+    }
+
+    #[test]
+    fn holt_winters_forecasts_a_weekly_cycle_and_flags_a_break_in_it() {
+        // Four weeks of a weekly cycle with a gentle trend and a little noise.
+        let week = [100.0, 120.0, 130.0, 125.0, 140.0, 60.0, 50.0];
+        let noise = [0.8, -0.5, 0.3, -0.9, 0.6, -0.2, 0.4];
+        let h: Vec<f64> = (0..28)
+            .map(|i| week[i % 7] + i as f64 * 0.5 + noise[(i * 3) % 7])
+            .collect();
+        let s = Strategy::HoltWinters {
+            period: 7,
+            sigmas: 1.96,
+        };
+        // The next point is a Monday (index 28): about 100 + 14.
+        let j = judge(&s, &h, 114.0);
+        assert!(j.ok, "{j:?}");
+        let (lo, hi) = (j.lo.unwrap(), j.hi.unwrap());
+        assert!(lo < 114.0 && hi > 114.0 && hi - lo < 15.0, "{lo} {hi}");
+        // A Saturday's value on a Monday is an anomaly.
+        assert!(!judge(&s, &h, 64.0).ok);
+        // The model with the parameters fitted reproduces the series closely.
+        let (a, b, g) = fit(&h, 7);
+        let (_, r) = holt_winters(&h, 7, a, b, g);
+        let plain: f64 = holt_winters(&h, 7, 0.3, 0.1, 0.1)
+            .1
+            .iter()
+            .map(|v| v * v)
+            .sum();
+        assert!(r.iter().map(|v| v * v).sum::<f64>() <= plain);
+    }
+
+    /// The recurrences by hand for a season of 2 and four points.
+    #[test]
+    fn holt_winters_recurrences_by_hand() {
+        // level0 = (1+3)/2 = 2, trend0 = ((5+7)-(1+3))/4 = 2, season = [-1, 1]. With
+        // a = b = g = 0 the level only follows the trend (2, 4, 6, 8, 10), the trend stays 2
+        // and each season repeats: forecasts 3, 7, 7, 11 for 1, 3, 5, 7, residuals -2, -4,
+        // -2, -4; after them 10 + 2 + s[4] = 10 + 2 - 1 = 11.
+        let (f, r) = holt_winters(&[1.0, 3.0, 5.0, 7.0], 2, 0.0, 0.0, 0.0);
+        assert_eq!(r, vec![-2.0, -4.0, -2.0, -4.0]);
+        assert_eq!(f, 11.0);
+        // With a = 1 the level follows the deseasoned value: level1 = 1 - (-1) = 2,
+        // trend1 = b·(2-2) + (1-b)·2 = 2 (b = 0): forecast for t=1 is 2 + 2 + 1 = 5.
+        let (_, r) = holt_winters(&[1.0, 3.0, 5.0, 7.0], 2, 1.0, 0.0, 0.0);
+        assert_eq!(r[1], 3.0 - 5.0);
     }
 
     /// The band a strategy reports holds exactly the values it accepts.

@@ -56,6 +56,15 @@ pub enum Strategy {
         /// The share of the series, from its start, never flagged.
         ignore_start: f64,
     },
+    /// `x` lies within the one-step forecast of an additive Holt-Winters model (level, trend
+    /// and a season of `period` points) fitted to the history, ± sigmas · the standard
+    /// deviation of its absolute residuals.
+    HoltWinters {
+        /// Points in one season (7 for a daily metric with a weekly cycle).
+        period: u32,
+        /// Standard deviations allowed either way (1.96 by default).
+        sigmas: f64,
+    },
 }
 
 impl Strategy {
@@ -66,6 +75,7 @@ impl Strategy {
             Strategy::RelativeChange { .. } => "relative_change",
             Strategy::Normal { .. } => "normal",
             Strategy::OnlineNormal { .. } => "online_normal",
+            Strategy::HoltWinters { .. } => "holt_winters",
         }
     }
 
@@ -77,6 +87,8 @@ impl Strategy {
             }
             Strategy::Normal { .. } => 2,
             Strategy::OnlineNormal { .. } => 1,
+            // Two full seasons to estimate the model.
+            Strategy::HoltWinters { period, .. } => 2 * u64::from(*period),
         }
     }
 }
@@ -117,8 +129,8 @@ pub struct HistoryCheck {
 }
 
 const HISTORY_KEYS: &str = "strategy, min_change, max_change, min_ratio, max_ratio, order, \
-                            lower_sigmas, upper_sigmas, ignore_start, window, min_history, \
-                            until_min_history";
+                            lower_sigmas, upper_sigmas, ignore_start, period, sigmas, window, \
+                            min_history, until_min_history";
 
 /// Reads `history:` (the metric's own reader has taken the key).
 pub(super) fn history(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HistoryCheck> {
@@ -129,6 +141,7 @@ pub(super) fn history(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HistoryC
         ("relative_change", 1),
         ("normal", 2),
         ("online_normal", 3),
+        ("holt_winters", 4),
     ];
     let which = as_choice(ctx, snode, &m.path("strategy"), &kinds)?;
     let strategy = match which {
@@ -190,6 +203,24 @@ pub(super) fn history(ctx: &mut Ctx, node: &Node, path: &str) -> Option<HistoryC
                     order,
                 }
             }
+        }
+        4 => {
+            let period = match m.required(ctx, "period") {
+                Some(n) => match as_uint(ctx, n, &m.path("period")) {
+                    Some(p @ 2..=366) => p as u32,
+                    Some(_) => {
+                        ctx.err(n.pos, &m.path("period"), "`period` is from 2 to 366".into());
+                        7
+                    }
+                    None => 7,
+                },
+                None => 7,
+            };
+            let sigmas = number(ctx, &mut m, "sigmas").unwrap_or(1.96);
+            if sigmas < 0.0 {
+                ctx.err(node.pos, &m.path("sigmas"), "`sigmas` is at least 0".into());
+            }
+            Strategy::HoltWinters { period, sigmas }
         }
         _ => {
             let lo = number(ctx, &mut m, "lower_sigmas");
