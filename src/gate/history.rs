@@ -57,7 +57,8 @@ async fn metric_points(table: &DeltaTable, uri: &str, filter: &str) -> Result<Ve
     };
     let sql = format!(
         "SELECT suite, suite_version, run_id, batch, as_of, expectation, measure, observed, success \
-         FROM runs WHERE expect = 'metric' AND observed IS NOT NULL{filter} \
+         FROM runs WHERE expect = 'metric' AND observed IS NOT NULL \
+         AND (run_kind IS NULL OR run_kind = 'run'){filter} \
          ORDER BY as_of, run_id, batch, expectation"
     );
     let batches = super::tables::query(table, uri, "runs", &sql, "its metric history").await?;
@@ -204,7 +205,7 @@ pub(crate) async fn last_input_columns(
     // Suite names and run ids were checked to hold no quote.
     let sql = format!(
         "SELECT input_columns, as_of FROM runs WHERE suite = '{suite}' AND run_id <> '{run_id}' \
-         AND input_columns IS NOT NULL ORDER BY as_of DESC, run_id DESC, batch DESC"
+         AND input_columns IS NOT NULL AND (run_kind IS NULL OR run_kind = 'run') ORDER BY as_of DESC, run_id DESC, batch DESC"
     );
     let batches = super::tables::query(
         &table,

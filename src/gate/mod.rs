@@ -450,6 +450,7 @@ impl Gate {
                     run_id: &self.run_id,
                     as_of,
                     started_at,
+                    kind: "run",
                 };
                 runs.write(log.start(&marker, &self.sharing.describe())?)
                     .await?;

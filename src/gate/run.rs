@@ -313,6 +313,7 @@ impl ActiveRun {
                 run_id: &self.gate.run_id,
                 as_of: self.as_of,
                 started_at: self.started_at,
+                kind: "run",
             };
             let group: Vec<&BatchReport> = idx.iter().map(|i| &reports[*i]).collect();
             self.runs.write(log.batches(&group)?).await?;

@@ -41,6 +41,8 @@ pub(crate) struct RunLog<'a> {
     pub run_id: &'a str,
     pub as_of: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
+    /// `run` (the gate) or `release` (rows released from quarantine).
+    pub kind: &'static str,
 }
 
 impl RunLog<'_> {
@@ -166,6 +168,7 @@ impl RunLog<'_> {
             ts(Utc::now()),
             Arc::new(StringArray::from(r.measure)),
             Arc::new(StringArray::from(r.input_columns)),
+            Arc::new(StringArray::from(vec![self.kind; n])),
         ];
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }

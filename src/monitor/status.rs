@@ -296,7 +296,7 @@ async fn read_log(table: &deltalake::DeltaTable, uri: &str) -> Result<Vec<LogRow
     };
     let sql = "SELECT run_id, batch, suite, suite_version, expectation, expect, on_fail, success, \
                evaluated, failed, observed, rows, rows_passed, rows_quarantined, outcome, as_of \
-               FROM runs WHERE batch > 0";
+               FROM runs WHERE batch > 0 AND (run_kind IS NULL OR run_kind = 'run')";
     let batches = crate::gate::tables::query(table, uri, "runs", sql, "the run log").await?;
     let mut out = Vec::new();
     for b in batches {

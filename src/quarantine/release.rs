@@ -256,6 +256,16 @@ impl Release {
                 (v, self.as_of.unwrap_or_else(Utc::now), true)
             }
         };
+        // History checks judge the released rows against the feed's history, as a run would.
+        let history = crate::gate::history::read_history(
+            runs.table(),
+            &runs_uri,
+            suite,
+            self.gate.run_id(),
+            as_of,
+        )
+        .await?;
+        let compiled = compiled.with_history(history);
         let at_source = open_quarantine_at(&q_uri, &storage, source_version).await?;
         let files = read_files(&q_uri, &at_source).await?;
         let masks = files
@@ -368,6 +378,7 @@ impl Release {
             run_id: self.gate.run_id(),
             as_of,
             started_at: now,
+            kind: "release",
         };
         if first_attempt {
             let marker = json!({

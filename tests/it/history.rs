@@ -205,6 +205,45 @@ async fn a_halved_feed_and_a_drifting_mean_are_flagged_on_their_day() {
     assert!((e["history"]["lo"].as_f64().unwrap() - 0.7 * 102.0).abs() < 1e-9);
     assert_eq!(o.status.code(), Some(1));
 
+    // A release of day 6's rows (judged again, against the same history: still out of its
+    // band) writes to the run log as a release, which no history reads.
+    let o = dq(
+        &[
+            "quarantine",
+            "release",
+            "--suite",
+            suite,
+            "--target",
+            target.to_str().unwrap(),
+            "--quarantine",
+            dir.path().join("lake/feed_quarantine").to_str().unwrap(),
+            "--release-id",
+            "r1",
+            "--as-of",
+            "2026-11-08T07:00:00Z",
+        ],
+        &root(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("0 released to the target, 50 still quarantined")
+    );
+    let kinds = super::util::strings(
+        &read(
+            &dir.path().join("lake/feed_dq_runs"),
+            "WHERE run_id = 'release:r1' AND batch > 0",
+        )
+        .await,
+        "run_kind",
+    );
+    assert!(!kinds.is_empty() && kinds.iter().all(|k| k.as_deref() == Some("release")));
+
     // `dq-check history` prints the values the checks read, oldest first.
     let o = dq(
         &[
