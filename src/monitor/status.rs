@@ -90,7 +90,8 @@ pub struct OpenQuarantine {
     /// When the oldest open row was quarantined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest: Option<String>,
-    /// Its age at the status's clock, in seconds.
+    /// Its age now (quarantine times are wall-clock times, whatever the status's clock), in
+    /// seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_age_seconds: Option<i64>,
 }
@@ -254,7 +255,7 @@ pub async fn status(
             let age = oldest
                 .as_deref()
                 .and_then(|t| DateTime::parse_from_rfc3339(&t.replace(' ', "T")).ok())
-                .map(|t| (as_of - t.with_timezone(&Utc)).num_seconds());
+                .map(|t| (Utc::now() - t.with_timezone(&Utc)).num_seconds());
             Some(OpenQuarantine {
                 uri: q.to_string(),
                 open_rows,

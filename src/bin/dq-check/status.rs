@@ -77,11 +77,14 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.3}%", v * 100.0))
 }
 
+/// A duration as a person reads it: `45m`, `5.5h`, `3d`.
 fn days(secs: i64) -> String {
-    if secs % 86_400 == 0 {
-        format!("{}d", secs / 86_400)
-    } else {
+    if secs < 3600 {
+        format!("{}m", secs / 60)
+    } else if secs < 2 * 86_400 || secs % 86_400 != 0 && secs < 7 * 86_400 {
         format!("{:.1}h", secs as f64 / 3600.0)
+    } else {
+        format!("{:.0}d", secs as f64 / 86_400.0)
     }
 }
 
@@ -141,7 +144,7 @@ fn text(st: &Status) -> String {
         for f in &st.failing {
             let what = match &f.observed {
                 Some(o) => format!("observed {o}"),
-                None => format!("{} rows failed", f.failed),
+                None => format!("failed rows: {}", f.failed),
             };
             let _ = writeln!(
                 s,
