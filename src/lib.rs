@@ -72,6 +72,7 @@ mod values;
 pub use error::{Error, Result};
 pub use eval::CompiledSuite;
 pub use eval::drive::{Progress, ProgressFn};
+pub use gate::delta_input;
 pub use gate::{
     BatchCallback, Codec, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_TARGET_FILE_SIZE, Gate,
     GateBuilder,

@@ -15,6 +15,7 @@
 //! skips, table by table, every batch that table already holds, so after a crash at any point
 //! every input row ends up exactly once across target and quarantine.
 
+pub mod delta_input;
 pub(crate) mod encoding;
 pub(crate) mod failpoint;
 pub(crate) mod history;

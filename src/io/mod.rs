@@ -83,6 +83,15 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>> {
     let mut out = Vec::new();
     for p in inputs {
         let meta = std::fs::metadata(p).map_err(|e| Error::input(p, e))?;
+        if meta.is_dir() && p.join("_delta_log").is_dir() {
+            // Its directory holds the files of every version: read it as a table instead.
+            return Err(Error::InputFormat {
+                path: p.clone(),
+                detail: "this is a Delta table: read it as one (dq-check does; a library user \
+                         resolves its files with `dq_gate::delta_input::delta_files`)"
+                    .into(),
+            });
+        }
         if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| Error::input(p, e))?

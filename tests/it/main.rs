@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod delta_input;
 mod eval;
 mod expectations;
 mod facts;

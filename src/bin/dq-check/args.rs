@@ -124,9 +124,16 @@ pub struct Common {
     /// The suite file (YAML).
     #[arg(long, value_name = "FILE")]
     pub suite: PathBuf,
-    /// Input files or directories (Parquet, CSV, NDJSON, Arrow IPC, by extension).
+    /// Input files or directories (Parquet, CSV, NDJSON, Arrow IPC, by extension), or local
+    /// Delta tables (a directory with a _delta_log), read at their newest version.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Read Delta table inputs as of version N.
+    #[arg(long, value_name = "N", conflicts_with = "since_version", value_parser = clap::value_parser!(i64).range(0..))]
+    pub version: Option<i64>,
+    /// Read only the files Delta table inputs gained after version N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    pub since_version: Option<i64>,
     /// Also write the JSON report to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -211,6 +218,44 @@ pub fn parse_as_of(t: &str) -> Result<DateTime<Utc>, Error> {
 }
 
 impl Common {
+    /// The inputs with every Delta table replaced by the data files of the version asked for.
+    pub async fn resolve_inputs(&self) -> Result<Vec<PathBuf>, Error> {
+        use dq_gate::delta_input::{DeltaVersion, delta_files, is_delta_table};
+        let version = match (self.version, self.since_version) {
+            (Some(v), _) => DeltaVersion::At(v),
+            (None, Some(v)) => DeltaVersion::Since(v),
+            (None, None) => DeltaVersion::Latest,
+        };
+        let mut out = Vec::new();
+        let mut tables = 0;
+        for p in &self.inputs {
+            if is_delta_table(p) {
+                tables += 1;
+                let files = delta_files(p, version).await?;
+                if files.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "{}: the Delta table has no data files {}",
+                        p.display(),
+                        match version {
+                            DeltaVersion::Since(v) => format!("added after version {v}"),
+                            DeltaVersion::At(v) => format!("at version {v}"),
+                            DeltaVersion::Latest => "at its newest version".into(),
+                        }
+                    )));
+                }
+                out.extend(files);
+            } else {
+                out.push(p.clone());
+            }
+        }
+        if tables == 0 && version != DeltaVersion::Latest {
+            return Err(Error::Usage(
+                "--version and --since-version apply to Delta table inputs; none was given".into(),
+            ));
+        }
+        Ok(out)
+    }
+
     /// `--as-of`, parsed like a timestamp literal of a suite.
     fn as_of(&self) -> Result<Option<DateTime<Utc>>, Error> {
         self.as_of.as_deref().map(parse_as_of).transpose()

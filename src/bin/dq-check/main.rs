@@ -85,15 +85,32 @@ fn run(cli: Cli) -> Result<u8, Error> {
 
 fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
     let mut compiled = CompiledSuite::from_path(&c.suite)?;
-    if let Some(uri) = runs {
+    let needs_runtime = runs.is_some() || c.inputs.iter().any(|p| p.join("_delta_log").is_dir());
+    let runtime = needs_runtime
+        .then(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+        })
+        .transpose()?;
+    let inputs = match &runtime {
+        Some(rt) => rt.block_on(c.resolve_inputs())?,
+        None => {
+            if c.version.is_some() || c.since_version.is_some() {
+                return Err(Error::Usage(
+                    "--version and --since-version apply to Delta table inputs; none was given"
+                        .into(),
+                ));
+            }
+            c.inputs.clone()
+        }
+    };
+    if let (Some(uri), Some(runtime)) = (runs, &runtime) {
         let as_of = match &c.as_of {
             Some(t) => args::parse_as_of(t)?,
             None => chrono::Utc::now(),
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
         let history = runtime.block_on(dq_gate::monitor::load_history(
             uri,
             &std::collections::HashMap::new(),
@@ -103,7 +120,7 @@ fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
         compiled = compiled.with_history(history);
     }
     let validator = c.validator(compiled)?;
-    let report = validator.validate_paths(&c.inputs)?;
+    let report = validator.validate_paths(&inputs)?;
     emit(c, &report)?;
     Ok(report.status.exit_code())
 }
@@ -115,7 +132,8 @@ fn gate(a: &args::RunArgs) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let mut report = runtime.block_on(gate.run_paths(&a.common.inputs))?;
+    let inputs = runtime.block_on(a.common.resolve_inputs())?;
+    let mut report = runtime.block_on(gate.run_paths(&inputs))?;
     // Alerts follow the run; a problem with them never changes what the run did.
     if let (Some(_), Some(t)) = (&compiled_suite.suite().alerts, &report.tables) {
         let tables = dq_gate::monitor::alerts::AlertTables {
