@@ -5,6 +5,7 @@
 //! columns tagged `pii` never reach this model unmasked ([`cells::mask`]).
 
 pub(crate) mod cells;
+pub mod html;
 pub mod text;
 
 use serde::Serialize;

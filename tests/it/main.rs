@@ -11,6 +11,7 @@ mod gate;
 mod golden;
 mod history;
 mod house;
+mod html;
 mod parquet_read;
 mod props;
 mod release;

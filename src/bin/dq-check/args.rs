@@ -118,6 +118,16 @@ pub enum OutputFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A readable summary.
+    Text,
+    /// The JSON report.
+    Json,
+    /// One self-contained HTML page (data docs of the run).
+    Html,
+}
+
 /// Flags shared by `validate` and `run`.
 #[derive(Debug, Args)]
 pub struct Common {
@@ -137,9 +147,12 @@ pub struct Common {
     /// Also write the JSON report to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write the report as one HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
     /// What to print on stdout.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     /// The run's clock for not_in_future and freshness: RFC 3339, a date and time without an
     /// offset (read as UTC), or a date (midnight UTC). Default: now.
     #[arg(long, value_name = "TIME")]

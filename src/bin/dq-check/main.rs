@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, Common, OutputFormat};
+use args::{Cli, Command, Common, ReportFormat};
 use dq_gate::{CompiledSuite, Error, Report};
 
 // Freed memory is kept for reuse rather than handed back to the system and faulted in again
@@ -163,10 +163,14 @@ fn emit(c: &Common, report: &Report) -> Result<(), Error> {
     if let Some(path) = &c.report {
         write_atomically(path, json.as_bytes())?;
     }
+    if let Some(path) = &c.report_html {
+        write_atomically(path, dq_gate::report::html::render(report).as_bytes())?;
+    }
     if !c.quiet {
         let text = match c.format {
-            OutputFormat::Json => json + "\n",
-            OutputFormat::Text => dq_gate::report::text::render(report),
+            ReportFormat::Json => json + "\n",
+            ReportFormat::Text => dq_gate::report::text::render(report),
+            ReportFormat::Html => dq_gate::report::html::render(report),
         };
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
