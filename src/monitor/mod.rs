@@ -4,6 +4,7 @@
 
 mod alert_state;
 pub mod alerts;
+mod log;
 pub mod slo;
 pub mod status;
 

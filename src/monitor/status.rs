@@ -3,37 +3,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::log::{LogRow, read_log};
 use super::slo::{BatchRecord, SloState, SloStatus, evaluate};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gate::tables::open_existing;
 use crate::quarantine::Quarantine;
 use crate::suite::Suite;
-
-/// One row of the run log, as the status reads it.
-#[derive(Debug, Clone)]
-struct LogRow {
-    run_id: String,
-    batch: i64,
-    suite: String,
-    suite_version: i64,
-    expectation: Option<String>,
-    expect: Option<String>,
-    on_fail: Option<String>,
-    success: Option<bool>,
-    evaluated: u64,
-    failed: u64,
-    observed: Option<String>,
-    rows: u64,
-    rows_passed: u64,
-    rows_quarantined: u64,
-    outcome: Option<String>,
-    as_of: DateTime<Utc>,
-}
 
 /// The last run of a suite.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -129,14 +107,16 @@ pub async fn status(
     as_of: DateTime<Utc>,
     storage: &HashMap<String, String>,
 ) -> Result<Status> {
-    let rows = match open_existing(runs, storage).await? {
-        Some(t) => read_log(&t, runs).await?,
-        // No run yet: every objective has no data.
-        None => Vec::new(),
-    };
-    let rows: Vec<LogRow> = rows
+    // No run log yet: every objective has no data.
+    let rows: Vec<LogRow> = read_log(runs, storage)
+        .await?
         .into_iter()
-        .filter(|r| suite.is_none_or(|s| r.suite == s.name) && r.as_of <= as_of)
+        .filter(|r| {
+            r.batch > 0
+                && r.kind == "run"
+                && suite.is_none_or(|s| r.suite == s.name)
+                && r.as_of <= as_of
+        })
         .collect();
 
     // Batches, once each (a batch has a row per expectation).
@@ -288,74 +268,6 @@ pub async fn status(
         quarantine,
         alerts_firing,
     })
-}
-
-async fn read_log(table: &deltalake::DeltaTable, uri: &str) -> Result<Vec<LogRow>> {
-    let err = |e: &dyn std::fmt::Display| Error::TableSchema {
-        table: uri.to_string(),
-        reason: format!("cannot read the run log: {e}"),
-    };
-    let sql = "SELECT run_id, batch, suite, suite_version, expectation, expect, on_fail, success, \
-               evaluated, failed, observed, rows, rows_passed, rows_quarantined, outcome, as_of \
-               FROM runs WHERE batch > 0 AND (run_kind IS NULL OR run_kind = 'run')";
-    let batches = crate::gate::tables::query(table, uri, "runs", sql, "the run log").await?;
-    let mut out = Vec::new();
-    for b in batches {
-        let cast = |i: usize, dt: &DataType| arrow::compute::cast(b.column(i), dt);
-        let mut text = Vec::new();
-        let mut ints = Vec::new();
-        for i in 0..b.num_columns() {
-            text.push(cast(i, &DataType::Utf8).map_err(|e| err(&e))?);
-            ints.push(cast(i, &DataType::Int64).ok());
-        }
-        let ts = cast(
-            15,
-            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        )
-        .map_err(|e| err(&e))?;
-        let ts = ts.as_primitive::<TimestampMicrosecondType>();
-        let success = cast(7, &DataType::Boolean).map_err(|e| err(&e))?;
-        let success = success.as_boolean();
-        let s = |c: usize, r: usize| {
-            let a = text[c].as_string::<i32>();
-            a.is_valid(r).then(|| a.value(r).to_string())
-        };
-        let n = |c: usize, r: usize| -> i64 {
-            ints[c]
-                .as_ref()
-                .map(|a| a.as_primitive::<Int64Type>())
-                .filter(|a| a.is_valid(r))
-                .map_or(0, |a| a.value(r))
-        };
-        for r in 0..b.num_rows() {
-            let Some(as_of) = ts
-                .is_valid(r)
-                .then(|| DateTime::from_timestamp_micros(ts.value(r)))
-                .flatten()
-            else {
-                continue;
-            };
-            out.push(LogRow {
-                run_id: s(0, r).unwrap_or_default(),
-                batch: n(1, r),
-                suite: s(2, r).unwrap_or_default(),
-                suite_version: n(3, r),
-                expectation: s(4, r),
-                expect: s(5, r),
-                on_fail: s(6, r),
-                success: success.is_valid(r).then(|| success.value(r)),
-                evaluated: n(8, r).max(0) as u64,
-                failed: n(9, r).max(0) as u64,
-                observed: s(10, r),
-                rows: n(11, r).max(0) as u64,
-                rows_passed: n(12, r).max(0) as u64,
-                rows_quarantined: n(13, r).max(0) as u64,
-                outcome: s(14, r),
-                as_of,
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// A newest value as the run log shows it: an RFC 3339 timestamp or a date (midnight UTC). A
