@@ -60,6 +60,31 @@ pub struct AlertState {
     pub run_id: String,
 }
 
+/// Every transition in the alert-state table at `uri`, oldest first (none without a table).
+pub(crate) async fn read_transitions(
+    uri: &str,
+    storage: &HashMap<String, String>,
+) -> Result<Vec<AlertState>> {
+    let Some(table) = crate::gate::tables::open_existing(uri, storage).await? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<AlertState> = read_rows(&table, uri, None)
+        .await?
+        .into_iter()
+        .filter(|r| r.kind == "transition")
+        .map(|r| AlertState {
+            suite: r.suite,
+            subject: r.subject,
+            event: r.event,
+            status: r.status,
+            since: r.as_of,
+            run_id: r.run_id,
+        })
+        .collect();
+    out.sort_by(|a, b| (a.since, &a.subject).cmp(&(b.since, &b.subject)));
+    Ok(out)
+}
+
 /// Every subject's newest transition in the alert-state table at `uri` (`None`: no table).
 pub async fn read_alert_states(
     uri: &str,

@@ -4,6 +4,8 @@
 
 mod alert_state;
 pub mod alerts;
+pub mod audit;
+pub mod audit_page;
 mod log;
 pub mod slo;
 pub mod status;

@@ -99,6 +99,45 @@ impl Quarantine {
         selected(&files, &masks)
     }
 
+    /// Of the rows the runs `run_ids` quarantined: how many, how many were released, discarded
+    /// and are still open, and when the oldest still open was quarantined.
+    pub async fn fates(&self, run_ids: &[String]) -> Result<(u64, u64, u64, u64, Option<String>)> {
+        if run_ids.is_empty() {
+            return Ok((0, 0, 0, 0, None));
+        }
+        let selection = Selection {
+            run_ids: run_ids.to_vec(),
+            ..Selection::default()
+        };
+        let Some(rows) = self.picked(&selection).await? else {
+            return Ok((0, 0, 0, 0, None));
+        };
+        let status = strings(&rows, "_dq_status");
+        let at = strings(&rows, "_dq_quarantined_at");
+        let (mut released, mut discarded, mut open) = (0, 0, 0);
+        let mut oldest: Option<String> = None;
+        for i in 0..rows.num_rows() {
+            let st = status
+                .as_ref()
+                .filter(|s| s.is_valid(i))
+                .map_or("open", |s| s.value(i));
+            match st {
+                "released" => released += 1,
+                "discarded" => discarded += 1,
+                _ => {
+                    open += 1;
+                    if let Some(t) = at.as_ref().filter(|a| a.is_valid(i)) {
+                        let t = t.value(i).to_string();
+                        if oldest.as_ref().is_none_or(|o| &t < o) {
+                            oldest = Some(t);
+                        }
+                    }
+                }
+            }
+        }
+        Ok((rows.num_rows() as u64, released, discarded, open, oldest))
+    }
+
     /// Rows still open, and when the oldest of them was quarantined (RFC 3339).
     pub async fn open_rows(&self) -> Result<(u64, Option<String>)> {
         let selection = Selection {

@@ -1,6 +1,7 @@
 //! Integration tests, one binary (one link of the whole stack).
 
 mod alerts;
+mod audit;
 mod cli;
 mod delta_input;
 mod eval;

@@ -46,8 +46,50 @@ pub enum Command {
     /// run of each suite, expectations failing in their newest batch, open quarantine rows.
     /// Exit 0 healthy, 1 an objective breached or without data or an alert firing, 2 an error.
     Status(StatusArgs),
+    /// An audit of one or more datasets over a period: runs, reconciliation of rows, pass
+    /// rates and trends, the quarantine's fate, suite versions, alerts; HTML, Markdown or
+    /// JSON, with the SHA-256 of its JSON record. Exit 1 when a run does not reconcile.
+    Audit(AuditArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// One self-contained page that prints to PDF.
+    Html,
+    /// Markdown.
+    Md,
+    /// The JSON record itself.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A suite: its tables are the defaults (and its alert-state table).
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// A target table (repeat for several datasets). Default: the suite's, else lake/<suite>.
+    #[arg(long, value_name = "URI")]
+    pub target: Vec<String>,
+    /// The quarantine (one target only). Default: the suite's, else <target>_quarantine.
+    #[arg(long, value_name = "URI")]
+    pub quarantine: Option<String>,
+    /// The run log (one target only). Default: the suite's, else <target>_dq_runs.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
+    /// The period's first day (by each run's as_of), inclusive.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// The period's last day, inclusive.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// The file to write; for html and md, the JSON record goes beside it (FILE with .json).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The form.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Html)]
+    pub format: AuditFormat,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! cause chain; never a panic or backtrace.
 
 mod args;
+mod audit;
 mod history;
 mod progress;
 mod quarantine;
@@ -78,6 +79,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Lint(a) => lint(&a.files),
         Command::Quarantine(q) => quarantine::run(&q),
         Command::History(a) => history::run(&a),
+        Command::Audit(a) => audit::run(&a),
         Command::Status(a) => status::run(&a),
         Command::Generate(a) => generate(&a),
     }
@@ -184,7 +186,7 @@ fn emit(c: &Common, report: &Report) -> Result<(), Error> {
     Ok(())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let err = |e| Error::Output {
         path: path.to_path_buf(),
         source: e,
