@@ -65,6 +65,9 @@ pub struct Dataset {
     pub suite_versions: Vec<SuiteVersion>,
     /// Alert transitions within the period.
     pub alerts: Vec<AlertFired>,
+    /// The suite's SLOs at the period's end (the end of `to`, else when the audit was made),
+    /// when a suite was given.
+    pub slos: Vec<super::slo::SloStatus>,
 }
 
 /// Delta versions of the three tables.
@@ -230,11 +233,13 @@ fn in_period(t: DateTime<Utc>, from: Option<NaiveDate>, to: Option<NaiveDate>) -
     from.is_none_or(|f| d >= f) && to.is_none_or(|e| d <= e)
 }
 
-/// Builds the audit of `datasets` over `from..=to` (days by each run's `as_of`).
+/// Builds the audit of `datasets` over `from..=to` (days by each run's `as_of`); with a
+/// `suite`, its SLOs at the period's end for each dataset.
 pub async fn audit(
     datasets: &[DatasetTables],
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    suite: Option<&crate::suite::Suite>,
     storage: &HashMap<String, String>,
 ) -> Result<Audit> {
     if let (Some(f), Some(t)) = (from, to)
@@ -243,8 +248,19 @@ pub async fn audit(
         return Err(Error::Usage(format!("--from {f} is after --to {t}")));
     }
     let mut out = Vec::new();
+    let end = to
+        .and_then(|t| t.succ_opt())
+        .and_then(|t| t.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc() - chrono::TimeDelta::microseconds(1))
+        .unwrap_or_else(Utc::now);
     for d in datasets {
-        out.push(dataset(d, from, to, storage).await?);
+        let mut ds = dataset(d, from, to, storage).await?;
+        if let Some(s) = suite.filter(|s| !s.slos.is_empty()) {
+            ds.slos = super::status::status(&d.runs, None, None, Some(s), end, storage)
+                .await?
+                .slos;
+        }
+        out.push(ds);
     }
     Ok(Audit {
         dq_audit: 1,
@@ -571,5 +587,6 @@ async fn dataset(
         quarantine_rows,
         suite_versions,
         alerts,
+        slos: Vec::new(),
     })
 }

@@ -151,6 +151,27 @@ fn dataset_md(m: &mut String, d: &Dataset) {
             s.runs
         );
     }
+    if !d.slos.is_empty() {
+        let _ = writeln!(
+            m,
+            "\n### SLOs at the period's end\n\n| slo | kind | objective | attained | budget left | state |\n|---|---|---|---|---|---|"
+        );
+        for o in &d.slos {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} |",
+                o.id,
+                o.kind,
+                pct(Some(o.objective)),
+                pct(o.attainment),
+                pct(o.budget_left),
+                serde_json::to_value(o.state)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or_default()
+            );
+        }
+    }
     let _ = writeln!(m, "\n### Alerts\n");
     if d.alerts.is_empty() {
         let _ = writeln!(m, "None.\n");
@@ -385,7 +406,32 @@ fn dataset_html(h: &mut String, d: &Dataset) {
             s.runs
         );
     }
-    h.push_str("</tbody></table><h3>Alerts</h3>");
+    h.push_str("</tbody></table>");
+    if !d.slos.is_empty() {
+        h.push_str(
+            "<h3>SLOs at the period's end</h3><table id=\"slos\"><thead><tr><th>slo</th>\
+             <th>kind</th><th class=\"n\">objective</th><th class=\"n\">attained</th>\
+             <th class=\"n\">budget left</th><th>state</th></tr></thead><tbody>",
+        );
+        for o in &d.slos {
+            let state = serde_json::to_value(o.state).unwrap_or_default();
+            let state = state.as_str().unwrap_or_default();
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>",
+                escape(&o.id),
+                escape(&o.kind),
+                pct(Some(o.objective)),
+                pct(o.attainment),
+                pct(o.budget_left),
+                if state == "ok" { "ok" } else { "bad" },
+                escape(&state.replace('_', " "))
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("<h3>Alerts</h3>");
     if d.alerts.is_empty() {
         h.push_str("<p>None fired.</p>");
     } else {

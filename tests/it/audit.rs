@@ -268,6 +268,33 @@ fn a_month_of_runs_audited_and_reconciled() {
         assert!(!text.contains("@corp.example"), "a pii value leaked");
     }
 
+    // With the suite, its SLOs at the period's end: completeness over the logged runs.
+    let with_slo = write(
+        d,
+        "slo.yaml",
+        &(suite(1, 0)
+            + "slos:\n  - {id: complete, kind: completeness, objective: 0.99, window: 60d}\n"),
+    );
+    audit(
+        d,
+        "slo.json",
+        &[
+            "--suite",
+            &with_slo,
+            "--format",
+            "json",
+            "--to",
+            "2026-11-30",
+        ],
+    );
+    let s: Value = serde_json::from_slice(&std::fs::read(d.join("slo.json")).unwrap()).unwrap();
+    let o = &s["datasets"][0]["slos"][0];
+    assert_eq!(
+        (o["good"].as_f64(), o["valid"].as_f64()),
+        (Some(86.0), Some(90.0))
+    );
+    assert_eq!(o["state"], "breached");
+
     // Headless chromium renders the page with its charts and the mark on the broken run.
     let page = d.join("audit.html");
     let o = std::process::Command::new(

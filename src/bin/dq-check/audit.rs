@@ -66,7 +66,7 @@ pub fn run(a: &AuditArgs) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let made = runtime.block_on(audit(&datasets, a.from, a.to, &HashMap::new()))?;
+    let made = runtime.block_on(audit(&datasets, a.from, a.to, suite, &HashMap::new()))?;
     let json = audit_page::json(&made);
     let sha = audit_page::sha256(json.as_bytes());
     match a.format {
