@@ -48,6 +48,16 @@ use runlog::RunLog;
 use share::Sharing;
 use sink::TableSink;
 
+/// Who does an operation: the name given, else `$DQ_GATE_ACTOR`, else the user.
+pub(crate) fn actor(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("DQ_GATE_ACTOR").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Default target size of the Parquet files written, in bytes (128 MiB).
 pub const DEFAULT_TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
@@ -72,9 +82,17 @@ pub struct GateBuilder {
     on_batch: Option<BatchCallback>,
     progress: Option<ProgressFn>,
     token_key: Option<TokenKey>,
+    actor: Option<String>,
 }
 
 impl GateBuilder {
+    /// Who runs the gate, recorded with the run (audits show it). Default: `$DQ_GATE_ACTOR`,
+    /// else the user.
+    pub fn with_actor(mut self, name: impl Into<String>) -> Self {
+        self.actor = Some(name.into());
+        self
+    }
+
     /// The secret key for `pii` columns shared as tokens (`share: token`), at least 32 bytes.
     /// Default: `DQ_GATE_TOKEN_KEY`, else the file `DQ_GATE_TOKEN_KEY_FILE` names; a suite
     /// that tokenizes without a key is an error before anything is written.
@@ -226,6 +244,7 @@ impl GateBuilder {
             storage: self.storage_options,
             on_batch: self.on_batch,
             progress: self.progress,
+            actor: actor(self.actor),
         })
     }
 }
@@ -260,6 +279,7 @@ pub struct Gate {
     on_batch: Option<BatchCallback>,
     progress: Option<ProgressFn>,
     sharing: Sharing,
+    actor: String,
 }
 
 impl Gate {
@@ -283,6 +303,7 @@ impl Gate {
             on_batch: None,
             progress: None,
             token_key: None,
+            actor: None,
         }
     }
 
@@ -413,7 +434,7 @@ impl Gate {
             let d = Sha256::digest(input_list.to_string().as_bytes());
             d.iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
-        let marker = json!({"inputs": input_list, "fingerprint": fingerprint});
+        let marker = json!({"inputs": input_list, "fingerprint": fingerprint, "actor": self.actor});
         let as_of = match runs.committed() {
             Some(_) => {
                 let (as_of, earlier) = read_start(&runs, &self.run_id).await?;

@@ -46,7 +46,7 @@ pub(crate) struct RunLog<'a> {
 }
 
 impl RunLog<'_> {
-    /// The run-start row (`input` holds the inputs and their fingerprint as JSON), then one row
+    /// The run-start row (`input` holds the inputs, their fingerprint and the actor as JSON), then one row
     /// per `pii` column the target receives other than as is: expectation `pii.<column>`,
     /// expect `share`, observed the policy (with the key's id for tokens).
     pub(crate) fn start(

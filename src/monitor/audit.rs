@@ -90,6 +90,8 @@ pub struct AuditRun {
     pub kind: String,
     /// Its clock.
     pub as_of: DateTime<Utc>,
+    /// Who ran it (as the run recorded it).
+    pub actor: Option<String>,
     /// Wall clock at its start.
     pub started_at: Option<DateTime<Utc>>,
     /// Wall clock of its last run-log row.
@@ -415,9 +417,16 @@ async fn dataset(
             totals.rows_to_quarantine += cq;
         }
         totals.unreconciled_runs += u64::from(!reconciled);
+        let actor = rows
+            .iter()
+            .filter(|r| r.batch == 0 && r.expectation.is_none())
+            .filter_map(|r| r.input.as_deref())
+            .filter_map(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+            .find_map(|v| v.get("actor").and_then(|a| a.as_str()).map(String::from));
         run_list.push(AuditRun {
             run_id: run_id.clone(),
             kind: first.kind.clone(),
+            actor,
             as_of: *as_of,
             started_at: rows.iter().filter_map(|r| r.started_at).min(),
             finished_at: rows.iter().filter_map(|r| r.logged_at).max(),

@@ -83,14 +83,15 @@ fn dataset_md(m: &mut String, d: &Dataset) {
     );
     let _ = writeln!(
         m,
-        "### Runs\n\n| run | kind | as of | suite | outcome | rows in | to target | to quarantine | reconciled |\n|---|---|---|---|---|---|---|---|---|"
+        "### Runs\n\n| run | kind | actor | as of | suite | outcome | rows in | to target | to quarantine | reconciled |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in &d.run_list {
         let _ = writeln!(
             m,
-            "| `{}` | {} | {} | {} v{} `{}` | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} v{} `{}` | {} | {} | {} | {} | {} |",
             r.run_id,
             r.kind,
+            r.actor.as_deref().unwrap_or("-"),
             r.as_of.to_rfc3339(),
             r.suite,
             r.suite_version,
@@ -306,8 +307,8 @@ fn dataset_html(h: &mut String, d: &Dataset) {
         t.unreconciled_runs
     );
     h.push_str(
-        "<h3>Runs</h3><table id=\"runs\"><thead><tr><th>run</th><th>kind</th><th>as of</th>\
-         <th>started / finished</th><th>suite</th><th>outcome</th><th class=\"n\">rows in</th>\
+        "<h3>Runs</h3><table id=\"runs\"><thead><tr><th>run</th><th>kind</th><th>actor</th>\
+         <th>as of</th><th>started / finished</th><th>suite</th><th>outcome</th><th class=\"n\">rows in</th>\
          <th class=\"n\">to target</th><th class=\"n\">to quarantine</th><th>reconciled</th></tr>\
          </thead><tbody>",
     );
@@ -325,11 +326,12 @@ fn dataset_html(h: &mut String, d: &Dataset) {
         };
         let _ = write!(
             h,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{} / {}</td><td>{} v{} \
-             <code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td>\
+             <td>{} v{} <code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td>{rec}</td></tr>",
             escape(&r.run_id),
             escape(&r.kind),
+            escape(r.actor.as_deref().unwrap_or("-")),
             r.as_of.format("%Y-%m-%d %H:%M"),
             when(r.started_at),
             when(r.finished_at),

@@ -34,11 +34,13 @@ pub(crate) struct LogRow {
     pub logged_at: Option<DateTime<Utc>>,
     /// `run` or `release` (a row from before the column: `run`).
     pub kind: String,
+    /// The input (a batch's file; for a run-start row, JSON with the inputs and the actor).
+    pub input: Option<String>,
 }
 
 const COLUMNS: &str = "run_id, batch, suite, suite_version, suite_fingerprint, expectation, \
                        expect, on_fail, success, evaluated, failed, observed, rows, rows_passed, \
-                       rows_quarantined, outcome, as_of, started_at, logged_at, run_kind";
+                       rows_quarantined, outcome, as_of, started_at, logged_at, run_kind, input";
 
 /// Every row of the run log at `uri` (none when no run log is there).
 pub(crate) async fn read_log(uri: &str, storage: &HashMap<String, String>) -> Result<Vec<LogRow>> {
@@ -107,6 +109,7 @@ pub(crate) async fn read_log(uri: &str, storage: &HashMap<String, String>) -> Re
                 started_at: t(1, r),
                 logged_at: t(2, r),
                 kind: s(19, r).unwrap_or_else(|| "run".into()),
+                input: s(20, r),
             });
         }
     }

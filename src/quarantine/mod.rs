@@ -24,12 +24,7 @@ pub(crate) struct Actor;
 
 impl Actor {
     pub(crate) fn resolve(given: Option<String>) -> String {
-        given
-            .or_else(|| std::env::var("DQ_GATE_ACTOR").ok())
-            .or_else(|| std::env::var("USER").ok())
-            .or_else(|| std::env::var("USERNAME").ok())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unknown".into())
+        crate::gate::actor(given)
     }
 }
 

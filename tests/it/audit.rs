@@ -57,6 +57,8 @@ fn day(dir: &Path, suite: &str, day: u32, bad: usize, crash: Option<&str>) -> i3
         "--as-of",
         &format!("2026-11-{day:02}T06:00:00Z"),
         "--quiet",
+        "--actor",
+        "scheduler",
         &input,
     ])
     .current_dir(root());
@@ -187,6 +189,11 @@ fn a_month_of_runs_audited_and_reconciled() {
             .contains("never finished")
     );
     assert_eq!(broken[0]["committed_to_target"], 10);
+    assert!(
+        runs.iter()
+            .filter(|r| r["kind"] == "run")
+            .all(|r| r["actor"] == "scheduler")
+    );
     let release = runs.iter().find(|r| r["kind"] == "release").unwrap();
     assert_eq!(release["run_id"], "release:fix-3");
     assert_eq!(release["committed_to_target"], 2);

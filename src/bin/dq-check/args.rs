@@ -253,6 +253,9 @@ pub struct RunArgs {
     /// $DQ_GATE_TOKEN_KEY, else the file $DQ_GATE_TOKEN_KEY_FILE names.
     #[arg(long, value_name = "FILE")]
     pub token_key_file: Option<PathBuf>,
+    /// Who runs it, recorded with the run. Default: $DQ_GATE_ACTOR, else $USER.
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -360,6 +363,9 @@ impl RunArgs {
         }
         if let Some(f) = &self.token_key_file {
             b = b.with_token_key_file(f)?;
+        }
+        if let Some(a) = &self.actor {
+            b = b.with_actor(a);
         }
         if let Some(p) = crate::progress::bar(c.quiet) {
             b = b.on_progress(p);
