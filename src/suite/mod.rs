@@ -6,6 +6,7 @@
 //! compiled, so a bound of the wrong type is caught by `dq-check lint` before any data arrives.
 
 mod alerts;
+pub mod diff;
 mod expectations;
 mod fingerprint;
 mod kinds;

@@ -4,6 +4,7 @@ mod alerts;
 mod audit;
 mod cli;
 mod delta_input;
+mod diff;
 mod eval;
 mod expectations;
 mod facts;

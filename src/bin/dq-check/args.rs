@@ -50,8 +50,35 @@ pub enum Command {
     /// rates and trends, the quarantine's fate, suite versions, alerts; HTML, Markdown or
     /// JSON, with the SHA-256 of its JSON record. Exit 1 when a run does not reconcile.
     Audit(AuditArgs),
+    /// Compare two suites (files, or git:REV:path) as models: each change with its verdict for
+    /// consumers and producers, the version check, and release notes. Exit 0 compatible,
+    /// 1 breaking or the version not raised, 2 an error.
+    Diff(DiffArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// The changes, one a line.
+    Text,
+    /// Release notes for partners, in Markdown.
+    Md,
+    /// The changes as JSON.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The suite before: a file, or git:REV:path.
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The suite after: a file, or git:REV:path.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod audit;
+mod diff;
 mod history;
 mod progress;
 mod quarantine;
@@ -80,6 +81,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Quarantine(q) => quarantine::run(&q),
         Command::History(a) => history::run(&a),
         Command::Audit(a) => audit::run(&a),
+        Command::Diff(a) => diff::run(&a),
         Command::Status(a) => status::run(&a),
         Command::Generate(a) => generate(&a),
     }

@@ -1,0 +1,587 @@
+//! Two suites compared as typed models (`dq-check diff`, docs/suites-as-code.md): every change
+//! classified for the table's consumers (a guarantee lost) and its producers (data that passed
+//! will now be quarantined), with the rule that gave the verdict.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{ColumnSpec, Expectation, Kind, Literal, OnFail, SchemaMode, Suite};
+
+/// How a change lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Wording only: descriptions, owners, tables, objectives, alerts.
+    Informational,
+    /// Nothing passes that failed, nothing fails that passed, no guarantee is lost.
+    Compatible,
+    /// Producers: data that passed may now be quarantined or refused.
+    Tightening,
+    /// Consumers: a guarantee they relied on is gone or changed.
+    Breaking,
+}
+
+/// One change.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Change {
+    /// Where: `schema.<column>`, `expectations.<id>`, or a top-level key.
+    pub path: String,
+    /// What changed, in words.
+    pub what: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The rule that gave it (docs/suites-as-code.md lists them).
+    pub rule: &'static str,
+}
+
+/// Every change from `old` to `new`, in suite order.
+pub fn diff(old: &Suite, new: &Suite) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut push = |path: String, what: String, verdict: Verdict, rule: &'static str| {
+        out.push(Change {
+            path,
+            what,
+            verdict,
+            rule,
+        })
+    };
+    if old.name != new.name {
+        push(
+            "name".into(),
+            format!("the suite is renamed from `{}` to `{}`", old.name, new.name),
+            Verdict::Breaking,
+            "suite_renamed",
+        );
+    }
+    for (key, a, b) in [
+        ("description", &old.description, &new.description),
+        ("owner", &old.owner, &new.owner),
+    ] {
+        if a != b {
+            push(
+                key.into(),
+                format!("{key} changed"),
+                Verdict::Informational,
+                "wording",
+            );
+        }
+    }
+    let json = |v: &dyn erased::Ser| v.json();
+    for (key, a, b) in [
+        ("tables", json(&old.tables), json(&new.tables)),
+        ("slos", json(&old.slos), json(&new.slos)),
+        ("alerts", json(&old.alerts), json(&new.alerts)),
+    ] {
+        if a != b {
+            push(
+                key.into(),
+                format!("`{key}` changed"),
+                Verdict::Informational,
+                "operations",
+            );
+        }
+    }
+    schema(old, new, &mut push);
+    expectations(old, new, &mut push);
+    out
+}
+
+/// Serializing any model part to JSON, for "did it change" comparisons.
+mod erased {
+    pub trait Ser {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    }
+}
+
+type Push<'a> = dyn FnMut(String, String, Verdict, &'static str) + 'a;
+
+fn schema(old: &Suite, new: &Suite, push: &mut Push<'_>) {
+    let none: Vec<ColumnSpec> = Vec::new();
+    let (oc, nc) = (
+        old.schema.as_ref().map_or(&none, |c| &c.columns),
+        new.schema.as_ref().map_or(&none, |c| &c.columns),
+    );
+    match (&old.schema, &new.schema) {
+        (None, Some(_)) => push(
+            "schema".into(),
+            "a schema contract is added".into(),
+            Verdict::Tightening,
+            "contract_added",
+        ),
+        (Some(_), None) => push(
+            "schema".into(),
+            "the schema contract is removed: no column, type or nullability is guaranteed".into(),
+            Verdict::Breaking,
+            "contract_removed",
+        ),
+        (Some(a), Some(b)) if a.mode != b.mode => {
+            if b.mode == SchemaMode::Strict {
+                push(
+                    "schema.mode".into(),
+                    "the contract becomes strict: inputs with extra columns are refused".into(),
+                    Verdict::Tightening,
+                    "mode_strict",
+                );
+            } else {
+                push(
+                    "schema.mode".into(),
+                    "the contract becomes additive: extra input columns are allowed (and not \
+                     shared)"
+                        .into(),
+                    Verdict::Compatible,
+                    "mode_additive",
+                );
+            }
+        }
+        _ => {}
+    }
+    for o in oc {
+        let path = format!("schema.{}", o.name);
+        let Some(n) = nc.iter().find(|c| c.name == o.name) else {
+            push(
+                path,
+                format!("column `{}` is removed", o.name),
+                Verdict::Breaking,
+                "column_removed",
+            );
+            continue;
+        };
+        if o.ty != n.ty {
+            push(
+                path.clone(),
+                format!("column `{}` changes type from {} to {}", o.name, o.ty, n.ty),
+                Verdict::Breaking,
+                "column_type_changed",
+            );
+        }
+        match (o.nullable, n.nullable) {
+            (true, false) => push(
+                path.clone(),
+                format!("column `{}` becomes required (nullable: false)", o.name),
+                Verdict::Tightening,
+                "column_required",
+            ),
+            (false, true) => push(
+                path.clone(),
+                format!("column `{}` may now be null", o.name),
+                Verdict::Breaking,
+                "column_nullable",
+            ),
+            _ => {}
+        }
+        match (o.is_pii(), n.is_pii()) {
+            (true, false) => push(
+                path.clone(),
+                format!("column `{}` is no longer tagged pii", o.name),
+                Verdict::Breaking,
+                "pii_removed",
+            ),
+            (false, true) => push(
+                path.clone(),
+                format!("column `{}` is tagged pii", o.name),
+                Verdict::Compatible,
+                "pii_added",
+            ),
+            _ => {}
+        }
+        if o.share != n.share {
+            // What partners receive of the column changes: a token, a mask, or nothing.
+            push(
+                path.clone(),
+                format!(
+                    "column `{}` is shared as {} instead of {}",
+                    o.name,
+                    n.share.as_str(),
+                    o.share.as_str()
+                ),
+                Verdict::Breaking,
+                "share_changed",
+            );
+        }
+        let other_tags = |c: &ColumnSpec| -> Vec<String> {
+            c.tags.iter().filter(|t| *t != "pii").cloned().collect()
+        };
+        if o.description != n.description || other_tags(o) != other_tags(n) {
+            push(
+                path.clone(),
+                format!("column `{}`: description or tags changed", o.name),
+                Verdict::Informational,
+                "wording",
+            );
+        }
+    }
+    for n in nc.iter().filter(|n| !oc.iter().any(|o| o.name == n.name)) {
+        let path = format!("schema.{}", n.name);
+        let strict = new
+            .schema
+            .as_ref()
+            .is_some_and(|c| c.mode == SchemaMode::Strict);
+        if !n.nullable || strict {
+            push(
+                path,
+                format!(
+                    "column `{}` ({}) is added{}: inputs without it are refused",
+                    n.name,
+                    n.ty,
+                    if n.nullable { "" } else { " as required" }
+                ),
+                Verdict::Tightening,
+                "column_added_required",
+            );
+        } else {
+            push(
+                path,
+                format!("column `{}` ({}) is added", n.name, n.ty),
+                Verdict::Compatible,
+                "column_added",
+            );
+        }
+    }
+}
+
+fn on_fail_rank(o: OnFail) -> u8 {
+    match o {
+        OnFail::Warn => 0,
+        OnFail::QuarantineRows => 1,
+        OnFail::QuarantineBatch => 2,
+        OnFail::Fail => 3,
+    }
+}
+
+/// Orders two bounds when they can be ordered (numbers; strings such as ISO dates).
+fn order(a: &Literal, b: &Literal) -> Option<Ordering> {
+    let num = |l: &Literal| match l {
+        Literal::Int(i, _) => Some(*i as f64),
+        Literal::Float(f, _) => Some(*f),
+        _ => None,
+    };
+    match (num(a), num(b), a, b) {
+        (Some(x), Some(y), _, _) => x.partial_cmp(&y),
+        (_, _, Literal::Str(x), Literal::Str(y)) if x.len() == y.len() => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// Tighter (+1), looser (−1), the same (0), or no order (None) for a lower bound moving from
+/// `a` to `b` (`lower`), or an upper bound.
+fn bound_move(a: &Option<Literal>, b: &Option<Literal>, lower: bool) -> Option<i8> {
+    match (a, b) {
+        (None, None) => Some(0),
+        (None, Some(_)) => Some(1),
+        (Some(_), None) => Some(-1),
+        (Some(x), Some(y)) => {
+            let o = order(x, y)?;
+            Some(match (o, lower) {
+                (Ordering::Equal, _) => 0,
+                (Ordering::Less, true) | (Ordering::Greater, false) => 1,
+                _ => -1,
+            })
+        }
+    }
+}
+
+fn expectations(old: &Suite, new: &Suite, push: &mut Push<'_>) {
+    for o in &old.expectations {
+        let path = format!("expectations.{}", o.id);
+        let Some(n) = new.expectations.iter().find(|e| e.id == o.id) else {
+            push(
+                path,
+                format!("expectation `{}` ({}) is removed", o.id, o.kind.name()),
+                Verdict::Breaking,
+                "expectation_removed",
+            );
+            continue;
+        };
+        compare(o, n, &path, push);
+    }
+    for n in new
+        .expectations
+        .iter()
+        .filter(|n| !old.expectations.iter().any(|o| o.id == n.id))
+    {
+        push(
+            format!("expectations.{}", n.id),
+            format!(
+                "expectation `{}` ({}, on_fail {}) is added",
+                n.id,
+                n.kind.name(),
+                n.on_fail.as_str()
+            ),
+            if n.on_fail == OnFail::Warn {
+                Verdict::Compatible
+            } else {
+                Verdict::Tightening
+            },
+            "expectation_added",
+        );
+    }
+}
+
+/// The direction of a change: +1 tighter, −1 looser, 0 none, None unknown.
+fn record(push: &mut Push<'_>, path: &str, what: String, dir: Option<i8>, rule: &'static str) {
+    let verdict = match dir {
+        Some(0) => return,
+        Some(d) if d > 0 => Verdict::Tightening,
+        // Looser drops a guarantee; a change with no order may do both.
+        _ => Verdict::Breaking,
+    };
+    let how = match dir {
+        Some(d) if d > 0 => "tightened",
+        Some(_) => "relaxed",
+        None => "changed (no order: it may tighten and relax)",
+    };
+    push(path.to_string(), format!("{what} {how}"), verdict, rule);
+}
+
+fn compare(o: &Expectation, n: &Expectation, path: &str, push: &mut Push<'_>) {
+    let id = &o.id;
+    if o.kind.name() != n.kind.name() {
+        push(
+            path.to_string(),
+            format!(
+                "expectation `{id}` changes kind from {} to {}",
+                o.kind.name(),
+                n.kind.name()
+            ),
+            Verdict::Breaking,
+            "expectation_kind_changed",
+        );
+        return;
+    }
+    let d = on_fail_rank(n.on_fail) as i8 - on_fail_rank(o.on_fail) as i8;
+    record(
+        push,
+        path,
+        format!(
+            "`{id}` on_fail ({} to {})",
+            o.on_fail.as_str(),
+            n.on_fail.as_str()
+        ),
+        Some(d.signum()),
+        "on_fail",
+    );
+    let m = n.mostly.partial_cmp(&o.mostly).map(|c| c as i8);
+    record(
+        push,
+        path,
+        format!("`{id}` mostly ({} to {})", o.mostly, n.mostly),
+        m,
+        "mostly",
+    );
+    if o.nulls != n.nulls {
+        use super::NullPolicy::*;
+        let rank = |p| match p {
+            Pass => 0,
+            Ignore => 1,
+            Fail => 2,
+        };
+        let dir = (rank(n.nulls) as i8 - rank(o.nulls) as i8).signum();
+        record(push, path, format!("`{id}` nulls"), Some(dir), "nulls");
+    }
+    if o.filter != n.filter {
+        record(push, path, format!("`{id}` where"), None, "where");
+    }
+    if o.description != n.description {
+        push(
+            path.to_string(),
+            format!("`{id}` description changed"),
+            Verdict::Informational,
+            "wording",
+        );
+    }
+    kind(&o.kind, &n.kind, id, path, push);
+}
+
+fn kind(o: &Kind, n: &Kind, id: &str, path: &str, push: &mut Push<'_>) {
+    use Kind::*;
+    let both = |a: Option<i8>, b: Option<i8>| match (a, b) {
+        (Some(x), Some(y)) if x >= 0 && y >= 0 => Some(x.max(y)),
+        (Some(x), Some(y)) if x <= 0 && y <= 0 => Some(x.min(y)),
+        _ => None,
+    };
+    // Parameters without an order (columns, metric, SQL, format): any change is both ways.
+    const ORDERED: [&str; 11] = [
+        "min",
+        "max",
+        "strict_min",
+        "strict_max",
+        "values",
+        "case_insensitive",
+        "regex",
+        "mode",
+        "tolerance",
+        "max_age",
+        "history",
+    ];
+    let strip = |k: &Kind| {
+        let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            for key in ORDERED {
+                m.remove(key);
+            }
+        }
+        v
+    };
+    if strip(o) != strip(n) {
+        record(push, path, format!("`{id}` parameters"), None, "parameters");
+    }
+    if let (Metric { history: a, .. }, Metric { history: b, .. }) = (o, n)
+        && a != b
+    {
+        push(
+            path.to_string(),
+            format!("`{id}` history check changed: values judged against history may now fail"),
+            Verdict::Tightening,
+            "history",
+        );
+    }
+    match (o, n) {
+        (
+            Between {
+                min: a,
+                max: b,
+                strict_min: sa,
+                strict_max: sb,
+                ..
+            },
+            Between {
+                min: c,
+                max: d,
+                strict_min: sc,
+                strict_max: sd,
+                ..
+            },
+        )
+        | (
+            Metric {
+                min: a,
+                max: b,
+                strict_min: sa,
+                strict_max: sb,
+                ..
+            },
+            Metric {
+                min: c,
+                max: d,
+                strict_min: sc,
+                strict_max: sd,
+                ..
+            },
+        ) => {
+            let lo = bound_move(a, c, true).map(|m| {
+                if m == 0 {
+                    (*sc as i8 - *sa as i8).signum()
+                } else {
+                    m
+                }
+            });
+            let hi = bound_move(b, d, false).map(|m| {
+                if m == 0 {
+                    (*sd as i8 - *sb as i8).signum()
+                } else {
+                    m
+                }
+            });
+            record(push, path, format!("`{id}` bounds"), both(lo, hi), "bounds");
+        }
+        (LengthBetween { min: a, max: b, .. }, LengthBetween { min: c, max: d, .. }) => {
+            let lit = |v: &Option<u64>| v.map(|x| Literal::Int(x as i128, x.to_string()));
+            let dir = both(
+                bound_move(&lit(a), &lit(c), true),
+                bound_move(&lit(b), &lit(d), false),
+            );
+            record(push, path, format!("`{id}` length bounds"), dir, "bounds");
+        }
+        (
+            InSet {
+                values: a,
+                negated: na,
+                case_insensitive: ca,
+                ..
+            },
+            InSet {
+                values: b,
+                case_insensitive: cb,
+                ..
+            },
+        ) => {
+            let has = |set: &[Literal], v: &Literal| set.iter().any(|x| x == v);
+            let grown = b.iter().any(|v| !has(a, v));
+            let shrunk = a.iter().any(|v| !has(b, v));
+            // Fewer allowed values tighten `in_set`; more excluded values tighten `not_in_set`.
+            let dir = match (grown, shrunk) {
+                (false, false) => 0,
+                (true, false) => {
+                    if *na {
+                        1
+                    } else {
+                        -1
+                    }
+                }
+                (false, true) => {
+                    if *na {
+                        -1
+                    } else {
+                        1
+                    }
+                }
+                (true, true) => 2,
+            };
+            let dir = if dir == 2 { None } else { Some(dir) };
+            record(push, path, format!("`{id}` set of values"), dir, "set");
+            if ca != cb {
+                let d = if *na {
+                    (*cb as i8) - (*ca as i8)
+                } else {
+                    (*ca as i8) - (*cb as i8)
+                };
+                record(
+                    push,
+                    path,
+                    format!("`{id}` case sensitivity"),
+                    Some(d.signum()),
+                    "set",
+                );
+            }
+        }
+        (
+            MatchesRegex {
+                regex: a, mode: ma, ..
+            },
+            MatchesRegex {
+                regex: b, mode: mb, ..
+            },
+        ) => {
+            if a != b || ma != mb {
+                record(push, path, format!("`{id}` regex"), None, "regex");
+            }
+        }
+        (NotInFuture { tolerance: a, .. }, NotInFuture { tolerance: b, .. })
+        | (Freshness { max_age: a, .. }, Freshness { max_age: b, .. }) => {
+            record(
+                push,
+                path,
+                format!("`{id}` allowance ({a} s to {b} s)"),
+                Some((a - b).signum() as i8),
+                "bounds",
+            );
+        }
+        _ => {}
+    }
+}
+
+/// The worst verdict of `changes` (informational when none).
+pub fn worst(changes: &[Change]) -> Verdict {
+    changes
+        .iter()
+        .map(|c| c.verdict)
+        .max()
+        .unwrap_or(Verdict::Informational)
+}

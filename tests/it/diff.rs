@@ -1,0 +1,235 @@
+//! `dq-check diff`: every change class in both directions (each tightening has its loosening
+//! twin), the version rule, and the release notes as a golden file.
+
+use dq_gate::Suite;
+use dq_gate::suite::diff::{Verdict, diff};
+
+use super::util::{dq, root};
+
+const BASE: &str = "dq_suite: 1
+name: s
+version: 1
+description: base
+schema:
+  mode: additive
+  columns:
+    - {name: id, type: int64, nullable: false}
+    - {name: email, type: string, tags: [pii], share: token}
+    - {name: amount, type: float64}
+    - {name: code, type: string}
+expectations:
+  - {id: amount_range, expect: between, column: amount, min: 0, max: 100}
+  - {id: code_set, expect: in_set, column: code, values: [A, B, C]}
+  - {id: code_shape, expect: matches_regex, column: code, regex: '^[A-Z]$'}
+  - {id: amount_mean, expect: metric, metric: mean, column: amount, min: 10, max: 50}
+  - {id: id_unique, expect: unique, column: id, mostly: 0.9}
+";
+
+fn suite(text: &str) -> Suite {
+    Suite::from_yaml(text, "s.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// (edit from, edit to, rule, verdict forward, verdict backward).
+const CASES: &[(&str, &str, &str, Verdict, Verdict)] = &[
+    (
+        "min: 0, max: 100}",
+        "min: 0, max: 90}",
+        "bounds",
+        Verdict::Tightening,
+        Verdict::Breaking,
+    ),
+    (
+        "min: 0, max: 100}",
+        "min: 0, max: 100, strict_min: true}",
+        "bounds",
+        Verdict::Tightening,
+        Verdict::Breaking,
+    ),
+    (
+        "min: 10, max: 50}",
+        "min: 5, max: 50}",
+        "bounds",
+        Verdict::Breaking,
+        Verdict::Tightening,
+    ),
+    (
+        "values: [A, B, C]",
+        "values: [A, B]",
+        "set",
+        Verdict::Tightening,
+        Verdict::Breaking,
+    ),
+    (
+        "values: [A, B, C]",
+        "values: [A, B, D]",
+        "set",
+        Verdict::Breaking,
+        Verdict::Breaking,
+    ),
+    (
+        "regex: '^[A-Z]$'",
+        "regex: '^[A-Z]{1,2}$'",
+        "regex",
+        Verdict::Breaking,
+        Verdict::Breaking,
+    ),
+    (
+        "mostly: 0.9",
+        "mostly: 0.95",
+        "mostly",
+        Verdict::Tightening,
+        Verdict::Breaking,
+    ),
+    (
+        "min: 0, max: 100}",
+        "min: 0, max: 100, on_fail: warn}",
+        "on_fail",
+        Verdict::Breaking,
+        Verdict::Tightening,
+    ),
+    (
+        "{name: amount, type: float64}",
+        "{name: amount, type: float64, nullable: false}",
+        "column_required",
+        Verdict::Tightening,
+        Verdict::Breaking,
+    ),
+    (
+        "{name: amount, type: float64}",
+        "{name: amount, type: int64}",
+        "column_type_changed",
+        Verdict::Breaking,
+        Verdict::Breaking,
+    ),
+    (
+        "{name: email, type: string, tags: [pii], share: token}",
+        "{name: email, type: string}",
+        "pii_removed",
+        Verdict::Breaking,
+        Verdict::Breaking,
+    ),
+    (
+        "    - {name: code, type: string}\n",
+        "    - {name: code, type: string}\n    - {name: note, type: string}\n",
+        "column_added",
+        Verdict::Compatible,
+        Verdict::Breaking,
+    ),
+    (
+        "  - {id: id_unique, expect: unique, column: id, mostly: 0.9}\n",
+        "  - {id: id_unique, expect: unique, column: id, mostly: 0.9}\n  - {id: code_nn, expect: not_null, column: code}\n",
+        "expectation_added",
+        Verdict::Tightening,
+        Verdict::Breaking,
+    ),
+    (
+        "mode: additive",
+        "mode: strict",
+        "mode_strict",
+        Verdict::Tightening,
+        Verdict::Compatible,
+    ),
+    (
+        "description: base",
+        "description: other",
+        "wording",
+        Verdict::Informational,
+        Verdict::Informational,
+    ),
+    (
+        "{id: amount_range, expect: between, column: amount,",
+        "{id: amount_range, expect: between, column: code,",
+        "parameters",
+        Verdict::Breaking,
+        Verdict::Breaking,
+    ),
+];
+
+#[test]
+fn every_change_class_in_both_directions() {
+    let base = suite(BASE);
+    assert!(diff(&base, &base).is_empty());
+    for (from, to, rule, forward, backward) in CASES {
+        assert!(BASE.contains(from), "{from}");
+        let changed = suite(&BASE.replace(from, to));
+        let there = diff(&base, &changed);
+        let back = diff(&changed, &base);
+        let worst = |cs: &[dq_gate::suite::diff::Change]| cs.iter().map(|c| c.verdict).max();
+        assert_eq!(worst(&there), Some(*forward), "{from} -> {to}: {there:?}");
+        assert_eq!(worst(&back), Some(*backward), "{to} -> {from}: {back:?}");
+        assert!(
+            there.iter().chain(&back).any(|c| c.rule == *rule),
+            "{rule} not given for {from} -> {to}: {there:?} / {back:?}"
+        );
+    }
+}
+
+#[test]
+fn the_version_must_rise_and_breaking_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let old = write("old.yaml", BASE);
+    // A compatible change with the version raised: exit 0.
+    let added = BASE.replace("version: 1", "version: 2").replace(
+        "    - {name: code, type: string}\n",
+        "    - {name: code, type: string}\n    - {name: note, type: string}\n",
+    );
+    let o = dq(&["diff", &old, &write("v2.yaml", &added)], &root());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // The same change without raising the version: exit 1, saying so.
+    let same = added.replace("version: 2", "version: 1");
+    let o = dq(&["diff", &old, &write("v1b.yaml", &same)], &root());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("version did not rise"));
+    // A breaking change exits 1 whatever the version.
+    let broken = BASE
+        .replace("version: 1", "version: 9")
+        .replace("max: 100}", "max: 200}");
+    let o = dq(&["diff", &old, &write("v9.yaml", &broken)], &root());
+    assert_eq!(o.status.code(), Some(1));
+    // A bad suite is an error.
+    let o = dq(
+        &["diff", &old, &write("bad.yaml", "dq_suite: 1\n")],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// The release notes of the bundled claims suite's version 4, as partners read them.
+#[test]
+fn release_notes_golden() {
+    let o = dq(
+        &[
+            "diff",
+            "expectations/claims.yaml",
+            "expectations/claims_v4.yaml",
+            "--format",
+            "md",
+        ],
+        &root(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "case-insensitive codes relax a guarantee"
+    );
+    let got = String::from_utf8_lossy(&o.stdout).into_owned();
+    let path = root().join("fixtures/golden/claims_v3_to_v4.md");
+    if std::env::var_os("DQ_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        got, want,
+        "set DQ_BLESS=1 to rewrite after a reviewed change"
+    );
+}
