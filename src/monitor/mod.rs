@@ -6,7 +6,9 @@ mod alert_state;
 pub mod alerts;
 pub mod audit;
 pub mod audit_page;
+mod deliver;
 mod log;
+mod reconcile;
 pub mod slo;
 pub mod status;
 
