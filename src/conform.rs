@@ -428,6 +428,7 @@ mod tests {
                     tags: vec![],
                     description: None,
                     share: Default::default(),
+                    deprecated: None,
                 })
                 .collect(),
         }

@@ -36,8 +36,9 @@ pub struct Change {
     pub rule: &'static str,
 }
 
-/// Every change from `old` to `new`, in suite order.
-pub fn diff(old: &Suite, new: &Suite) -> Vec<Change> {
+/// Every change from `old` to `new`, in suite order; `today` decides whether a deprecated
+/// column's removal comes after its window.
+pub fn diff(old: &Suite, new: &Suite, today: chrono::NaiveDate) -> Vec<Change> {
     let mut out = Vec::new();
     let mut push = |path: String, what: String, verdict: Verdict, rule: &'static str| {
         out.push(Change {
@@ -83,7 +84,7 @@ pub fn diff(old: &Suite, new: &Suite) -> Vec<Change> {
             );
         }
     }
-    schema(old, new, &mut push);
+    schema(old, new, today, &mut push);
     expectations(old, new, &mut push);
     out
 }
@@ -102,7 +103,7 @@ mod erased {
 
 type Push<'a> = dyn FnMut(String, String, Verdict, &'static str) + 'a;
 
-fn schema(old: &Suite, new: &Suite, push: &mut Push<'_>) {
+fn schema(old: &Suite, new: &Suite, today: chrono::NaiveDate, push: &mut Push<'_>) {
     let none: Vec<ColumnSpec> = Vec::new();
     let (oc, nc) = (
         old.schema.as_ref().map_or(&none, |c| &c.columns),
@@ -145,14 +146,65 @@ fn schema(old: &Suite, new: &Suite, push: &mut Push<'_>) {
     for o in oc {
         let path = format!("schema.{}", o.name);
         let Some(n) = nc.iter().find(|c| c.name == o.name) else {
-            push(
-                path,
-                format!("column `{}` is removed", o.name),
-                Verdict::Breaking,
-                "column_removed",
-            );
+            match &o.deprecated {
+                Some(d) if today > d.after => push(
+                    path,
+                    format!(
+                        "column `{}` is removed, as announced (deprecated after {})",
+                        o.name, d.after
+                    ),
+                    Verdict::Compatible,
+                    "column_removed_announced",
+                ),
+                Some(d) => push(
+                    path,
+                    format!(
+                        "column `{}` is removed before its deprecation window ends ({})",
+                        o.name, d.after
+                    ),
+                    Verdict::Breaking,
+                    "column_removed_early",
+                ),
+                None => push(
+                    path,
+                    format!("column `{}` is removed", o.name),
+                    Verdict::Breaking,
+                    "column_removed",
+                ),
+            }
             continue;
         };
+        match (&o.deprecated, &n.deprecated) {
+            (a, Some(b)) if a.as_ref() != Some(b) => {
+                let shortened = a.as_ref().is_some_and(|a| b.after < a.after);
+                push(
+                    path.clone(),
+                    format!(
+                        "column `{}` is deprecated: it may be removed after {}{}",
+                        o.name,
+                        b.after,
+                        b.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
+                    ),
+                    if shortened {
+                        Verdict::Breaking
+                    } else {
+                        Verdict::Informational
+                    },
+                    if shortened {
+                        "deprecation_shortened"
+                    } else {
+                        "deprecation"
+                    },
+                );
+            }
+            (Some(_), None) => push(
+                path.clone(),
+                format!("column `{}` is no longer deprecated", o.name),
+                Verdict::Informational,
+                "deprecation",
+            ),
+            _ => {}
+        }
         if o.ty != n.ty {
             push(
                 path.clone(),

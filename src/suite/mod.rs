@@ -118,6 +118,19 @@ pub struct ColumnSpec {
     /// What the target (shared) table receives of a `pii` column. Default: the value as is.
     #[serde(skip_serializing_if = "Share::is_as_is")]
     pub share: Share,
+    /// Announced for removal (docs/suites-as-code.md#deprecation-windows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Deprecation>,
+}
+
+/// A column's deprecation window: partners are told it goes, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deprecation {
+    /// The column may be removed after this day.
+    pub after: chrono::NaiveDate,
+    /// What partners should use instead, or why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What the target table, the one partners read, receives of a column tagged `pii`. The

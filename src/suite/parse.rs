@@ -210,6 +210,29 @@ fn contract(ctx: &mut Ctx, node: &Node) -> Option<Contract> {
     Some(Contract { mode, columns })
 }
 
+/// `deprecated: {after: 2027-01-31, note: ...}`: the column may be removed after that day.
+fn deprecation(ctx: &mut Ctx, node: &Node, path: &str) -> Option<super::Deprecation> {
+    let mut m = MapReader::new(ctx, node, path)?;
+    let after = m.required(ctx, "after").and_then(|n| {
+        let text = as_string(ctx, n, &m.path("after"))?;
+        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map_err(|_| {
+                ctx.err(
+                    n.pos,
+                    &m.path("after"),
+                    format!("`{text}` is not a date (YYYY-MM-DD)"),
+                )
+            })
+            .ok()
+    });
+    let note = m.string(ctx, "note", false);
+    m.finish(ctx, "(deprecated has after, note)");
+    Some(super::Deprecation {
+        after: after?,
+        note,
+    })
+}
+
 fn column(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ColumnSpec> {
     let mut m = MapReader::new(ctx, node, path)?;
     let name = m.string(ctx, "name", true);
@@ -266,9 +289,12 @@ fn column(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ColumnSpec> {
             share
         }
     };
+    let deprecated = m
+        .get("deprecated")
+        .and_then(|d| deprecation(ctx, d, &m.path("deprecated")));
     m.finish(
         ctx,
-        "(a column has name, type, nullable, tags, share, description)",
+        "(a column has name, type, nullable, tags, share, description, deprecated)",
     );
     Some(ColumnSpec {
         name: name?,
@@ -277,5 +303,6 @@ fn column(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ColumnSpec> {
         tags,
         description,
         share,
+        deprecated,
     })
 }

@@ -25,6 +25,10 @@ expectations:
   - {id: id_unique, expect: unique, column: id, mostly: 0.9}
 ";
 
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+}
+
 fn suite(text: &str) -> Suite {
     Suite::from_yaml(text, "s.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
@@ -148,12 +152,12 @@ const CASES: &[(&str, &str, &str, Verdict, Verdict)] = &[
 #[test]
 fn every_change_class_in_both_directions() {
     let base = suite(BASE);
-    assert!(diff(&base, &base).is_empty());
+    assert!(diff(&base, &base, today()).is_empty());
     for (from, to, rule, forward, backward) in CASES {
         assert!(BASE.contains(from), "{from}");
         let changed = suite(&BASE.replace(from, to));
-        let there = diff(&base, &changed);
-        let back = diff(&changed, &base);
+        let there = diff(&base, &changed, today());
+        let back = diff(&changed, &base, today());
         let worst = |cs: &[dq_gate::suite::diff::Change]| cs.iter().map(|c| c.verdict).max();
         assert_eq!(worst(&there), Some(*forward), "{from} -> {to}: {there:?}");
         assert_eq!(worst(&back), Some(*backward), "{to} -> {from}: {back:?}");
@@ -232,4 +236,92 @@ fn release_notes_golden() {
         got, want,
         "set DQ_BLESS=1 to rewrite after a reviewed change"
     );
+}
+
+/// A deprecated column removed before its window ends is breaking; after it, announced. The
+/// release notes list what is deprecated, and `lint` warns about windows past.
+#[test]
+fn deprecation_windows() {
+    let deprecated = BASE.replace(
+        "{name: code, type: string}",
+        "{name: code, type: string, deprecated: {after: 2026-12-31, note: use code_v2}}",
+    );
+    let old = suite(&deprecated);
+    // Announcing it is informational.
+    let announced = diff(&suite(BASE), &old, today());
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(announced[0].rule, "deprecation");
+    assert_eq!(announced[0].verdict, Verdict::Informational);
+    // Shortening the window is breaking.
+    let shorter = suite(&deprecated.replace("2026-12-31", "2026-12-15"));
+    assert_eq!(
+        diff(&old, &shorter, today())[0].rule,
+        "deprecation_shortened"
+    );
+    // Removal of the column (and of the rules that read it).
+    let removed = suite(
+        &deprecated
+            .replace(
+                "    - {name: code, type: string, deprecated: {after: 2026-12-31, note: use code_v2}}\n",
+                "",
+            )
+            .replace("  - {id: code_set, expect: in_set, column: code, values: [A, B, C]}\n", "")
+            .replace("  - {id: code_shape, expect: matches_regex, column: code, regex: '^[A-Z]$'}\n", ""),
+    );
+    let col = |cs: &[dq_gate::suite::diff::Change]| {
+        cs.iter()
+            .find(|c| c.path == "schema.code")
+            .cloned()
+            .unwrap()
+    };
+    let early = diff(&old, &removed, today());
+    assert_eq!(col(&early).rule, "column_removed_early");
+    assert_eq!(col(&early).verdict, Verdict::Breaking);
+    let after = chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+    let on_time = diff(&old, &removed, after);
+    assert_eq!(col(&on_time).rule, "column_removed_announced");
+    assert_eq!(col(&on_time).verdict, Verdict::Compatible);
+
+    // The notes list the deprecation; lint warns once the window is past.
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.yaml");
+    let b = dir.path().join("b.yaml");
+    std::fs::write(&a, BASE).unwrap();
+    std::fs::write(&b, deprecated.replace("version: 1", "version: 2")).unwrap();
+    let o = dq(
+        &[
+            "diff",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "md",
+        ],
+        &root(),
+    );
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.contains("## Deprecated\n\n- `code` may be removed after 2026-12-31: use code_v2"),
+        "{md}"
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let past = dir.path().join("past.yaml");
+    std::fs::write(&past, deprecated.replace("2026-12-31", "2020-01-01")).unwrap();
+    let o = dq(&["lint", past.to_str().unwrap()], &root());
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("column `code` was deprecated until 2020-01-01"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A bad date is an error at its key.
+    let bad = suite_err(&deprecated.replace("2026-12-31", "31.12.2026"));
+    assert!(
+        bad.contains("deprecated.after") && bad.contains("is not a date"),
+        "{bad}"
+    );
+}
+
+fn suite_err(text: &str) -> String {
+    Suite::from_yaml(text, "s.yaml").unwrap_err().to_string()
 }

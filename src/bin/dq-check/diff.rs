@@ -42,7 +42,8 @@ fn word(v: Verdict) -> &'static str {
 
 pub fn run(a: &DiffArgs) -> Result<u8, Error> {
     let (old, new) = (load(&a.old)?, load(&a.new)?);
-    let changes = diff(&old, &new);
+    let today = a.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let changes = diff(&old, &new, today);
     let verdict = worst(&changes);
     let changed = !changes.is_empty() || old.fingerprint() != new.fingerprint();
     let version_ok = !changed || new.version > old.version;
@@ -143,6 +144,23 @@ fn notes(old: &Suite, new: &Suite, changes: &[Change], version_note: Option<&str
         for c in these {
             let _ = writeln!(m, "- {} (`{}`)", c.what, c.path);
         }
+    }
+    let deprecated: Vec<String> = new
+        .schema
+        .iter()
+        .flat_map(|c| &c.columns)
+        .filter_map(|c| {
+            let d = c.deprecated.as_ref()?;
+            Some(format!(
+                "- `{}` may be removed after {}{}",
+                c.name,
+                d.after,
+                d.note.as_ref().map_or(String::new(), |n| format!(": {n}"))
+            ))
+        })
+        .collect();
+    if !deprecated.is_empty() {
+        let _ = writeln!(m, "\n## Deprecated\n\n{}", deprecated.join("\n"));
     }
     if changes.is_empty() {
         m.push_str("\nNo change.\n");

@@ -239,7 +239,20 @@ fn lint(files: &[std::path::PathBuf]) -> Result<u8, Error> {
                     s.version,
                     s.expectations.len(),
                     s.fingerprint()
-                )
+                );
+                // A deprecation window that has ended: the column is due to go.
+                let today = chrono::Utc::now().date_naive();
+                for col in s.schema.iter().flat_map(|c| &c.columns) {
+                    if let Some(d) = col.deprecated.as_ref().filter(|d| d.after < today) {
+                        eprintln!(
+                            "warning: {}: column `{}` was deprecated until {}, which has passed: \
+                             remove it in a new version",
+                            f.display(),
+                            col.name,
+                            d.after
+                        );
+                    }
+                }
             }
             Err(e) => {
                 failed += 1;
