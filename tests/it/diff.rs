@@ -325,3 +325,46 @@ fn deprecation_windows() {
 fn suite_err(text: &str) -> String {
     Suite::from_yaml(text, "s.yaml").unwrap_err().to_string()
 }
+
+/// `--against`: the rows of a sample the new suite would treat differently, row by row.
+#[test]
+fn against_sample_data() {
+    let o = dq(
+        &[
+            "diff",
+            "expectations/claims.yaml",
+            "expectations/claims_v4.yaml",
+            "--against",
+            "fixtures/claims",
+            "--as-of",
+            "2026-01-15",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Version 4 accepts `hmo01`: one row of the fixtures passes that version 3 quarantined
+    // (the other two rows with a lower-case code break other rules too).
+    assert_eq!(v["against"]["rows"], 80);
+    assert_eq!(v["against"]["newly_quarantined"], 0);
+    assert_eq!(v["against"]["no_longer_quarantined"], 1);
+    // And the reverse diff, the mirror.
+    let o = dq(
+        &[
+            "diff",
+            "expectations/claims_v4.yaml",
+            "expectations/claims.yaml",
+            "--against",
+            "fixtures/claims",
+            "--as-of",
+            "2026-01-15",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["against"]["newly_quarantined"], 1);
+    assert_eq!(v["against"]["no_longer_quarantined"], 0);
+}

@@ -82,6 +82,10 @@ pub struct DiffArgs {
     /// The day deprecation windows are judged at. Default: today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
+    /// Sample inputs: count the rows the new suite would quarantine that the old one passed,
+    /// and the reverse.
+    #[arg(long, value_name = "DATA")]
+    pub against: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -55,9 +55,32 @@ pub fn run(a: &DiffArgs) -> Result<u8, Error> {
             old.version, new.version
         ))
     };
+    let against = if a.against.is_empty() {
+        None
+    } else {
+        let clock = a
+            .as_of
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or_else(chrono::Utc::now, |t| t.and_utc());
+        Some(against(&old, &new, &a.against, clock)?)
+    };
+    let against_line = against.map(|(newly, no_longer, rows)| {
+        format!(
+            "on {} ({rows} rows): the new suite quarantines {newly} rows the old one passed, and \
+             passes {no_longer} rows the old one quarantined",
+            a.against
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
     let out = match a.format {
         DiffFormat::Json => {
             let v = serde_json::json!({
+                "against": against.map(|(newly, no_longer, rows)| serde_json::json!({
+                    "rows": rows, "newly_quarantined": newly, "no_longer_quarantined": no_longer,
+                })),
                 "old": {"name": old.name, "version": old.version, "fingerprint": old.fingerprint()},
                 "new": {"name": new.name, "version": new.version, "fingerprint": new.fingerprint()},
                 "verdict": verdict,
@@ -92,9 +115,18 @@ pub fn run(a: &DiffArgs) -> Result<u8, Error> {
                     c.rule
                 );
             }
+            if let Some(l) = &against_line {
+                let _ = writeln!(s, "{l}");
+            }
             s
         }
-        DiffFormat::Md => notes(&old, &new, &changes, version_note.as_deref()),
+        DiffFormat::Md => {
+            let mut m = notes(&old, &new, &changes, version_note.as_deref());
+            if let Some(l) = &against_line {
+                let _ = writeln!(m, "\n## On sample data\n\nThe new suite, {l}.");
+            }
+            m
+        }
     };
     print!("{out}");
     Ok(u8::from(verdict == Verdict::Breaking || !version_ok))
@@ -166,4 +198,47 @@ fn notes(old: &Suite, new: &Suite, changes: &[Change], version_note: Option<&str
         m.push_str("\nNo change.\n");
     }
     m
+}
+
+/// Per row of the sample, whether each suite would commit it to the target (not quarantined,
+/// not stopped by a `fail`): rows the new one quarantines that the old passed, the reverse,
+/// and the rows read.
+fn against(
+    old: &Suite,
+    new: &Suite,
+    data: &[std::path::PathBuf],
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, u64, u64), Error> {
+    use dq_gate::internal::{BatchOptions, Fate, FileBatches, discover};
+    let files = discover(data)?;
+    let passes = |suite: &Suite| -> Result<Vec<bool>, Error> {
+        let compiled = dq_gate::CompiledSuite::new(suite.clone())?;
+        let opts = BatchOptions {
+            as_of,
+            ..BatchOptions::default()
+        };
+        let mut batches = FileBatches::new(&files, &compiled, opts);
+        let mut out = Vec::new();
+        while let Some(mut b) = batches.next(&compiled)? {
+            let stopped = b.fate == Fate::Fail;
+            for chunk in b.routed()? {
+                let chunk = chunk?;
+                out.extend(
+                    (0..chunk.batch.num_rows()).map(|i| !stopped && !chunk.quarantine.value(i)),
+                );
+            }
+        }
+        Ok(out)
+    };
+    let (was, now) = (passes(old)?, passes(new)?);
+    if was.len() != now.len() {
+        return Err(Error::Usage(format!(
+            "the two suites read {} and {} rows of the sample: their contracts read it differently",
+            was.len(),
+            now.len()
+        )));
+    }
+    let newly = was.iter().zip(&now).filter(|(w, n)| **w && !**n).count() as u64;
+    let no_longer = was.iter().zip(&now).filter(|(w, n)| !**w && **n).count() as u64;
+    Ok((newly, no_longer, was.len() as u64))
 }
