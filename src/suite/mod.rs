@@ -8,6 +8,7 @@
 mod alerts;
 pub mod diff;
 mod expectations;
+pub mod export;
 mod fingerprint;
 mod kinds;
 pub mod limits;

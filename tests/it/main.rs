@@ -7,6 +7,7 @@ mod delta_input;
 mod diff;
 mod eval;
 mod expectations;
+mod export;
 mod facts;
 mod faults;
 mod gate;

@@ -54,8 +54,37 @@ pub enum Command {
     /// consumers and producers, the version check, and release notes. Exit 0 compatible,
     /// 1 breaking or the version not raised, 2 an error.
     Diff(DiffArgs),
+    /// Write a suite's row-level rules for another engine: Delta CHECK constraints, Lakeflow
+    /// (DLT) expectations, or plain SQL; rules with no SQL row form are listed, not dropped.
+    Export(ExportArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportTarget {
+    /// `ALTER TABLE ... ADD CONSTRAINT name CHECK (...)`.
+    DeltaConstraints,
+    /// `CONSTRAINT name EXPECT (...) ON VIOLATION ...`.
+    DltSql,
+    /// A query per rule that selects its violating rows.
+    Sql,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to write.
+    #[arg(value_enum)]
+    pub target: ExportTarget,
+    /// The suite file.
+    #[arg(value_name = "SUITE")]
+    pub suite: PathBuf,
+    /// The table name in the statements. Default: the suite's name.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// `json` gives the rules and the skipped ones as data.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

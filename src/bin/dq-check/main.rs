@@ -5,6 +5,7 @@
 mod args;
 mod audit;
 mod diff;
+mod export;
 mod history;
 mod progress;
 mod quarantine;
@@ -82,6 +83,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::History(a) => history::run(&a),
         Command::Audit(a) => audit::run(&a),
         Command::Diff(a) => diff::run(&a),
+        Command::Export(a) => export::run(&a),
         Command::Status(a) => status::run(&a),
         Command::Generate(a) => generate(&a),
     }
