@@ -64,6 +64,7 @@ mod metrics;
 pub mod monitor;
 mod par;
 mod pii;
+pub mod profile;
 pub mod quarantine;
 mod types;
 mod validate;

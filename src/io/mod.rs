@@ -78,6 +78,29 @@ pub struct InputFile {
     pub format: Format,
 }
 
+/// The column names of a text input (a CSV header, the keys of the first NDJSON records), in
+/// order; empty for other formats.
+pub fn text_columns(file: &InputFile) -> Result<Vec<String>> {
+    let path = &file.path;
+    let mut f = File::open(path).map_err(|e| Error::input(path, e))?;
+    let schema = match file.format {
+        Format::Csv => {
+            arrow::csv::reader::Format::default()
+                .with_header(true)
+                .infer_schema(&mut f, Some(0))
+                .map_err(|e| format_error(path, e))?
+                .0
+        }
+        Format::Ndjson => {
+            arrow::json::reader::infer_json_schema(BufReader::new(f), Some(INFER_RECORDS))
+                .map_err(|e| format_error(path, e))?
+                .0
+        }
+        _ => return Ok(Vec::new()),
+    };
+    Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+}
+
 /// Expands the inputs: files as given, directories to their data files (sorted by name).
 pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>> {
     let mut out = Vec::new();

@@ -31,6 +31,11 @@ pub use alerts::{AlertEvent, Alerts, Sink};
 pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
 pub use slos::{DEFAULT_SLO_WINDOW, Slo, SloKind};
 
+/// Whether `s` is a valid suite name (`[a-z0-9_.-]+`).
+pub fn is_suite_name(s: &str) -> bool {
+    reader::is_name(s, b".-")
+}
+
 /// Whether `s` is a valid expectation id (`[a-z0-9_]+`).
 pub fn is_expectation_id(s: &str) -> bool {
     reader::is_name(s, b"")

@@ -12,7 +12,7 @@ const FLOORS: &[&[&str]] = &[
     &["values", "suite"],
     &["io", "conform", "metrics", "report"],
     &["eval"],
-    &["validate"],
+    &["validate", "profile"],
     &["gate"],
     &["quarantine"],
     &["monitor"],

@@ -22,6 +22,7 @@ mod roundtrip;
 #[cfg(feature = "s3")]
 mod s3;
 mod status;
+mod suggest;
 mod suite_parse;
 mod trust;
 mod util;

@@ -57,8 +57,23 @@ pub enum Command {
     /// Write a suite's row-level rules for another engine: Delta CHECK constraints, Lakeflow
     /// (DLT) expectations, or plain SQL; rules with no SQL row form are listed, not dropped.
     Export(ExportArgs),
+    /// Profile data in one pass and write a starting suite, each rule with its evidence.
+    Suggest(SuggestArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// Input files or directories, as `validate` reads them.
+    #[arg(required = true, value_name = "DATA")]
+    pub inputs: Vec<PathBuf>,
+    /// The suite's name.
+    #[arg(long, value_name = "NAME", default_value = "suggested")]
+    pub name: String,
+    /// The suite file to write. Default: standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

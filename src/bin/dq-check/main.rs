@@ -84,6 +84,20 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Audit(a) => audit::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Export(a) => export::run(&a),
+        Command::Suggest(a) => {
+            if !dq_gate::suite::is_suite_name(&a.name) {
+                return Err(Error::Usage(format!(
+                    "suite name `{}` must match [a-z0-9_.-]+",
+                    a.name
+                )));
+            }
+            let yaml = dq_gate::profile::suggest(&a.inputs, &a.name)?;
+            match &a.out {
+                Some(p) => write_atomically(p, yaml.as_bytes())?,
+                None => print!("{yaml}"),
+            }
+            Ok(0)
+        }
         Command::Status(a) => status::run(&a),
         Command::Generate(a) => generate(&a),
     }
