@@ -10,6 +10,7 @@ pub mod diff;
 mod expectations;
 pub mod export;
 mod fingerprint;
+pub mod import;
 mod kinds;
 pub mod limits;
 pub(crate) mod parse;

@@ -15,6 +15,7 @@ mod golden;
 mod history;
 mod house;
 mod html;
+mod import;
 mod parquet_read;
 mod props;
 mod release;

@@ -59,8 +59,37 @@ pub enum Command {
     Export(ExportArgs),
     /// Profile data in one pass and write a starting suite, each rule with its evidence.
     Suggest(SuggestArgs),
+    /// Convert a Great Expectations 1.x suite, an ODCS v3 contract or DQX checks into a suite;
+    /// every rule whose meaning differs gets a warning, every rule with no equivalent a line.
+    Import(ImportArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// Great Expectations 1.x expectation suite JSON.
+    Gx,
+    /// Open Data Contract Standard v3 (YAML or JSON).
+    Odcs,
+    /// Databricks DQX checks (YAML or JSON).
+    Dqx,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The source format.
+    #[arg(value_enum)]
+    pub from: ImportFormat,
+    /// The file to convert.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The suite's name when the source has none. Default: the file's stem.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The suite file to write. Default: standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -84,6 +84,39 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Audit(a) => audit::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Export(a) => export::run(&a),
+        Command::Import(a) => {
+            use dq_gate::suite::import::{Source, import};
+            let text = std::fs::read_to_string(&a.file).map_err(|e| Error::Output {
+                path: a.file.clone(),
+                source: e,
+            })?;
+            let source = match a.from {
+                args::ImportFormat::Gx => Source::Gx,
+                args::ImportFormat::Odcs => Source::Odcs,
+                args::ImportFormat::Dqx => Source::Dqx,
+            };
+            let stem = a
+                .file
+                .file_stem()
+                .map(|s| {
+                    s.to_string_lossy()
+                        .split('.')
+                        .next()
+                        .unwrap_or("imported")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "imported".into());
+            let name = a.name.clone().unwrap_or(stem);
+            let yaml = import(source, &text, &name)
+                .map_err(|e| Error::Usage(format!("{}: {e}", a.file.display())))?;
+            // The result must be a suite dq-check reads; say so now, not at the first run.
+            CompiledSuite::from_yaml(&yaml, "the imported suite")?;
+            match &a.out {
+                Some(p) => write_atomically(p, yaml.as_bytes())?,
+                None => print!("{yaml}"),
+            }
+            Ok(0)
+        }
         Command::Suggest(a) => {
             if !dq_gate::suite::is_suite_name(&a.name) {
                 return Err(Error::Usage(format!(
