@@ -507,6 +507,9 @@ fn render(name: &str, cols: &[Column], rows: u64, batch_rows: &[u64], files: usi
         }
     }
     let per_batch = rows as f64 / batch_rows.len().max(1) as f64;
+    if rows == 0 {
+        return y.replace("expectations:\n", "expectations: []\n");
+    }
     let _ = writeln!(
         y,
         "  # {} batch(es), {} rows each on average; a batch with half as many, or twice, is suspect\n  - {{id: rows_per_batch, expect: metric, metric: row_count, min: {}, max: {}}}",

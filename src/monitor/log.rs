@@ -42,10 +42,13 @@ const COLUMNS: &str = "run_id, batch, suite, suite_version, suite_fingerprint, e
                        expect, on_fail, success, evaluated, failed, observed, rows, rows_passed, \
                        rows_quarantined, outcome, as_of, started_at, logged_at, run_kind, input";
 
-/// Every row of the run log at `uri` (none when no run log is there).
+/// Every row of the run log at `uri`. No run log there is an error: a status or an audit of
+/// a table nothing was ever gated into is more likely a wrong path than a quiet dataset.
 pub(crate) async fn read_log(uri: &str, storage: &HashMap<String, String>) -> Result<Vec<LogRow>> {
     let Some(table) = open_existing(uri, storage).await? else {
-        return Ok(Vec::new());
+        return Err(Error::Usage(format!(
+            "{uri}: no run log is there (has any run gated into this target? --runs names another)"
+        )));
     };
     let err = |e: &dyn std::fmt::Display| Error::TableSchema {
         table: uri.to_string(),

@@ -209,3 +209,21 @@ fn status_errors_exit_2() {
     );
     assert!(e.contains("slos[0].objective"), "{e}");
 }
+
+/// A target nothing was gated into has no run log: `status` and `audit` say so and exit 2.
+#[test]
+fn a_missing_run_log_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("nowhere");
+    let target = target.to_str().unwrap();
+    let o = dq(&["status", "--target", target], &root());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no run log is there"));
+    let out = dir.path().join("a.html");
+    let o = dq(
+        &["audit", "--target", target, "--out", out.to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+}
