@@ -75,8 +75,8 @@ pub use eval::CompiledSuite;
 pub use eval::drive::{Progress, ProgressFn};
 pub use gate::delta_input;
 pub use gate::{
-    BatchCallback, Codec, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_TARGET_FILE_SIZE, Gate,
-    GateBuilder,
+    BatchCallback, Codec, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_COMMIT_ATTEMPTS,
+    DEFAULT_TARGET_FILE_SIZE, Gate, GateBuilder,
 };
 pub use report::{Report, Status};
 pub use suite::Suite;

@@ -104,7 +104,12 @@ pub(crate) struct FileOptions {
     /// The size at which files roll, in bytes.
     pub target_size: u64,
     pub codec: Codec,
+    /// Tries of a commit that conflicts with another writer's, backing off between them.
+    pub commit_attempts: u32,
 }
+
+/// Default tries of a conflicting commit (with delta-rs's own retries inside each).
+pub const DEFAULT_COMMIT_ATTEMPTS: u32 = 12;
 
 /// Rows of the first batch of a writer sampled to choose each column's encoding.
 const SAMPLE_ROWS: usize = 8192;

@@ -42,7 +42,7 @@ use crate::io::{InputFile, display_path};
 use crate::pii::TokenKey;
 use crate::report::{BatchReport, Report, ReportBuilder};
 use encoding::FileOptions;
-pub use encoding::{Codec, DEFAULT_CODEC};
+pub use encoding::{Codec, DEFAULT_CODEC, DEFAULT_COMMIT_ATTEMPTS};
 use run::{ActiveRun, open_data_tables, read_start};
 use runlog::RunLog;
 use share::Sharing;
@@ -162,6 +162,14 @@ impl GateBuilder {
     /// outside 1 to 22 is an error at [`GateBuilder::build`]). Default: [`DEFAULT_CODEC`].
     pub fn with_codec(mut self, codec: Codec) -> Self {
         self.files.codec = codec;
+        self
+    }
+
+    /// Tries of a commit that conflicts with another writer's (many workers appending to one
+    /// table), with backoff of 40 ms doubling to 1.3 s plus jitter between them; after the last,
+    /// the run stops with the conflict. Default: [`DEFAULT_COMMIT_ATTEMPTS`].
+    pub fn with_commit_attempts(mut self, n: u32) -> Self {
+        self.files.commit_attempts = n.max(1);
         self
     }
 
@@ -296,6 +304,7 @@ impl Gate {
             files: FileOptions {
                 target_size: DEFAULT_TARGET_FILE_SIZE,
                 codec: DEFAULT_CODEC,
+                commit_attempts: DEFAULT_COMMIT_ATTEMPTS,
             },
             max_batches_per_commit: usize::MAX,
             batch_memory: DEFAULT_BATCH_MEMORY,

@@ -39,9 +39,6 @@ fn lanes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Commit attempts on top of delta-rs's own retries, with backoff between them.
-const COMMIT_ATTEMPTS: u32 = 12;
-
 pub(crate) struct TableSink {
     pub uri: String,
     table: DeltaTable,
@@ -204,8 +201,11 @@ impl TableSink {
     pub(crate) async fn commit(
         &mut self,
         seq: i64,
-        metadata: HashMap<String, serde_json::Value>,
+        mut metadata: HashMap<String, serde_json::Value>,
     ) -> Result<Option<i64>> {
+        // It adds files and reads none: readers (Spark among them) then know that concurrent
+        // appends cannot conflict with it.
+        metadata.insert("isBlindAppend".into(), serde_json::json!(true));
         let append = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: None,
@@ -277,7 +277,7 @@ impl TableSink {
                     self.committed = Some(seq);
                     return Ok(Some(version as i64));
                 }
-                Err(e) if is_conflict(&e) && attempt < COMMIT_ATTEMPTS => {
+                Err(e) if is_conflict(&e) && attempt < self.files.commit_attempts => {
                     // Back off (with jitter) so concurrent writers spread out, then look again:
                     // another attempt of this run may have committed these batches meanwhile.
                     let jitter = (std::process::id() as u64 * 7919 + attempt as u64 * 104_729) % 50;

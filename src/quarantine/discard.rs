@@ -143,6 +143,7 @@ impl Discard {
             FileOptions {
                 target_size: u64::MAX,
                 codec: DEFAULT_CODEC,
+                commit_attempts: crate::gate::DEFAULT_COMMIT_ATTEMPTS,
             },
         )
         .await?;

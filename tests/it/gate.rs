@@ -442,3 +442,50 @@ fn a_zstd_level_out_of_range_is_refused_when_the_gate_is_built() {
     assert!(err.to_string().contains("zstd:23"), "{err}");
     assert!(!dir.path().join("t").exists());
 }
+
+/// The gate's appends are marked blind appends in their commit info (they read no data), so
+/// readers such as Spark know concurrent appends cannot conflict with them.
+#[test]
+fn appends_are_marked_blind() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = super::util::dq(
+        &[
+            "run",
+            "--suite",
+            "expectations/claims.yaml",
+            "--target",
+            dir.path().join("claims").to_str().unwrap(),
+            "--quarantine",
+            dir.path().join("claims_q").to_str().unwrap(),
+            "--commit-attempts",
+            "3",
+            "--quiet",
+            "fixtures/claims",
+        ],
+        &super::util::root(),
+    );
+    assert!(
+        o.status.code().unwrap() < 2,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for table in ["claims", "claims_q", "claims_dq_runs"] {
+        let log = dir.path().join(table).join("_delta_log");
+        let mut appends = 0;
+        for e in std::fs::read_dir(&log).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let info = &v["commitInfo"];
+                if info["operation"] == "WRITE" {
+                    assert_eq!(info["isBlindAppend"], true, "{table}: {info}");
+                    appends += 1;
+                }
+            }
+        }
+        assert!(appends >= 1, "{table} has no append");
+    }
+}

@@ -190,6 +190,9 @@ pub struct RunArgs {
     /// Who runs it, recorded with the run. Default: $DQ_GATE_ACTOR, else $USER.
     #[arg(long, value_name = "NAME")]
     pub actor: Option<String>,
+    /// Tries of a commit that conflicts with another writer's, with backoff between them.
+    #[arg(long, value_name = "N", default_value_t = dq_gate::DEFAULT_COMMIT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub commit_attempts: u32,
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +304,7 @@ impl RunArgs {
         if let Some(a) = &self.actor {
             b = b.with_actor(a);
         }
+        b = b.with_commit_attempts(self.commit_attempts);
         if let Some(p) = crate::progress::bar(c.quiet) {
             b = b.on_progress(p);
         }
