@@ -174,21 +174,7 @@ impl Column {
         self.seen_rows += a.len() as u64;
         let opts = FormatOptions::default();
         let f = ArrayFormatter::try_new(a, &opts)?;
-        let numeric = matches!(
-            self.value_type(),
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::UInt8
-                | DataType::UInt16
-                | DataType::UInt32
-                | DataType::UInt64
-                | DataType::Float32
-                | DataType::Float64
-                | DataType::Decimal128(_, _)
-        );
-        let floats = if numeric {
+        let floats = if self.value_type().is_numeric() {
             Some(arrow::compute::cast(a, &DataType::Float64)?)
         } else {
             None

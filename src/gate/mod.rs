@@ -205,18 +205,11 @@ impl GateBuilder {
     /// Resolves the table locations and the run id.
     pub fn build(self) -> Result<Gate> {
         let suite = self.compiled.suite();
-        let target = self
-            .target
-            .or_else(|| suite.tables.target.clone())
-            .unwrap_or_else(|| format!("lake/{}", suite.name));
+        let target = self.target.unwrap_or_else(|| suite.default_target());
         let quarantine = self
             .quarantine
-            .or_else(|| suite.tables.quarantine.clone())
-            .unwrap_or_else(|| format!("lake/{}_quarantine", suite.name));
-        let runs = self
-            .runs
-            .or_else(|| suite.tables.runs.clone())
-            .unwrap_or_else(|| format!("{}_dq_runs", target.trim_end_matches('/')));
+            .unwrap_or_else(|| suite.default_quarantine());
+        let runs = self.runs.unwrap_or_else(|| suite.default_runs(&target));
         if target == quarantine || target == runs || quarantine == runs {
             return Err(Error::Usage(format!(
                 "the target ({target}), quarantine ({quarantine}) and run log ({runs}) must be \

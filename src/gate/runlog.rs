@@ -99,6 +99,13 @@ impl RunLog<'_> {
     /// one row with no expectation).
     pub(crate) fn batches(&self, batches: &[&BatchReport]) -> Result<RecordBatch> {
         let mut r = Rows::default();
+        // What each metric measures, digested once for all the batches.
+        let measures: std::collections::HashMap<&str, String> = self
+            .suite
+            .expectations
+            .iter()
+            .filter_map(|e| Some((e.id.as_str(), e.measure()?)))
+            .collect();
         for b in batches {
             let outcome = serde_json::to_value(b.outcome)
                 .ok()
@@ -119,13 +126,8 @@ impl RunLog<'_> {
                 r.rows_passed.push(Some(b.rows_passed as i64));
                 r.rows_quarantined.push(Some(b.rows_quarantined as i64));
                 r.outcome.push(outcome.clone());
-                r.measure.push(e.and_then(|e| {
-                    self.suite
-                        .expectations
-                        .iter()
-                        .find(|x| x.id == e.id)
-                        .and_then(|x| x.measure())
-                }));
+                r.measure
+                    .push(e.and_then(|e| measures.get(e.id.as_str()).cloned()));
                 r.input_columns.push(b.input_columns.clone());
             };
             if b.expectations.is_empty() {

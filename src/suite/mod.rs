@@ -32,6 +32,11 @@ pub use alerts::{AlertEvent, Alerts, Sink};
 pub use kinds::{HistoryCheck, Kind, MetricKind, Strategy, Unjudged, Window};
 pub use slos::{DEFAULT_SLO_WINDOW, Slo, SloKind};
 
+/// The run log beside a target: `<target>_dq_runs`.
+pub fn runs_of(target: &str) -> String {
+    format!("{}_dq_runs", target.trim_end_matches('/'))
+}
+
 /// Whether `s` is a valid suite name (`[a-z0-9_.-]+`).
 pub fn is_suite_name(s: &str) -> bool {
     reader::is_name(s, b".-")
@@ -365,6 +370,29 @@ impl Expectation {
 }
 
 impl Suite {
+    /// The target when nothing else names one: `tables.target`, else `lake/<name>`.
+    pub fn default_target(&self) -> String {
+        self.tables
+            .target
+            .clone()
+            .unwrap_or_else(|| format!("lake/{}", self.name))
+    }
+
+    /// The quarantine when nothing else names one: `tables.quarantine`, else
+    /// `lake/<name>_quarantine`.
+    pub fn default_quarantine(&self) -> String {
+        self.tables
+            .quarantine
+            .clone()
+            .unwrap_or_else(|| format!("lake/{}_quarantine", self.name))
+    }
+
+    /// The run log of `target` when nothing else names one: `tables.runs`, else
+    /// `<target>_dq_runs`.
+    pub fn default_runs(&self, target: &str) -> String {
+        self.tables.runs.clone().unwrap_or_else(|| runs_of(target))
+    }
+
     /// Parses a suite from YAML text. `source` names the file in messages.
     ///
     /// Every problem in the text is reported in one [`Error::Suite`]. The suite is checked on

@@ -304,25 +304,7 @@ fn a_month_of_runs_audited_and_reconciled() {
 
     // Headless chromium renders the page with its charts and the mark on the broken run.
     let page = d.join("audit.html");
-    let o = std::process::Command::new(
-        std::env::var_os("DQ_CHROMIUM").unwrap_or_else(|| "chromium".into()),
-    )
-    .args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        &format!("--user-data-dir={}", d.join("profile").display()),
-        "--dump-dom",
-        &format!("file://{}", page.display()),
-    ])
-    .output()
-    .expect("chromium runs (install Debian's chromium, or set DQ_CHROMIUM)");
-    let dom = String::from_utf8_lossy(&o.stdout);
+    let dom = super::util::browse(&page, &d.join("profile"), &["--dump-dom"]);
     assert!(dom.contains("id=\"reconciliation\""), "{dom}");
     assert_eq!(dom.matches("class=\"bad unreconciled\"").count(), 1);
     assert!(

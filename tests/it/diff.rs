@@ -368,3 +368,34 @@ fn against_sample_data() {
     assert_eq!(v["against"]["newly_quarantined"], 1);
     assert_eq!(v["against"]["no_longer_quarantined"], 0);
 }
+
+/// `git:REV:path` reads a suite from the repository: the bundled suite at HEAD against its
+/// version 4 file gives the same verdict as the two files.
+#[test]
+fn a_suite_from_git() {
+    let o = dq(
+        &[
+            "diff",
+            "git:HEAD:expectations/claims.yaml",
+            "expectations/claims_v4.yaml",
+        ],
+        &root(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.starts_with("claims v3 -> claims v4: BREAKING"),
+        "{text}"
+    );
+    let o = dq(
+        &["diff", "git:no-such-rev:x.yaml", "expectations/claims.yaml"],
+        &root(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("git show no-such-rev:x.yaml failed"));
+}

@@ -1,39 +1,7 @@
 //! The run's report as one HTML page, opened in a real headless browser (Debian's chromium):
 //! it renders, its charts are there, and no protected value of the fixtures is in it.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use super::util::{dq, root};
-
-/// The browser: `$DQ_CHROMIUM`, else `chromium` on the PATH (`.ci/run` installs it).
-fn chromium() -> PathBuf {
-    std::env::var_os("DQ_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("chromium"))
-}
-
-/// Runs headless chromium on `page` with `args`; what it printed.
-fn browse(page: &Path, profile: &Path, args: &[&str]) -> String {
-    let o = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-        ])
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs (install Debian's chromium, or set DQ_CHROMIUM)");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use super::util::{browse, dq, root};
 
 #[test]
 fn the_html_report_renders_in_a_browser_without_protected_values() {

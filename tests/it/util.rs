@@ -156,3 +156,32 @@ pub fn fixture_ids() -> Vec<Option<i64>> {
     }
     out
 }
+
+/// The browser: `$DQ_CHROMIUM`, else `chromium` on the PATH (`.ci/run` installs it).
+pub fn chromium() -> std::path::PathBuf {
+    std::env::var_os("DQ_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("chromium"))
+}
+
+/// Runs headless chromium on `page` with `args`; what it printed.
+pub fn browse(page: &std::path::Path, profile: &std::path::Path, args: &[&str]) -> String {
+    let o = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+        ])
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (install Debian's chromium, or set DQ_CHROMIUM)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -15,12 +15,7 @@ pub fn run(a: &AuditArgs) -> Result<u8, Error> {
     let mut targets = a.target.clone();
     if targets.is_empty() {
         match suite {
-            Some(s) => targets.push(
-                s.tables
-                    .target
-                    .clone()
-                    .unwrap_or_else(|| format!("lake/{}", s.name)),
-            ),
+            Some(s) => targets.push(s.default_target()),
             None => {
                 return Err(Error::Usage(
                     "say which dataset: --target URI (repeatable), or --suite FILE for its target"
@@ -54,7 +49,7 @@ pub fn run(a: &AuditArgs) -> Result<u8, Error> {
                     .runs
                     .clone()
                     .or_else(|| from_suite(|s| s.tables.runs.clone()))
-                    .unwrap_or_else(|| format!("{base}_dq_runs")),
+                    .unwrap_or_else(|| dq_gate::suite::runs_of(t)),
                 alerts: suite.and_then(|s| s.alerts.as_ref()).map_or_else(
                     || format!("{base}_dq_alerts"),
                     |al| dq_gate::monitor::alerts::state_table(al, t),
@@ -62,10 +57,7 @@ pub fn run(a: &AuditArgs) -> Result<u8, Error> {
             }
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime()?;
     let made = runtime.block_on(audit(&datasets, a.from, a.to, suite, &HashMap::new()))?;
     let json = audit_page::json(&made);
     let sha = audit_page::sha256(json.as_bytes());

@@ -13,15 +13,8 @@ pub fn run(a: &HistoryArgs) -> Result<u8, Error> {
     let suite = suite.as_ref().map(CompiledSuite::suite);
     let runs = match (&a.runs, &a.target, suite) {
         (Some(r), _, _) => r.clone(),
-        (None, Some(t), _) => format!("{}_dq_runs", t.trim_end_matches('/')),
-        (None, None, Some(s)) => s.tables.runs.clone().unwrap_or_else(|| {
-            let target = s
-                .tables
-                .target
-                .clone()
-                .unwrap_or_else(|| format!("lake/{}", s.name));
-            format!("{}_dq_runs", target.trim_end_matches('/'))
-        }),
+        (None, Some(t), _) => dq_gate::suite::runs_of(t),
+        (None, None, Some(s)) => s.default_runs(&s.default_target()),
         (None, None, None) => {
             return Err(Error::Usage(
                 "say which run log: --target URI, --runs URI, or --suite FILE for its default"
@@ -29,10 +22,7 @@ pub fn run(a: &HistoryArgs) -> Result<u8, Error> {
             ));
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime()?;
     let mut points = runtime.block_on(metric_history(
         &runs,
         &HashMap::new(),

@@ -136,17 +136,18 @@ fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
+/// The async runtime the commands that touch tables run on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}
+
 fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
     let mut compiled = CompiledSuite::from_path(&c.suite)?;
     let needs_runtime = runs.is_some() || c.inputs.iter().any(|p| p.join("_delta_log").is_dir());
-    let runtime = needs_runtime
-        .then(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
-        })
-        .transpose()?;
+    let runtime = needs_runtime.then(runtime).transpose()?;
     let inputs = match &runtime {
         Some(rt) => rt.block_on(c.resolve_inputs())?,
         None => {
@@ -181,10 +182,7 @@ fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
 fn gate(a: &args::RunArgs) -> Result<u8, Error> {
     let compiled_suite = CompiledSuite::from_path(&a.common.suite)?;
     let gate = a.gate(compiled_suite.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let inputs = runtime.block_on(a.common.resolve_inputs())?;
     let mut report = runtime.block_on(gate.run_paths(&inputs))?;
     // Alerts follow the run; a problem with them never changes what the run did.

@@ -11,10 +11,7 @@ use crate::args::{
 };
 
 pub fn run(c: &QuarantineCommand) -> Result<u8, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime()?;
     runtime.block_on(async {
         match c {
             QuarantineCommand::Ls(a) => ls(a).await,
@@ -30,12 +27,7 @@ async fn open(a: &InspectArgs) -> Result<Quarantine, Error> {
     let suite = a.suite.as_ref().map(CompiledSuite::from_path).transpose()?;
     let uri = match (&a.quarantine, &suite) {
         (Some(q), _) => q.clone(),
-        (None, Some(s)) => s
-            .suite()
-            .tables
-            .quarantine
-            .clone()
-            .unwrap_or_else(|| format!("lake/{}_quarantine", s.suite().name)),
+        (None, Some(s)) => s.suite().default_quarantine(),
         (None, None) => {
             return Err(Error::Usage(
                 "say which quarantine: --quarantine URI, or --suite FILE for its default".into(),

@@ -15,19 +15,14 @@ pub fn run(a: &StatusArgs) -> Result<u8, Error> {
     let suite = compiled.as_ref().map(CompiledSuite::suite);
     let target = match (&a.target, suite) {
         (Some(t), _) => Some(t.clone()),
-        (None, Some(s)) => Some(
-            s.tables
-                .target
-                .clone()
-                .unwrap_or_else(|| format!("lake/{}", s.name)),
-        ),
+        (None, Some(s)) => Some(s.default_target()),
         (None, None) => None,
     };
-    let runs = match (&a.runs, suite.and_then(|s| s.tables.runs.clone()), &target) {
+    let runs = match (&a.runs, suite, &target) {
         (Some(r), _, _) => r.clone(),
-        (None, Some(r), _) => r,
-        (None, None, Some(t)) => format!("{}_dq_runs", t.trim_end_matches('/')),
-        (None, None, None) => {
+        (None, Some(s), Some(t)) => s.default_runs(t),
+        (None, None, Some(t)) => dq_gate::suite::runs_of(t),
+        (None, _, None) => {
             return Err(Error::Usage(
                 "say which target: --target URI, --runs URI, or --suite FILE for its tables".into(),
             ));
@@ -35,12 +30,7 @@ pub fn run(a: &StatusArgs) -> Result<u8, Error> {
     };
     let quarantine = match (&a.quarantine, suite, &target) {
         (Some(q), _, _) => Some(q.clone()),
-        (None, Some(s), _) => Some(
-            s.tables
-                .quarantine
-                .clone()
-                .unwrap_or_else(|| format!("lake/{}_quarantine", s.name)),
-        ),
+        (None, Some(s), _) => Some(s.default_quarantine()),
         (None, None, Some(t)) => Some(format!("{}_quarantine", t.trim_end_matches('/'))),
         (None, None, None) => None,
     };
@@ -48,10 +38,7 @@ pub fn run(a: &StatusArgs) -> Result<u8, Error> {
         Some(t) => parse_as_of(t)?,
         None => chrono::Utc::now(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime()?;
     let alerts = match (suite.and_then(|s| s.alerts.as_ref()), &target) {
         (Some(al), Some(t)) => Some(dq_gate::monitor::alerts::state_table(al, t)),
         (None, Some(t)) => Some(format!("{}_dq_alerts", t.trim_end_matches('/'))),
