@@ -84,7 +84,8 @@ fn events(
         }),
         SloKind::Validity {
             expectation: Some(id),
-        } => inside()
+        }
+        | SloKind::ColumnCompleteness { rule: id, .. } => inside()
             .flat_map(|b| b.results.iter().filter(|r| &r.0 == id))
             .fold(
                 (0.0, 0.0),
@@ -223,6 +224,20 @@ mod tests {
             28,
         );
         assert_eq!(evaluate(&r, &b, now).good, 870.0);
+        // A column's completeness reads its not_null rule's counts the same way.
+        let c = slo(
+            SloKind::ColumnCompleteness {
+                column: "x".into(),
+                rule: "r".into(),
+            },
+            0.8,
+            28,
+        );
+        let s = evaluate(&c, &b, now);
+        assert_eq!(
+            (s.good, s.valid, s.kind.as_str()),
+            (870.0, 1000.0, "completeness")
+        );
         let m = slo(
             SloKind::Validity {
                 expectation: Some("m".into()),

@@ -117,7 +117,7 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
     };
     let slos = m
         .get("slos")
-        .map(|n| super::slos::slos(ctx, n, &expectations))
+        .map(|n| super::slos::slos(ctx, n, &expectations, schema.as_ref()))
         .unwrap_or_default();
     let alerts = m.get("alerts").and_then(|n| super::alerts::alerts(ctx, n));
     m.finish(

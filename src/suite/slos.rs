@@ -23,6 +23,14 @@ pub enum SloKind {
     },
     /// Rows that reached the target over rows that came in.
     Completeness,
+    /// A column's non-null values over the rows checked, counted by the `not_null` rule on it
+    /// (an expectation, or the contract's `schema.<column>.not_null`).
+    ColumnCompleteness {
+        /// The column.
+        column: String,
+        /// The rule whose counts it reads.
+        rule: String,
+    },
     /// Batches that passed whole over batches (`of: batches`), or, with `expectation`, that
     /// expectation's passing rows over its evaluated rows (its passing batches for an
     /// aggregate).
@@ -38,7 +46,7 @@ impl SloKind {
     pub fn name(&self) -> &'static str {
         match self {
             SloKind::Freshness { .. } => "freshness",
-            SloKind::Completeness => "completeness",
+            SloKind::Completeness | SloKind::ColumnCompleteness { .. } => "completeness",
             SloKind::Validity { .. } => "validity",
         }
     }
@@ -61,9 +69,14 @@ pub struct Slo {
 /// Default window: four weeks.
 pub const DEFAULT_SLO_WINDOW: i64 = 28 * 86_400;
 
-const SLO_KEYS: &str = "id, kind, objective, window, max_age, expectation";
+const SLO_KEYS: &str = "id, kind, objective, window, max_age, expectation, column";
 
-pub(super) fn slos(ctx: &mut Ctx, node: &Node, expectations: &[Expectation]) -> Vec<Slo> {
+pub(super) fn slos(
+    ctx: &mut Ctx,
+    node: &Node,
+    expectations: &[Expectation],
+    contract: Option<&super::Contract>,
+) -> Vec<Slo> {
     let Value::Seq(items) = &node.value else {
         ctx.err(
             node.pos,
@@ -132,7 +145,40 @@ pub(super) fn slos(ctx: &mut Ctx, node: &Node, expectations: &[Expectation]) -> 
                     }
                 }
             }),
-            Some(1) => Some(SloKind::Completeness),
+            Some(1) => match m.string(ctx, "column", false) {
+                None => Some(SloKind::Completeness),
+                Some(column) => {
+                    // The rows a `not_null` rule on the column checked are what it counts.
+                    let by_expectation = expectations
+                        .iter()
+                        .find(|e| matches!(&e.kind, Kind::NotNull { column: c } if *c == column));
+                    let required = contract
+                        .and_then(|c| c.column(&column))
+                        .is_some_and(|c| !c.nullable);
+                    match (by_expectation, required) {
+                        (Some(e), _) => Some(SloKind::ColumnCompleteness {
+                            rule: e.id.clone(),
+                            column,
+                        }),
+                        (None, true) => Some(SloKind::ColumnCompleteness {
+                            rule: format!("schema.{column}.not_null"),
+                            column,
+                        }),
+                        (None, false) => {
+                            ctx.err(
+                                item.pos,
+                                &m.path("column"),
+                                format!(
+                                    "the completeness of `{column}` is counted by a `not_null` \
+                                     rule on it: add `{{expect: not_null, column: {column}}}` \
+                                     (on_fail: warn keeps every row) or `nullable: false`"
+                                ),
+                            );
+                            None
+                        }
+                    }
+                }
+            },
             Some(2) => {
                 let e = m.string(ctx, "expectation", false);
                 if let Some(e) = &e

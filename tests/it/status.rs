@@ -227,3 +227,52 @@ fn a_missing_run_log_is_an_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
 }
+
+/// A column's completeness is counted by the `not_null` rule on it; without one the suite says
+/// what to add.
+#[test]
+fn column_completeness_needs_a_not_null_rule() {
+    let base = "dq_suite: 1\nname: p\nversion: 1\nschema:\n  columns:\n    - {name: id, type: int64, nullable: false}\n    - {name: email, type: string}\nexpectations:\n  - {id: email_present, expect: not_null, column: email, on_fail: warn}\nslos:\n";
+    for (slo, rule) in [
+        (
+            "  - {id: c, kind: completeness, column: email, objective: 0.9}\n",
+            "email_present",
+        ),
+        (
+            "  - {id: c, kind: completeness, column: id, objective: 0.9}\n",
+            "schema.id.not_null",
+        ),
+    ] {
+        let s = dq_gate::Suite::from_yaml(&format!("{base}{slo}"), "p.yaml").unwrap();
+        assert_eq!(
+            s.slos[0].kind,
+            dq_gate::suite::SloKind::ColumnCompleteness {
+                column: slo
+                    .split("column: ")
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .next()
+                    .unwrap()
+                    .into(),
+                rule: rule.into()
+            }
+        );
+    }
+    let e = dq_gate::Suite::from_yaml(
+        &format!(
+            "{}  - {{id: c, kind: completeness, column: amount, objective: 0.9}}\n",
+            base.replace(
+                "    - {name: email, type: string}\n",
+                "    - {name: email, type: string}\n    - {name: amount, type: float64}\n"
+            )
+        ),
+        "p.yaml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("slos[0].column") && e.contains("counted by a `not_null` rule"),
+        "{e}"
+    );
+}
