@@ -32,6 +32,7 @@ struct Rows {
     outcome: Vec<Option<String>>,
     measure: Vec<Option<String>>,
     input_columns: Vec<Option<String>>,
+    suite_text: Vec<Option<String>>,
 }
 
 /// Builds run-log rows.
@@ -46,7 +47,8 @@ pub(crate) struct RunLog<'a> {
 }
 
 impl RunLog<'_> {
-    /// The run-start row (`input` holds the inputs, their fingerprint and the actor as JSON), then one row
+    /// The run-start row (`input` holds the inputs, their fingerprint and the actor as JSON;
+    /// `suite_text` the suite's YAML as it was read), then one row
     /// per `pii` column the target receives other than as is: expectation `pii.<column>`,
     /// expect `share`, observed the policy (with the key's id for tokens).
     pub(crate) fn start(
@@ -71,6 +73,9 @@ impl RunLog<'_> {
         r.outcome.push(Some("started".into()));
         r.measure.push(None);
         r.input_columns.push(None);
+        let text = self.suite.text();
+        r.suite_text
+            .push((!text.is_empty()).then(|| text.to_string()));
         for c in shared {
             r.run_id.push(self.run_id.into());
             r.batch.push(0);
@@ -91,6 +96,7 @@ impl RunLog<'_> {
             r.outcome.push(Some("started".into()));
             r.measure.push(None);
             r.input_columns.push(None);
+            r.suite_text.push(None);
         }
         self.finish(r)
     }
@@ -129,6 +135,7 @@ impl RunLog<'_> {
                 r.measure
                     .push(e.and_then(|e| measures.get(e.id.as_str()).cloned()));
                 r.input_columns.push(b.input_columns.clone());
+                r.suite_text.push(None);
             };
             if b.expectations.is_empty() {
                 push(None);
@@ -171,6 +178,7 @@ impl RunLog<'_> {
             Arc::new(StringArray::from(r.measure)),
             Arc::new(StringArray::from(r.input_columns)),
             Arc::new(StringArray::from(vec![self.kind; n])),
+            Arc::new(StringArray::from(r.suite_text)),
         ];
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }

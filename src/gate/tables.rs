@@ -136,12 +136,13 @@ pub(crate) fn runs_schema() -> SchemaRef {
         s("measure"),
         s("input_columns"),
         s("run_kind"),
+        s("suite_text"),
     ]))
 }
 
 /// Columns the run log gained after its first release: a run log written before is given
 /// them (nullable, so its rows read as null) when it is next opened.
-const RUNS_ADDED: [&str; 3] = ["measure", "input_columns", "run_kind"];
+const RUNS_ADDED: [&str; 4] = ["measure", "input_columns", "run_kind", "suite_text"];
 
 /// Opens (or creates) the run log, brings an older one up to today's columns and checks
 /// that it can take what the gate writes.

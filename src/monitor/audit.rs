@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::log::{LogRow, read_log};
 pub use super::reconcile::{AuditRun, Totals};
-use super::reconcile::{committed_rows, reconcile};
+use super::reconcile::{read_commits, reconcile};
+pub use super::suite_versions::{SuiteVersion, VersionChanges};
 use crate::error::{Error, Result};
 use crate::gate::tables::open_existing;
 
@@ -54,6 +55,12 @@ pub struct Dataset {
     pub runs: String,
     /// The tables' Delta versions when the audit was made.
     pub versions: Versions,
+    /// Their versions at the period's end: the last each table committed by then (what a
+    /// reader then saw; `None` before its first commit).
+    pub versions_at_end: Versions,
+    /// The last version of each table written by a run dated on or before the period's end
+    /// (by the runs' `as_of`, so backfilled runs count on their dates).
+    pub versions_of_runs: Versions,
     /// Every run and release of the period, by clock.
     pub run_list: Vec<AuditRun>,
     /// The sums over the period.
@@ -140,23 +147,6 @@ pub struct QuarantineFate {
     pub oldest_open_days: Option<f64>,
 }
 
-/// A suite version in force.
-#[derive(Debug, Clone, Serialize)]
-pub struct SuiteVersion {
-    /// The suite.
-    pub suite: String,
-    /// Its version.
-    pub version: i64,
-    /// Its fingerprint (first 12 characters).
-    pub fingerprint: String,
-    /// The first run under it in the period.
-    pub first_as_of: DateTime<Utc>,
-    /// The last.
-    pub last_as_of: DateTime<Utc>,
-    /// Runs under it.
-    pub runs: u64,
-}
-
 /// An alert transition.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertFired {
@@ -198,7 +188,7 @@ pub async fn audit(
         .map(|t| t.and_utc() - chrono::TimeDelta::microseconds(1))
         .unwrap_or_else(Utc::now);
     for d in datasets {
-        let mut ds = dataset(d, from, to, storage).await?;
+        let mut ds = dataset(d, from, to, end, storage).await?;
         if let Some(s) = suite.filter(|s| !s.slos.is_empty()) {
             ds.slos = super::status::status(&d.runs, None, None, Some(s), end, storage)
                 .await?
@@ -219,21 +209,34 @@ async fn dataset(
     d: &DatasetTables,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    end: DateTime<Utc>,
     storage: &HashMap<String, String>,
 ) -> Result<Dataset> {
-    let log: Vec<LogRow> = read_log(&d.runs, storage)
-        .await?
-        .into_iter()
+    let whole = read_log(&d.runs, storage).await?;
+    let log: Vec<LogRow> = whole
+        .iter()
         .filter(|r| in_period(r.as_of, from, to))
+        .cloned()
         .collect();
-    let (tv, to_target) = committed_rows(&d.target, storage).await?;
-    let (qv, to_quarantine) = committed_rows(&d.quarantine, storage).await?;
-    let runs_version = match open_existing(&d.runs, storage).await? {
-        Some(t) => t.version().map(|v| v as i64),
-        None => None,
+    let target = read_commits(&d.target, storage).await?;
+    let quarantine = read_commits(&d.quarantine, storage).await?;
+    let runs = read_commits(&d.runs, storage).await?;
+    let (to_target, to_quarantine) = (&target.rows, &quarantine.rows);
+    let by_then: std::collections::BTreeSet<&str> = whole
+        .iter()
+        .filter(|r| r.as_of <= end)
+        .map(|r| r.run_id.as_str())
+        .collect();
+    let at = |f: &dyn Fn(&super::reconcile::TableCommits) -> Option<i64>| Versions {
+        target: f(&target),
+        quarantine: f(&quarantine),
+        runs: f(&runs),
     };
+    let versions = at(&|t| t.version);
+    let versions_at_end = at(&|t| t.version_at(end));
+    let versions_of_runs = at(&|t| t.last_of(by_then.iter().copied()));
 
-    let (run_list, totals) = reconcile(&log, &to_target, &to_quarantine);
+    let (run_list, totals) = reconcile(&log, to_target, to_quarantine);
 
     // Expectations over the runs' batches (releases apart).
     type Key = (String, String);
@@ -303,29 +306,7 @@ async fn dataset(
         });
     }
 
-    // Suite versions in force.
-    let mut versions: BTreeMap<(String, i64, String), SuiteVersion> = BTreeMap::new();
-    for r in run_list.iter().filter(|r| r.kind == "run") {
-        let v = versions
-            .entry((
-                r.suite.clone(),
-                r.suite_version,
-                r.suite_fingerprint.clone(),
-            ))
-            .or_insert_with(|| SuiteVersion {
-                suite: r.suite.clone(),
-                version: r.suite_version,
-                fingerprint: r.suite_fingerprint.clone(),
-                first_as_of: r.as_of,
-                last_as_of: r.as_of,
-                runs: 0,
-            });
-        v.first_as_of = v.first_as_of.min(r.as_of);
-        v.last_as_of = v.last_as_of.max(r.as_of);
-        v.runs += 1;
-    }
-    let mut suite_versions: Vec<SuiteVersion> = versions.into_values().collect();
-    suite_versions.sort_by_key(|v| v.first_as_of);
+    let suite_versions = super::suite_versions::suite_versions(&whole, |t| in_period(t, from, to));
 
     let period_runs: Vec<String> = run_list
         .iter()
@@ -375,11 +356,9 @@ async fn dataset(
         target: d.target.clone(),
         quarantine: d.quarantine.clone(),
         runs: d.runs.clone(),
-        versions: Versions {
-            target: tv,
-            quarantine: qv,
-            runs: runs_version,
-        },
+        versions,
+        versions_at_end,
+        versions_of_runs,
         run_list,
         totals,
         expectations,

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use super::audit::{Audit, Dataset, ExpectationAudit};
+use super::audit::{Audit, Dataset, ExpectationAudit, VersionChanges};
 use crate::report::html::escape;
+use crate::suite::diff::Verdict;
 
 /// The JSON form: compact, fields in the order the model declares them. Its SHA-256 is what
 /// the other forms cite.
@@ -35,6 +36,28 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{:.2}%", v * 100.0))
 }
 
+/// Each table's name, URI and versions: now, at the period's end, last written by its runs.
+type TableRow<'a> = (&'static str, &'a str, Option<i64>, Option<i64>, Option<i64>);
+
+fn tables(d: &Dataset) -> [TableRow<'_>; 3] {
+    let (n, e, r) = (&d.versions, &d.versions_at_end, &d.versions_of_runs);
+    [
+        ("target", &d.target, n.target, e.target, r.target),
+        (
+            "quarantine",
+            &d.quarantine,
+            n.quarantine,
+            e.quarantine,
+            r.quarantine,
+        ),
+        ("run log", &d.runs, n.runs, e.runs, r.runs),
+    ]
+}
+
+fn verdict(c: &VersionChanges) -> &'static str {
+    c.verdict.map_or("changes not shown", Verdict::as_str)
+}
+
 /// The Markdown form; `json_name` and `sha` name the JSON form and its digest.
 pub fn markdown(a: &Audit, json_name: &str, sha: &str) -> String {
     let mut m = String::new();
@@ -55,15 +78,19 @@ fn dataset_md(m: &mut String, d: &Dataset) {
     let v = |x: Option<i64>| x.map_or("-".to_string(), |v| format!("v{v}"));
     let _ = writeln!(
         m,
-        "## {}\n\nTables: target `{}` {}, quarantine `{}` {}, run log `{}` {}.\n",
-        d.target,
-        d.target,
-        v(d.versions.target),
-        d.quarantine,
-        v(d.versions.quarantine),
-        d.runs,
-        v(d.versions.runs)
+        "## {}\n\n| table | URI | now | at the period's end | last written by its runs |\n|---|---|---|---|---|",
+        d.target
     );
+    for (name, uri, now, end, runs) in tables(d) {
+        let _ = writeln!(
+            m,
+            "| {name} | `{uri}` | {} | {} | {} |",
+            v(now),
+            v(end),
+            v(runs)
+        );
+    }
+    m.push('\n');
     let t = &d.totals;
     let _ = writeln!(
         m,
@@ -151,6 +178,37 @@ fn dataset_md(m: &mut String, d: &Dataset) {
             s.last_as_of.to_rfc3339(),
             s.runs
         );
+    }
+    for s in &d.suite_versions {
+        let Some(c) = &s.changes else { continue };
+        let _ = writeln!(
+            m,
+            "\n#### {} version {} → {}: {}\n",
+            s.suite,
+            c.from_version,
+            s.version,
+            verdict(c)
+        );
+        match &c.note {
+            Some(n) => {
+                let _ = writeln!(m, "{n}.");
+            }
+            None if c.changes.is_empty() => {
+                let _ = writeln!(m, "No change of meaning (wording or layout only).");
+            }
+            None => {
+                for ch in &c.changes {
+                    let _ = writeln!(
+                        m,
+                        "- **{}** `{}`: {} (`{}`)",
+                        ch.verdict.as_str(),
+                        ch.path,
+                        ch.what,
+                        ch.rule
+                    );
+                }
+            }
+        }
     }
     if !d.slos.is_empty() {
         let _ = writeln!(
@@ -271,16 +329,23 @@ fn dataset_html(h: &mut String, d: &Dataset) {
     let v = |x: Option<i64>| x.map_or("-".to_string(), |v| format!("v{v}"));
     let _ = write!(
         h,
-        "<h2>{}</h2><p>Target <code>{}</code> {}, quarantine <code>{}</code> {}, run log \
-         <code>{}</code> {} (versions when the audit was made).</p>",
-        escape(&d.target),
-        escape(&d.target),
-        v(d.versions.target),
-        escape(&d.quarantine),
-        v(d.versions.quarantine),
-        escape(&d.runs),
-        v(d.versions.runs)
+        "<h2>{}</h2><table id=\"versions\"><thead><tr><th>table</th><th>URI</th>\
+         <th class=\"n\">now</th><th class=\"n\">at the period's end</th>\
+         <th class=\"n\">last written by its runs</th></tr></thead><tbody>",
+        escape(&d.target)
     );
+    for (name, uri, now, end, runs) in tables(d) {
+        let _ = write!(
+            h,
+            "<tr><td>{name}</td><td><code>{}</code></td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(uri),
+            v(now),
+            v(end),
+            v(runs)
+        );
+    }
+    h.push_str("</tbody></table>");
     let t = &d.totals;
     let balanced = t.rows_in == t.rows_to_target + t.rows_to_quarantine;
     let _ = write!(
@@ -409,6 +474,39 @@ fn dataset_html(h: &mut String, d: &Dataset) {
         );
     }
     h.push_str("</tbody></table>");
+    for s in &d.suite_versions {
+        let Some(c) = &s.changes else { continue };
+        let _ = write!(
+            h,
+            "<h4>{} version {} &rarr; {}: {}</h4>",
+            escape(&s.suite),
+            c.from_version,
+            s.version,
+            verdict(c)
+        );
+        match &c.note {
+            Some(n) => {
+                let _ = write!(h, "<p>{}.</p>", escape(n));
+            }
+            None if c.changes.is_empty() => {
+                h.push_str("<p>No change of meaning (wording or layout only).</p>")
+            }
+            None => {
+                h.push_str("<ul class=\"changes\">");
+                for ch in &c.changes {
+                    let _ = write!(
+                        h,
+                        "<li><b>{}</b> <code>{}</code>: {} (<code>{}</code>)</li>",
+                        ch.verdict.as_str(),
+                        escape(&ch.path),
+                        escape(&ch.what),
+                        ch.rule
+                    );
+                }
+                h.push_str("</ul>");
+            }
+        }
+    }
     if !d.slos.is_empty() {
         h.push_str(
             "<h3>SLOs at the period's end</h3><table id=\"slos\"><thead><tr><th>slo</th>\

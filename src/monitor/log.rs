@@ -36,11 +36,13 @@ pub(crate) struct LogRow {
     pub kind: String,
     /// The input (a batch's file; for a run-start row, JSON with the inputs and the actor).
     pub input: Option<String>,
+    /// The suite's YAML, on a run-start row (runs from before the column: none).
+    pub suite_text: Option<String>,
 }
 
 const COLUMNS: &str = "run_id, batch, suite, suite_version, suite_fingerprint, expectation, \
                        expect, on_fail, success, evaluated, failed, observed, rows, rows_passed, \
-                       rows_quarantined, outcome, as_of, started_at, logged_at, run_kind, input";
+                       rows_quarantined, outcome, as_of, started_at, logged_at, run_kind, input, suite_text";
 
 /// Every row of the run log at `uri`. No run log there is an error: a status or an audit of
 /// a table nothing was ever gated into is more likely a wrong path than a quiet dataset.
@@ -54,7 +56,17 @@ pub(crate) async fn read_log(uri: &str, storage: &HashMap<String, String>) -> Re
         table: uri.to_string(),
         reason: format!("cannot read the run log: {e}"),
     };
-    let sql = format!("SELECT {COLUMNS} FROM runs");
+    // A run log from before a column was added reads it as null.
+    let present = crate::gate::tables::table_schema(&table, uri)?;
+    let select: Vec<String> = COLUMNS
+        .split(',')
+        .map(str::trim)
+        .map(|c| match present.field_with_name(c) {
+            Ok(_) => c.to_string(),
+            Err(_) => format!("CAST(NULL AS VARCHAR) AS {c}"),
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM runs", select.join(", "));
     let batches = query(&table, uri, "runs", &sql, "the run log").await?;
     let mut out = Vec::new();
     let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
@@ -113,6 +125,7 @@ pub(crate) async fn read_log(uri: &str, storage: &HashMap<String, String>) -> Re
                 logged_at: t(2, r),
                 kind: s(19, r).unwrap_or_else(|| "run".into()),
                 input: s(20, r),
+                suite_text: s(21, r),
             });
         }
     }

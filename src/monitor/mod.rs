@@ -11,6 +11,7 @@ mod log;
 mod reconcile;
 pub mod slo;
 pub mod status;
+mod suite_versions;
 
 pub use crate::eval::history::{History, HistoryPoint};
 pub use crate::gate::history::{MetricPoint, load_history, metric_history};

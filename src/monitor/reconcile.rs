@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::log::LogRow;
@@ -70,41 +70,99 @@ pub struct Totals {
     pub unreconciled_runs: u64,
 }
 
-/// Rows each run id committed to a table, from its commit history (`dq.rows` of the commits
-/// that carry `dq.run_id`, the run-log marker commits apart).
-pub(crate) async fn committed_rows(
+/// What a table's commit log says about the runs that wrote it.
+#[derive(Debug, Default)]
+pub(crate) struct TableCommits {
+    /// Its version now (`None`: no table).
+    pub version: Option<i64>,
+    /// Rows each run id committed (`dq.rows` of the commits that carry `dq.run_id`; a
+    /// release's as `release:<id>`, as the run log names it).
+    pub rows: HashMap<String, u64>,
+    /// The last version each run id committed.
+    pub last_version: HashMap<String, i64>,
+    /// Each version with its commit time (ms since the epoch), oldest first.
+    pub times: Vec<(i64, i64)>,
+}
+
+impl TableCommits {
+    /// The last version committed at or before `t`: what a reader at `t` saw.
+    pub(crate) fn version_at(&self, t: DateTime<Utc>) -> Option<i64> {
+        let ms = t.timestamp_millis();
+        self.times
+            .iter()
+            .filter(|(_, at)| *at <= ms)
+            .map(|(v, _)| *v)
+            .max()
+    }
+
+    /// The last version committed by any of `runs`.
+    pub(crate) fn last_of<'a>(&self, runs: impl Iterator<Item = &'a str>) -> Option<i64> {
+        runs.filter_map(|r| self.last_version.get(r).copied()).max()
+    }
+}
+
+/// Reads every commit of the table at `uri` (the commit files one by one, so each is known by
+/// its version; versions whose file the log's clean-up removed are skipped).
+pub(crate) async fn read_commits(
     uri: &str,
     storage: &HashMap<String, String>,
-) -> Result<(Option<i64>, HashMap<String, u64>)> {
+) -> Result<TableCommits> {
     let Some(table) = open_existing(uri, storage).await? else {
-        return Ok((None, HashMap::new()));
+        return Ok(TableCommits::default());
     };
-    let infos: Vec<_> = table
-        .history(None)
+    let Some(now) = table.version() else {
+        return Ok(TableCommits::default());
+    };
+    let store = table.log_store();
+    let entries: Vec<(u64, Option<_>)> = futures::stream::iter(0..=now)
+        .map(|v| {
+            let store = store.clone();
+            async move { store.read_commit_entry(v).await.map(|b| (v, b)) }
+        })
+        .buffered(16)
         .try_collect()
         .await
-        .map_err(|e| Error::table(uri, "read the commit history", e))?;
-    let mut rows: HashMap<String, u64> = HashMap::new();
-    for info in infos {
+        .map_err(|e| Error::table(uri, "read the commit log", e))?;
+    let mut out = TableCommits {
+        version: Some(now as i64),
+        ..Default::default()
+    };
+    for (v, bytes) in entries {
+        let v = v as i64;
+        let Some(bytes) = bytes else { continue };
+        let info = bytes
+            .split(|b| *b == b'\n')
+            .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+            .find_map(|a| a.get("commitInfo").cloned());
+        let Some(info) = info else { continue };
+        if let Some(t) = info
+            .get("inCommitTimestamp")
+            .or_else(|| info.get("timestamp"))
+            .and_then(|t| t.as_i64())
+        {
+            out.times.push((v, t));
+        }
         // A run names itself; a release by its id, as the run log does (`release:<id>`).
         let run = match (
-            info.info.get("dq.run_id").and_then(|v| v.as_str()),
-            info.info.get("dq.release_id").and_then(|v| v.as_str()),
+            info.get("dq.run_id").and_then(|v| v.as_str()),
+            info.get("dq.release_id").and_then(|v| v.as_str()),
         ) {
             (Some(r), _) => r.to_string(),
             (None, Some(r)) => format!("release:{r}"),
             (None, None) => continue,
         };
-        let Some(n) = info.info.get("dq.rows").and_then(|v| v.as_u64()) else {
+        let last = out.last_version.entry(run.clone()).or_insert(v);
+        *last = (*last).max(v);
+        let Some(n) = info.get("dq.rows").and_then(|v| v.as_u64()) else {
             continue;
         };
         // A release rewrites quarantine rows in place: not rows committed by a run.
-        if info.operation.as_deref() == Some("UPDATE") {
+        if info.get("operation").and_then(|o| o.as_str()) == Some("UPDATE") {
             continue;
         }
-        *rows.entry(run).or_default() += n;
+        *out.rows.entry(run).or_default() += n;
     }
-    Ok((table.version().map(|v| v as i64), rows))
+    Ok(out)
 }
 
 /// The runs of `log` (by clock), each reconciled against the rows its commits hold, and the

@@ -77,6 +77,8 @@ pub struct Suite {
     fingerprint: String,
     #[serde(skip)]
     source: String,
+    #[serde(skip)]
+    text: String,
 }
 
 /// Default tables named by the suite.
@@ -412,6 +414,7 @@ impl Suite {
         let mut p = parse::parse(text, source);
         if let Some(s) = p.suite.as_mut() {
             s.fingerprint = fingerprint::fingerprint(s);
+            s.text = text.to_string();
         }
         p
     }
@@ -432,6 +435,12 @@ impl Suite {
     /// The file the suite came from, as given.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The YAML text it was parsed from, comments and all (each run records it, so an audit
+    /// can show what changed between the versions in force).
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
 

@@ -137,6 +137,7 @@ fn suite(ctx: &mut Ctx, root: &Node, source: &str) -> Option<Suite> {
         alerts,
         fingerprint: String::new(),
         source: source.to_string(),
+        text: String::new(),
     })
 }
 

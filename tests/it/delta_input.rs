@@ -115,3 +115,124 @@ fn the_target_is_validated_at_a_version_and_since_one() {
     .to_string();
     assert!(e.contains("this is a Delta table"), "{e}");
 }
+
+/// A Delta table written by hand from the protocol's actions: one Parquet file of ids and
+/// amounts, under `protocol`, `configuration`, partition columns and an `add` extra.
+fn hand_table(dir: &Path, protocol: &str, configuration: &str, partitioned: bool, add_extra: &str) {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    std::fs::create_dir_all(dir.join("_delta_log")).unwrap();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("amount", DataType::Float64, true),
+        ])),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            Arc::new(Float64Array::from(vec![1.0, -2.0, 3.0])),
+        ],
+    )
+    .unwrap();
+    let file = dir.join("part-0.parquet");
+    super::util::write_parquet(&file, &batch, 1024);
+    let size = std::fs::metadata(&file).unwrap().len();
+    let (field_meta, partition_columns, partition_values) = if partitioned {
+        ("{}", r#"["day"]"#, r#"{"day":"2026-11-01"}"#)
+    } else {
+        ("{}", "[]", "{}")
+    };
+    let mut fields = vec![
+        format!(r#"{{"name":"id","type":"long","nullable":true,"metadata":{field_meta}}}"#),
+        format!(r#"{{"name":"amount","type":"double","nullable":true,"metadata":{field_meta}}}"#),
+    ];
+    if partitioned {
+        fields.push(r#"{"name":"day","type":"string","nullable":true,"metadata":{}}"#.into());
+    }
+    if configuration.contains("columnMapping") {
+        fields = vec![
+            r#"{"name":"id","type":"long","nullable":true,"metadata":{"delta.columnMapping.id":1,"delta.columnMapping.physicalName":"id"}}"#.into(),
+            r#"{"name":"amount","type":"double","nullable":true,"metadata":{"delta.columnMapping.id":2,"delta.columnMapping.physicalName":"amount"}}"#.into(),
+        ];
+    }
+    let schema = format!(r#"{{"type":"struct","fields":[{}]}}"#, fields.join(","));
+    let meta = serde_json::json!({"metaData": {
+        "id": "3f1c1f9e-6b7a-4b7e-9a55-0c6f0d1e2a11",
+        "format": {"provider": "parquet", "options": {}},
+        "schemaString": schema,
+        "partitionColumns": serde_json::from_str::<Value>(partition_columns).unwrap(),
+        "configuration": serde_json::from_str::<Value>(configuration).unwrap(),
+        "createdTime": 1_780_000_000_000_i64
+    }});
+    let add = format!(
+        r#"{{"add":{{"path":"part-0.parquet","partitionValues":{partition_values},"size":{size},"modificationTime":1780000000000,"dataChange":true{add_extra}}}}}"#
+    );
+    let log = format!(
+        "{{\"commitInfo\":{{\"timestamp\":1780000000000,\"operation\":\"WRITE\"}}}}\n{protocol}\n{meta}\n{add}\n"
+    );
+    std::fs::write(dir.join("_delta_log/00000000000000000000.json"), log).unwrap();
+}
+
+#[test]
+fn tables_whose_files_are_not_their_rows_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let suite = d.join("t.yaml");
+    std::fs::write(&suite, SUITE).unwrap();
+    let suite = suite.to_str().unwrap();
+    let plain = r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}"#;
+    let cases = [
+        ("plain", plain, "{}", false, "", None),
+        (
+            "partitioned",
+            plain,
+            "{}",
+            true,
+            "",
+            Some("partitioned by day"),
+        ),
+        (
+            "mapped",
+            r#"{"protocol":{"minReaderVersion":2,"minWriterVersion":5}}"#,
+            r#"{"delta.columnMapping.mode":"name","delta.columnMapping.maxColumnId":"2"}"#,
+            false,
+            "",
+            Some("column mapping (`name`)"),
+        ),
+        (
+            "deleted",
+            r#"{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors"]}}"#,
+            r#"{"delta.enableDeletionVectors":"true"}"#,
+            false,
+            r#","deletionVector":{"storageType":"u","pathOrInlineDv":"ab^-aqEH.-t@S}K{vb[*k^","offset":1,"sizeInBytes":36,"cardinality":1}"#,
+            Some("deletion vectors"),
+        ),
+    ];
+    for (name, protocol, config, partitioned, extra, refused) in cases {
+        let table = d.join(name);
+        hand_table(&table, protocol, config, partitioned, extra);
+        for flags in [&[][..], &["--version", "0"][..]] {
+            let mut args = vec!["validate", "--suite", suite, "--format", "json"];
+            args.extend_from_slice(flags);
+            args.push(table.to_str().unwrap());
+            let o = dq(&args, &root());
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            match refused {
+                // The control: the same table without the feature is read, 3 rows, 1 failing.
+                None => {
+                    let r = json(&o);
+                    assert_eq!(r["summary"]["rows"], 3, "{name}: {r}");
+                    assert_eq!(r["summary"]["rows_quarantined"], 1, "{name}: {r}");
+                }
+                Some(why) => {
+                    assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+                    assert!(err.contains(why), "{name}: {err}");
+                    assert!(err.contains(table.to_str().unwrap()), "{name}: {err}");
+                    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"));
+                }
+            }
+        }
+    }
+}

@@ -114,6 +114,26 @@ pub async fn read(table: &std::path::Path, sql_tail: &str) -> Vec<RecordBatch> {
         .unwrap()
 }
 
+/// The row count of a Delta table at `version` (time travel), via DataFusion.
+pub async fn count_at(table: &std::path::Path, version: i64) -> i64 {
+    let url = deltalake::ensure_table_uri(table.to_str().unwrap()).unwrap();
+    let t = deltalake::open_table_with_version(url, version as u64)
+        .await
+        .unwrap();
+    let ctx = SessionContext::new();
+    t.update_datafusion_session(&ctx.state()).unwrap();
+    ctx.register_table("t", t.table_provider().await.unwrap())
+        .unwrap();
+    let b = ctx
+        .sql("SELECT COUNT(*) AS n FROM t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    ints(&b, "n")[0].unwrap()
+}
+
 pub async fn version(table: &std::path::Path) -> Option<u64> {
     let url = deltalake::ensure_table_uri(table.to_str().unwrap()).ok()?;
     deltalake::open_table(url).await.ok()?.version()

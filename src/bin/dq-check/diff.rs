@@ -31,12 +31,10 @@ fn load(spec: &str) -> Result<Suite, Error> {
     Suite::from_yaml(&text, &source)
 }
 
-fn word(v: Verdict) -> &'static str {
+fn word(v: Verdict) -> String {
     match v {
-        Verdict::Informational => "informational",
-        Verdict::Compatible => "compatible",
-        Verdict::Tightening => "tightening",
-        Verdict::Breaking => "BREAKING",
+        Verdict::Breaking => v.as_str().to_uppercase(),
+        _ => v.as_str().to_string(),
     }
 }
 
@@ -97,7 +95,7 @@ pub fn run(a: &DiffArgs) -> Result<u8, Error> {
                 new.name,
                 new.version,
                 if changes.is_empty() {
-                    "no change"
+                    "no change".to_string()
                 } else {
                     word(verdict)
                 },

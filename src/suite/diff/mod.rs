@@ -23,6 +23,18 @@ pub enum Verdict {
     Breaking,
 }
 
+impl Verdict {
+    /// Its name, as the JSON form spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Informational => "informational",
+            Verdict::Compatible => "compatible",
+            Verdict::Tightening => "tightening",
+            Verdict::Breaking => "breaking",
+        }
+    }
+}
+
 /// One change.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Change {

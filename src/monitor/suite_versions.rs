@@ -1,0 +1,179 @@
+//! The suite versions that judged a period's runs, and what changed between them: each run
+//! records its suite's YAML in its run-start row, so the audit reads two consecutive versions
+//! back and compares them by `dq-check diff`'s rules (docs/audit.md#sections).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::log::LogRow;
+use crate::suite::Suite;
+use crate::suite::diff::{Change, Verdict, diff, worst};
+
+/// A suite version in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteVersion {
+    /// The suite.
+    pub suite: String,
+    /// Its version.
+    pub version: i64,
+    /// Its fingerprint (first 12 characters).
+    pub fingerprint: String,
+    /// The first run under it in the period.
+    pub first_as_of: DateTime<Utc>,
+    /// The last.
+    pub last_as_of: DateTime<Utc>,
+    /// Runs under it.
+    pub runs: u64,
+    /// What changed from the version in force before it (the one before the period for the
+    /// first); absent when no run of this suite came before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<VersionChanges>,
+}
+
+/// What changed from one version to the next.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionChanges {
+    /// The version before.
+    pub from_version: i64,
+    /// Its fingerprint (first 12 characters).
+    pub from_fingerprint: String,
+    /// The worst verdict of the changes (absent when they could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Each change, as `dq-check diff` reports it.
+    pub changes: Vec<Change>,
+    /// Why the changes are not shown, when they are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+type Key = (String, i64, String);
+
+/// The versions that judged the runs dated `in_period` (releases apart), oldest first, each
+/// with its changes from the version that judged runs before it. `log` is the whole run log:
+/// the version before the period's first comes from it.
+pub(crate) fn suite_versions(
+    log: &[LogRow],
+    in_period: impl Fn(DateTime<Utc>) -> bool,
+) -> Vec<SuiteVersion> {
+    // Every version that judged a run, in the order of its first run; with its text.
+    let mut all: BTreeMap<Key, SuiteVersion> = BTreeMap::new();
+    let mut texts: BTreeMap<Key, &str> = BTreeMap::new();
+    for r in log.iter().filter(|r| r.kind == "run") {
+        let key = (
+            r.suite.clone(),
+            r.suite_version,
+            r.suite_fingerprint.clone(),
+        );
+        if let Some(t) = r.suite_text.as_deref() {
+            texts.entry(key.clone()).or_insert(t);
+        }
+        let v = all.entry(key).or_insert_with(|| SuiteVersion {
+            suite: r.suite.clone(),
+            version: r.suite_version,
+            fingerprint: r.suite_fingerprint.chars().take(12).collect(),
+            first_as_of: r.as_of,
+            last_as_of: r.as_of,
+            runs: 0,
+            changes: None,
+        });
+        v.first_as_of = v.first_as_of.min(r.as_of);
+        v.last_as_of = v.last_as_of.max(r.as_of);
+    }
+    // Runs, not rows: count each run once, in the period only.
+    let mut runs: BTreeMap<Key, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for r in log.iter().filter(|r| r.kind == "run" && in_period(r.as_of)) {
+        runs.entry((
+            r.suite.clone(),
+            r.suite_version,
+            r.suite_fingerprint.clone(),
+        ))
+        .or_default()
+        .insert(r.run_id.as_str());
+    }
+    let mut order: Vec<(Key, SuiteVersion)> = all.into_iter().collect();
+    order.sort_by_key(|(_, v)| v.first_as_of);
+
+    let mut out = Vec::new();
+    let mut before: BTreeMap<String, Key> = BTreeMap::new();
+    for (key, mut v) in order {
+        if let Some(prev) = before.get(&v.suite)
+            && prev != &key
+        {
+            v.changes = Some(changes(prev, &key, &texts, v.first_as_of));
+        }
+        before.insert(v.suite.clone(), key.clone());
+        // In force in the period: it judged a run dated in it.
+        if let Some(ids) = runs.get(&key) {
+            v.runs = ids.len() as u64;
+            // Its span within the period.
+            let dates = log.iter().filter(|r| {
+                r.kind == "run"
+                    && in_period(r.as_of)
+                    && (&r.suite, r.suite_version, &r.suite_fingerprint) == (&key.0, key.1, &key.2)
+            });
+            let (lo, hi) = dates.fold((None, None), |(lo, hi): (Option<_>, Option<_>), r| {
+                (
+                    Some(lo.map_or(r.as_of, |l: DateTime<Utc>| l.min(r.as_of))),
+                    Some(hi.map_or(r.as_of, |h: DateTime<Utc>| h.max(r.as_of))),
+                )
+            });
+            v.first_as_of = lo.unwrap_or(v.first_as_of);
+            v.last_as_of = hi.unwrap_or(v.last_as_of);
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// The changes from `old` to `new`, read from their recorded texts; a text missing, or one
+/// that no longer parses to its recorded fingerprint, is said instead.
+fn changes(
+    old: &Key,
+    new: &Key,
+    texts: &BTreeMap<Key, &str>,
+    when: DateTime<Utc>,
+) -> VersionChanges {
+    let short = |k: &Key| k.2.chars().take(12).collect::<String>();
+    let mut out = VersionChanges {
+        from_version: old.1,
+        from_fingerprint: short(old),
+        verdict: None,
+        changes: Vec::new(),
+        note: None,
+    };
+    let read = |k: &Key| -> Result<Suite, String> {
+        let text = texts.get(k).ok_or_else(|| {
+            format!(
+                "the run log holds no text of version {} ({}): its runs were recorded before \
+                 runs kept their suite's text",
+                k.1,
+                short(k)
+            )
+        })?;
+        let suite = Suite::from_yaml(text, "the run log").map_err(|_| {
+            format!(
+                "the text the run log holds for version {} no longer parses",
+                k.1
+            )
+        })?;
+        if suite.fingerprint() != k.2 {
+            return Err(format!(
+                "the text the run log holds for version {} does not match its fingerprint {}",
+                k.1,
+                short(k)
+            ));
+        }
+        Ok(suite)
+    };
+    match (read(old), read(new)) {
+        (Ok(a), Ok(b)) => {
+            out.changes = diff(&a, &b, when.date_naive());
+            out.verdict = Some(worst(&out.changes));
+        }
+        (Err(e), _) | (_, Err(e)) => out.note = Some(e),
+    }
+    out
+}
