@@ -436,7 +436,12 @@ impl Gate {
             let d = Sha256::digest(input_list.to_string().as_bytes());
             d.iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
-        let marker = json!({"inputs": input_list, "fingerprint": fingerprint, "actor": self.actor});
+        let mut marker =
+            json!({"inputs": input_list, "fingerprint": fingerprint, "actor": self.actor});
+        let withheld = suite.pii_literals();
+        if !withheld.is_empty() {
+            marker["suite_text_withheld"] = json!(withheld);
+        }
         let as_of = match runs.committed() {
             Some(_) => {
                 let (as_of, earlier) = read_start(&runs, &self.run_id).await?;

@@ -48,7 +48,7 @@ pub(crate) struct RunLog<'a> {
 
 impl RunLog<'_> {
     /// The run-start row (`input` holds the inputs, their fingerprint and the actor as JSON;
-    /// `suite_text` the suite's YAML as it was read), then one row
+    /// `suite_text` the suite's YAML as it was read, unless it holds `pii` values), then one row
     /// per `pii` column the target receives other than as is: expectation `pii.<column>`,
     /// expect `share`, observed the policy (with the key's id for tokens).
     pub(crate) fn start(
@@ -73,9 +73,11 @@ impl RunLog<'_> {
         r.outcome.push(Some("started".into()));
         r.measure.push(None);
         r.input_columns.push(None);
+        // Not a suite whose text holds values of a `pii` column (the run-start `input` names
+        // the expectations instead).
         let text = self.suite.text();
-        r.suite_text
-            .push((!text.is_empty()).then(|| text.to_string()));
+        let keep = !text.is_empty() && self.suite.pii_literals().is_empty();
+        r.suite_text.push(keep.then(|| text.to_string()));
         for c in shared {
             r.run_id.push(self.run_id.into());
             r.batch.push(0);

@@ -51,6 +51,27 @@ pub struct VersionChanges {
 
 type Key = (String, i64, String);
 
+/// A version's text as the run log holds it.
+enum Text<'a> {
+    Kept(&'a str),
+    /// Not kept: these expectations hold values of a `pii` column.
+    Withheld(Vec<String>),
+}
+
+/// The expectations a run-start row says kept its suite's text out of the run log.
+fn withheld(r: &LogRow) -> Option<Vec<String>> {
+    if r.batch != 0 || r.expectation.is_some() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(r.input.as_deref()?).ok()?;
+    let ids = v.get("suite_text_withheld")?.as_array()?;
+    Some(
+        ids.iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+    )
+}
+
 /// The versions that judged the runs dated `in_period` (releases apart), oldest first, each
 /// with its changes from the version that judged runs before it. `log` is the whole run log:
 /// the version before the period's first comes from it.
@@ -60,7 +81,7 @@ pub(crate) fn suite_versions(
 ) -> Vec<SuiteVersion> {
     // Every version that judged a run, in the order of its first run; with its text.
     let mut all: BTreeMap<Key, SuiteVersion> = BTreeMap::new();
-    let mut texts: BTreeMap<Key, &str> = BTreeMap::new();
+    let mut texts: BTreeMap<Key, Text> = BTreeMap::new();
     for r in log.iter().filter(|r| r.kind == "run") {
         let key = (
             r.suite.clone(),
@@ -68,7 +89,9 @@ pub(crate) fn suite_versions(
             r.suite_fingerprint.clone(),
         );
         if let Some(t) = r.suite_text.as_deref() {
-            texts.entry(key.clone()).or_insert(t);
+            texts.entry(key.clone()).or_insert(Text::Kept(t));
+        } else if let Some(ids) = withheld(r) {
+            texts.entry(key.clone()).or_insert(Text::Withheld(ids));
         }
         let v = all.entry(key).or_insert_with(|| SuiteVersion {
             suite: r.suite.clone(),
@@ -133,7 +156,7 @@ pub(crate) fn suite_versions(
 fn changes(
     old: &Key,
     new: &Key,
-    texts: &BTreeMap<Key, &str>,
+    texts: &BTreeMap<Key, Text>,
     when: DateTime<Utc>,
 ) -> VersionChanges {
     let short = |k: &Key| k.2.chars().take(12).collect::<String>();
@@ -145,14 +168,27 @@ fn changes(
         note: None,
     };
     let read = |k: &Key| -> Result<Suite, String> {
-        let text = texts.get(k).ok_or_else(|| {
-            format!(
-                "the run log holds no text of version {} ({}): its runs were recorded before \
-                 runs kept their suite's text",
-                k.1,
-                short(k)
-            )
-        })?;
+        let text = match texts.get(k) {
+            Some(Text::Kept(t)) => *t,
+            Some(Text::Withheld(ids)) => {
+                return Err(format!(
+                    "the run log keeps no text of version {} ({}): its expectations {} hold \
+                     values of a pii column; compare the two versions with `dq-check diff` \
+                     where the suite is kept",
+                    k.1,
+                    short(k),
+                    ids.join(", ")
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "the run log holds no text of version {} ({}): its runs were recorded \
+                     before runs kept their suite's text",
+                    k.1,
+                    short(k)
+                ));
+            }
+        };
         let suite = Suite::from_yaml(text, "the run log").map_err(|_| {
             format!(
                 "the text the run log holds for version {} no longer parses",

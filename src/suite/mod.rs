@@ -442,6 +442,57 @@ impl Suite {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// The expectations that hold literal values to compare with a `pii` column's (a set, a
+    /// bound, a compared value, or a `sql`/`where` expression naming the column): a blocklist
+    /// of member ids is itself protected, so the run log does not keep such a suite's text.
+    pub fn pii_literals(&self) -> Vec<&str> {
+        let Some(contract) = &self.schema else {
+            return Vec::new();
+        };
+        let pii: Vec<&str> = contract
+            .columns
+            .iter()
+            .filter(|c| c.is_pii())
+            .map(|c| c.name.as_str())
+            .collect();
+        let names = |text: &str| {
+            let text = text.to_lowercase();
+            pii.iter().any(|c| {
+                let c = c.to_lowercase();
+                text.match_indices(&c).any(|(i, _)| {
+                    let word = |ch: char| ch.is_alphanumeric() || ch == '_';
+                    !text[..i].chars().next_back().is_some_and(word)
+                        && !text[i + c.len()..].chars().next().is_some_and(word)
+                })
+            })
+        };
+        self.expectations
+            .iter()
+            .filter(|e| {
+                let reads = e.kind.columns().iter().any(|c| pii.contains(c));
+                let literal = match &e.kind {
+                    Kind::InSet { .. } | Kind::Between { .. } => true,
+                    Kind::Compare { right, .. } => matches!(right, Operand::Value(_)),
+                    // Bounds in the column's own values; a count or a fraction is not one.
+                    Kind::Metric {
+                        metric, min, max, ..
+                    } => {
+                        matches!(
+                            metric,
+                            MetricKind::Min | MetricKind::Max | MetricKind::Quantile
+                        ) && (min.is_some() || max.is_some())
+                    }
+                    Kind::Sql { expr } => names(expr),
+                    _ => false,
+                };
+                (reads && literal)
+                    || matches!(&e.kind, Kind::Sql { .. }) && literal
+                    || e.filter.as_deref().is_some_and(names)
+            })
+            .map(|e| e.id.as_str())
+            .collect()
+    }
 }
 
 impl Contract {

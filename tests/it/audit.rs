@@ -491,3 +491,42 @@ fn an_older_run_log_is_read_and_then_brought_up_to_date() {
     );
     assert_eq!(b["datasets"][0]["totals"]["rows_in"], 11);
 }
+
+/// A suite that compares a `pii` column with literal values (a blocklist) keeps its text out
+/// of the run log; the audit names the expectations instead of showing the change.
+#[test]
+fn a_suite_holding_pii_values_is_not_kept_in_the_run_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let blocked = |version: u32| {
+        suite(version, 0)
+            + "  - {id: not_blocked, expect: not_in_set, column: email, values: [blocked@corp.example]}\n"
+    };
+    let v1 = write(d, "v1.yaml", &blocked(1));
+    let v2 = write(d, "v2.yaml", &blocked(2).replace("min: 0", "min: -1"));
+    assert_eq!(day(d, &v1, 1, 0, None), 0);
+    assert_eq!(day(d, &v2, 2, 0, None), 0);
+    let suite = dq_gate::Suite::from_path(&v1).unwrap();
+    assert_eq!(suite.pii_literals(), vec!["not_blocked"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = rt.block_on(super::util::read(&d.join("lake/pay_dq_runs"), ""));
+    for b in &log {
+        let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b))
+            .unwrap()
+            .to_string();
+        assert!(!text.contains("blocked@corp.example"), "{text}");
+    }
+    let (code, printed) = audit(d, "a.json", &["--format", "json"]);
+    assert_eq!(code, 0, "{printed}");
+    let record = std::fs::read_to_string(d.join("a.json")).unwrap();
+    assert!(!record.contains("@corp.example"));
+    let a: Value = serde_json::from_str(&record).unwrap();
+    let c = &a["datasets"][0]["suite_versions"][1]["changes"];
+    assert!(c["note"].as_str().unwrap().contains("not_blocked"), "{c}");
+    assert!(c.get("verdict").is_none());
+
+    // The bundled suite keeps its text: its pii columns are checked by shape, not by value.
+    let claims =
+        dq_gate::Suite::from_path(super::util::root().join("expectations/claims.yaml")).unwrap();
+    assert!(claims.pii_literals().is_empty());
+}
