@@ -259,13 +259,19 @@ impl TableSink {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let props = CommitProperties::default()
-                .with_metadata(metadata.clone())
-                .with_application_transaction(Transaction::new(&self.app_id, seq));
             let snapshot = self
                 .table
                 .snapshot()
                 .map_err(|e| Error::table(&self.uri, format!("commit batch {seq}"), e))?;
+            // How contended the table is: commits landing between this read and the write
+            // (version − read − 1) were each checked for a conflict; `dq.attempt` counts the
+            // tries after a conflict that could not be resolved.
+            let mut metadata = metadata.clone();
+            metadata.insert("dq.read_version".into(), snapshot.version().into());
+            metadata.insert("dq.attempt".into(), attempt.into());
+            let props = CommitProperties::default()
+                .with_metadata(metadata)
+                .with_application_transaction(Transaction::new(&self.app_id, seq));
             let result = CommitBuilder::from(props)
                 .with_actions(actions.clone())
                 .build(Some(snapshot), self.table.log_store(), operation.clone())

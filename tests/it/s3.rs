@@ -228,3 +228,138 @@ async fn gating_into_s3_is_exactly_once_and_safe_for_concurrent_writers() {
     ));
     assert_eq!(sorted(all), sorted(fixture_ids()));
 }
+
+/// Eight `dq-check run` processes at once, each gating its own file in 10-row batches (a commit
+/// per batch) into one target, quarantine and run log on the S3 server: every input row lands
+/// exactly once, every run and batch is logged, every commit is a blind append, and the audit
+/// reconciles all eight runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn eight_concurrent_processes_keep_every_row_exactly_once() {
+    let moto = start_moto();
+    let opts = options(moto.port);
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("w.yaml");
+    std::fs::write(
+        &suite,
+        "dq_suite: 1
+name: w
+version: 1
+schema:
+  columns:
+    - {name: id, type: int64, tags: [key]}
+    - {name: amount, type: float64}
+expectations:
+  - {id: amount_positive, expect: between, column: amount, min: 0}
+",
+    )
+    .unwrap();
+    let (workers, rows) = (8, 40);
+    let mut expected = Vec::new();
+    let children: Vec<_> = (0..workers)
+        .map(|w| {
+            let mut csv = String::from("id,amount\n");
+            for i in 0..rows {
+                let id = w * 1000 + i;
+                // Every seventh row fails and goes to quarantine.
+                let amount = if i % 7 == 3 { -1.0 } else { 2.5 };
+                csv.push_str(&format!("{id},{amount}\n"));
+                expected.push(Some(id as i64));
+            }
+            let input = dir.path().join(format!("w{w}.csv"));
+            std::fs::write(&input, csv).unwrap();
+            let mut c = Command::new(env!("CARGO_BIN_EXE_dq-check"));
+            c.current_dir(dir.path())
+                .args(["run", "--quiet", "--suite"])
+                .arg(&suite)
+                .args([
+                    "--target",
+                    "s3://dqbucket/eight/t",
+                    "--quarantine",
+                    "s3://dqbucket/eight/q",
+                    "--runs",
+                    "s3://dqbucket/eight/runs",
+                    "--batch-rows",
+                    "10",
+                    "--max-batches-per-commit",
+                    "1",
+                    "--run-id",
+                    &format!("w{w}"),
+                ])
+                .arg(&input)
+                .stderr(Stdio::piped());
+            for (k, v) in &opts {
+                c.env(k, v);
+            }
+            c.spawn().unwrap()
+        })
+        .collect();
+    wait_all(children, 1);
+
+    let target = read_s3("s3://dqbucket/eight/t", &opts).await;
+    let quarantine = read_s3("s3://dqbucket/eight/q", &opts).await;
+    let passed = ints(&target, "id");
+    assert_eq!(passed.len(), workers * (rows - 6));
+    let mut all = passed;
+    all.extend(ints(&quarantine, "id"));
+    assert_eq!(sorted(all), sorted(expected));
+    let log = read_s3("s3://dqbucket/eight/runs", &opts).await;
+    let mut batches: Vec<(String, i64)> = super::util::strings(&log, "run_id")
+        .into_iter()
+        .zip(ints(&log, "batch"))
+        .map(|(r, b)| (r.unwrap(), b.unwrap()))
+        .filter(|(_, b)| *b > 0)
+        .collect();
+    batches.sort();
+    batches.dedup();
+    assert_eq!(batches.len(), workers * rows / 10);
+
+    // Every commit of the target is a blind append that records the version it read.
+    let url = url::Url::parse("s3://dqbucket/eight/t").unwrap();
+    let t = deltalake::open_table_with_storage_options(url, opts.clone())
+        .await
+        .unwrap();
+    let history: Vec<_> = futures::TryStreamExt::try_collect(t.history(None))
+        .await
+        .unwrap();
+    let appends: Vec<_> = history
+        .iter()
+        .filter(|c| c.info.contains_key("dq.run_id"))
+        .collect();
+    assert_eq!(appends.len(), workers * rows / 10);
+    for c in appends {
+        assert_eq!(c.is_blind_append, Some(true));
+        assert!(c.info.get("dq.read_version").is_some_and(|v| v.is_u64()));
+    }
+
+    // The audit over S3 reconciles the eight runs.
+    let out = dir.path().join("audit.json");
+    let mut audit = Command::new(env!("CARGO_BIN_EXE_dq-check"));
+    audit.args([
+        "audit",
+        "--target",
+        "s3://dqbucket/eight/t",
+        "--quarantine",
+        "s3://dqbucket/eight/q",
+        "--runs",
+        "s3://dqbucket/eight/runs",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for (k, v) in &opts {
+        audit.env(k, v);
+    }
+    let o = audit.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let t = &a["datasets"][0]["totals"];
+    assert_eq!(t["runs"], workers);
+    assert_eq!(t["rows_in"], workers * rows);
+    assert_eq!(t["unreconciled_runs"], 0);
+}
