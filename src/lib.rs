@@ -74,6 +74,7 @@ pub use error::{Error, Result};
 pub use eval::CompiledSuite;
 pub use eval::drive::{Progress, ProgressFn};
 pub use gate::delta_input;
+pub use gate::stage;
 pub use gate::{
     BatchCallback, Codec, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_COMMIT_ATTEMPTS,
     DEFAULT_TARGET_FILE_SIZE, Gate, GateBuilder,

@@ -106,6 +106,9 @@ pub(crate) struct FileOptions {
     pub codec: Codec,
     /// Tries of a commit that conflicts with another writer's, backing off between them.
     pub commit_attempts: u32,
+    /// Stage commits instead of making them: one committer commits many runs at once
+    /// (docs/scale-out.md#staged-commits).
+    pub staged: bool,
 }
 
 /// Default tries of a conflicting commit (with delta-rs's own retries inside each).

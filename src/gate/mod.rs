@@ -24,6 +24,7 @@ pub(crate) mod run;
 pub(crate) mod runlog;
 pub(crate) mod share;
 pub(crate) mod sink;
+pub mod stage;
 pub(crate) mod tables;
 
 use std::collections::HashMap;
@@ -173,6 +174,14 @@ impl GateBuilder {
         self
     }
 
+    /// Stage the run instead of committing it: its files are written, and what its commits
+    /// would add is kept beside the run log for one committer to commit with other workers'
+    /// runs ([`stage::commit_staged`], `dq-check commit-staged`). Default: commit directly.
+    pub fn with_staging(mut self, staged: bool) -> Self {
+        self.files.staged = staged;
+        self
+    }
+
     /// Commit at least every `n` batches, even when the files are still small (for readers
     /// that want rows to appear sooner). Default: no limit; commit when the files reach the
     /// target size, when a `fail` stops the run, and at the end.
@@ -298,6 +307,7 @@ impl Gate {
                 target_size: DEFAULT_TARGET_FILE_SIZE,
                 codec: DEFAULT_CODEC,
                 commit_attempts: DEFAULT_COMMIT_ATTEMPTS,
+                staged: false,
             },
             max_batches_per_commit: usize::MAX,
             batch_memory: DEFAULT_BATCH_MEMORY,

@@ -255,6 +255,27 @@ impl ActiveRun {
         Ok(true)
     }
 
+    /// Keeps what the run's commits would have added beside the run log, for one committer.
+    async fn stage(&mut self) -> Result<()> {
+        let mut tables = Vec::new();
+        if let Some(d) = self.data.as_mut() {
+            tables.extend(d.quarantine.take_staged());
+            tables.extend(d.target.take_staged());
+        }
+        tables.extend(self.runs.take_staged());
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let manifest = super::stage::Manifest {
+            dq_staged: 1,
+            run_id: self.gate.run_id.clone(),
+            suite: self.gate.compiled.suite().name.clone(),
+            staged_at: Utc::now(),
+            tables,
+        };
+        super::stage::write_manifest(self.runs.table(), &self.gate.runs, &manifest).await
+    }
+
     /// Commits the pending batches: quarantine, then target, then the run log.
     async fn commit_group(&mut self) -> Result<()> {
         if self.group.is_empty() {
@@ -324,7 +345,8 @@ impl ActiveRun {
         failpoint::hit("runs_committed", &seqs);
         for i in idx {
             let b = &mut reports[i];
-            if b.outcome == BatchOutcome::Failed {
+            // A staged batch is committed by the committer, not here.
+            if b.outcome == BatchOutcome::Failed || self.gate.files.staged {
                 continue;
             }
             b.committed = Some(Committed {
@@ -348,6 +370,9 @@ impl ActiveRun {
     pub(super) async fn finish(mut self) -> Result<Report> {
         if !self.stopped {
             self.commit_group().await?;
+        }
+        if self.gate.files.staged {
+            self.stage().await?;
         }
         let version = |s: Option<&TableSink>| s.and_then(TableSink::version);
         let tables = TablesReport {

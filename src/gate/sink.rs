@@ -54,9 +54,22 @@ pub(crate) struct TableSink {
     props: Option<WriterProperties>,
     files: FileOptions,
     pending_rows: u64,
+    /// In staged mode, what the commits so far would have added.
+    staged: Option<StagedTable>,
 }
 
-fn is_conflict(e: &DeltaTableError) -> bool {
+/// What a staged sink would have committed (docs/scale-out.md#staged-commits): its files, the
+/// last batch among them, and the rows they hold.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StagedTable {
+    pub uri: String,
+    /// The transaction version to commit them under: the last batch staged.
+    pub seq: i64,
+    pub rows: u64,
+    pub adds: Vec<deltalake::kernel::Add>,
+}
+
+pub(crate) fn is_conflict(e: &DeltaTableError) -> bool {
     matches!(
         e,
         DeltaTableError::Transaction {
@@ -87,6 +100,7 @@ impl TableSink {
             props: None,
             files,
             pending_rows: 0,
+            staged: None,
         };
         sink.committed = sink.read_txn().await?;
         Ok(sink)
@@ -254,6 +268,22 @@ impl TableSink {
         if adds.is_empty() && removes.is_empty() {
             return Ok(None);
         }
+        if self.files.staged && removes.is_empty() {
+            let rows = metadata
+                .get("dq.rows")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let staged = self.staged.get_or_insert_with(|| StagedTable {
+                uri: self.uri.clone(),
+                seq,
+                rows: 0,
+                adds: Vec::new(),
+            });
+            staged.seq = staged.seq.max(seq);
+            staged.rows += rows;
+            staged.adds.extend(adds);
+            return Ok(None);
+        }
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         actions.extend(removes);
         let mut attempt = 0;
@@ -297,6 +327,11 @@ impl TableSink {
                 Err(e) => return Err(Error::table(&self.uri, format!("commit batch {seq}"), e)),
             }
         }
+    }
+
+    /// What this sink staged instead of committing, if anything.
+    pub(crate) fn take_staged(&mut self) -> Option<StagedTable> {
+        self.staged.take()
     }
 
     /// Reloads the table and its txn version.

@@ -142,6 +142,14 @@ pub(crate) async fn read_commits(
         {
             out.times.push((v, t));
         }
+        // A commit of staged runs names each with its rows.
+        if let Some(runs) = info.get("dq.runs").and_then(|r| r.as_object()) {
+            for (run, n) in runs {
+                out.last_version.insert(run.clone(), v);
+                *out.rows.entry(run.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+            continue;
+        }
         // A run names itself; a release by its id, as the run log does (`release:<id>`).
         let run = match (
             info.get("dq.run_id").and_then(|v| v.as_str()),

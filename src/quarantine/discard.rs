@@ -144,6 +144,7 @@ impl Discard {
                 target_size: u64::MAX,
                 codec: DEFAULT_CODEC,
                 commit_attempts: crate::gate::DEFAULT_COMMIT_ATTEMPTS,
+                staged: false,
             },
         )
         .await?;

@@ -22,6 +22,7 @@ mod release;
 mod roundtrip;
 #[cfg(feature = "s3")]
 mod s3;
+mod stage;
 mod status;
 mod suggest;
 mod suite_parse;

@@ -66,6 +66,9 @@ pub enum Command {
     /// Convert a Great Expectations 1.x suite, an ODCS v3 contract or DQX checks into a suite;
     /// every rule whose meaning differs gets a warning, every rule with no equivalent a line.
     Import(ImportArgs),
+    /// Commit the runs staged with `run --stage` beside a run log: one commit per table for all
+    /// of them, each run exactly once.
+    CommitStaged(CommitStagedArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
 }
@@ -193,6 +196,10 @@ pub struct RunArgs {
     /// Tries of a commit that conflicts with another writer's, with backoff between them.
     #[arg(long, value_name = "N", default_value_t = dq_gate::DEFAULT_COMMIT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub commit_attempts: u32,
+    /// Write the files but stage the commits beside the run log, for `dq-check commit-staged`
+    /// to commit with other workers' runs at once.
+    #[arg(long)]
+    pub stage: bool,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +312,7 @@ impl RunArgs {
             b = b.with_actor(a);
         }
         b = b.with_commit_attempts(self.commit_attempts);
+        b = b.with_staging(self.stage);
         if let Some(p) = crate::progress::bar(c.quiet) {
             b = b.on_progress(p);
         }

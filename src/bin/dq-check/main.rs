@@ -9,6 +9,7 @@ mod export;
 mod history;
 mod progress;
 mod quarantine;
+mod stage;
 mod status;
 
 use std::io::Write;
@@ -132,6 +133,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Status(a) => status::run(&a),
+        Command::CommitStaged(a) => stage::run(&a),
         Command::Generate(a) => generate(&a),
     }
 }

@@ -183,3 +183,22 @@ pub struct SuggestArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
+
+#[derive(Debug, Args)]
+pub struct CommitStagedArgs {
+    /// The suite: its tables as defaults.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// The target table. Default: the suite's, else lake/<suite>.
+    #[arg(long, value_name = "URI")]
+    pub target: Option<String>,
+    /// The run log the runs were staged beside. Default: the suite's, else <target>_dq_runs.
+    #[arg(long, value_name = "URI")]
+    pub runs: Option<String>,
+    /// Tries of a commit that conflicts with another writer's.
+    #[arg(long, value_name = "N", default_value_t = dq_gate::DEFAULT_COMMIT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub commit_attempts: u32,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
