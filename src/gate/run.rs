@@ -389,6 +389,7 @@ impl ActiveRun {
                 uri: self.gate.runs.clone(),
                 version: self.runs.version(),
             },
+            staged: self.gate.files.staged,
         };
         self.report.tables(tables);
         Ok(self.report.finish())

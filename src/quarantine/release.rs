@@ -593,5 +593,6 @@ fn tables_written(gate: &Gate, data: &DataTables, runs: &TableSink) -> crate::re
             uri: r.to_string(),
             version: v(runs),
         },
+        staged: false,
     }
 }

@@ -273,6 +273,10 @@ pub struct TablesReport {
     pub quarantine: TableRef,
     /// The run log.
     pub runs: TableRef,
+    /// The run was staged, not committed: `dq-check commit-staged` commits it, and the
+    /// versions are the tables' before it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub staged: bool,
 }
 
 /// A `pii` column's sharing policy for the target table.

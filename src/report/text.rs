@@ -140,6 +140,13 @@ pub fn render(r: &Report) -> String {
             v(t.quarantine.version)
         );
         let _ = writeln!(out, "  run log     {} {}", t.runs.uri, v(t.runs.version));
+        if t.staged {
+            let _ = writeln!(
+                out,
+                "  staged: nothing committed yet; `dq-check commit-staged --runs {}` commits it",
+                t.runs.uri
+            );
+        }
         for c in &t.shared {
             let key = c
                 .key_id

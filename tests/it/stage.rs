@@ -36,6 +36,8 @@ fn worker(d: &Path, w: usize) -> std::process::Command {
         "1",
         "--run-id",
         &format!("w{w}"),
+        "--report",
+        d.join(format!("w{w}.json")).to_str().unwrap(),
         d.join(format!("w{w}.csv")).to_str().unwrap(),
     ]);
     c
@@ -99,6 +101,13 @@ async fn staged_runs_are_committed_once_by_one_committer() {
         .count();
     assert_eq!(staged, workers);
     let before = super::util::version(&d.join("lake/t")).await.unwrap();
+    let report: Value = serde_json::from_slice(&std::fs::read(d.join("w2.json")).unwrap()).unwrap();
+    assert_eq!(report["tables"]["staged"], true);
+    assert!(
+        report["batches"][0]
+            .get("committed")
+            .is_none_or(Value::is_null)
+    );
 
     // Keep a manifest, as a committer killed before removing them would leave it.
     let kept = d.join("lake/t_dq_runs/_dq_staged/w0.json");
