@@ -77,7 +77,7 @@ pub use gate::delta_input;
 pub use gate::stage;
 pub use gate::{
     BatchCallback, Codec, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_COMMIT_ATTEMPTS,
-    DEFAULT_TARGET_FILE_SIZE, Gate, GateBuilder,
+    DEFAULT_COMMIT_BACKOFF_MS, DEFAULT_TARGET_FILE_SIZE, Gate, GateBuilder,
 };
 pub use report::{Report, Status};
 pub use suite::Suite;

@@ -106,6 +106,9 @@ pub(crate) struct FileOptions {
     pub codec: Codec,
     /// Tries of a commit that conflicts with another writer's, backing off between them.
     pub commit_attempts: u32,
+    /// The first wait after a conflict, in ms, halved: waits double from twice this up to 64
+    /// times it, plus jitter.
+    pub commit_backoff_ms: u64,
     /// Stage commits instead of making them: one committer commits many runs at once
     /// (docs/scale-out.md#staged-commits).
     pub staged: bool,
@@ -113,6 +116,10 @@ pub(crate) struct FileOptions {
 
 /// Default tries of a conflicting commit (with delta-rs's own retries inside each).
 pub const DEFAULT_COMMIT_ATTEMPTS: u32 = 12;
+
+/// Default base of the backoff between tries of a conflicting commit (waits of 40 ms doubling
+/// to 1.3 s).
+pub const DEFAULT_COMMIT_BACKOFF_MS: u64 = 20;
 
 /// Rows of the first batch of a writer sampled to choose each column's encoding.
 const SAMPLE_ROWS: usize = 8192;

@@ -43,7 +43,7 @@ use crate::io::{InputFile, display_path};
 use crate::pii::TokenKey;
 use crate::report::{BatchReport, Report, ReportBuilder};
 use encoding::FileOptions;
-pub use encoding::{Codec, DEFAULT_CODEC, DEFAULT_COMMIT_ATTEMPTS};
+pub use encoding::{Codec, DEFAULT_CODEC, DEFAULT_COMMIT_ATTEMPTS, DEFAULT_COMMIT_BACKOFF_MS};
 use run::{ActiveRun, open_data_tables, read_start};
 use runlog::RunLog;
 use share::Sharing;
@@ -171,6 +171,14 @@ impl GateBuilder {
     /// the run stops with the conflict. Default: [`DEFAULT_COMMIT_ATTEMPTS`].
     pub fn with_commit_attempts(mut self, n: u32) -> Self {
         self.files.commit_attempts = n.max(1);
+        self
+    }
+
+    /// The backoff between tries of a conflicting commit: waits of twice `base` doubling up
+    /// to 64 times it, each plus up to 2.5 × `base` of jitter (zero: try again at once).
+    /// Default: [`DEFAULT_COMMIT_BACKOFF_MS`] ms.
+    pub fn with_commit_backoff(mut self, base: std::time::Duration) -> Self {
+        self.files.commit_backoff_ms = base.as_millis() as u64;
         self
     }
 
@@ -307,6 +315,7 @@ impl Gate {
                 target_size: DEFAULT_TARGET_FILE_SIZE,
                 codec: DEFAULT_CODEC,
                 commit_attempts: DEFAULT_COMMIT_ATTEMPTS,
+                commit_backoff_ms: DEFAULT_COMMIT_BACKOFF_MS,
                 staged: false,
             },
             max_batches_per_commit: usize::MAX,

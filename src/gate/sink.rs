@@ -316,8 +316,10 @@ impl TableSink {
                 Err(e) if is_conflict(&e) && attempt < self.files.commit_attempts => {
                     // Back off (with jitter) so concurrent writers spread out, then look again:
                     // another attempt of this run may have committed these batches meanwhile.
-                    let jitter = (std::process::id() as u64 * 7919 + attempt as u64 * 104_729) % 50;
-                    tokio::time::sleep(Duration::from_millis((20u64 << attempt.min(6)) + jitter))
+                    let base = self.files.commit_backoff_ms;
+                    let jitter = (std::process::id() as u64 * 7919 + attempt as u64 * 104_729)
+                        % (base * 5 / 2).max(1);
+                    tokio::time::sleep(Duration::from_millis((base << attempt.min(6)) + jitter))
                         .await;
                     self.refresh().await?;
                     if self.has(seq) {

@@ -178,6 +178,7 @@ fn files() -> FileOptions {
         target_size: DEFAULT_TARGET_FILE_SIZE,
         codec: Codec::Snappy,
         commit_attempts: crate::gate::encoding::DEFAULT_COMMIT_ATTEMPTS,
+        commit_backoff_ms: crate::gate::encoding::DEFAULT_COMMIT_BACKOFF_MS,
         staged: false,
     }
 }

@@ -144,6 +144,7 @@ impl Discard {
                 target_size: u64::MAX,
                 codec: DEFAULT_CODEC,
                 commit_attempts: crate::gate::DEFAULT_COMMIT_ATTEMPTS,
+                commit_backoff_ms: crate::gate::encoding::DEFAULT_COMMIT_BACKOFF_MS,
                 staged: false,
             },
         )

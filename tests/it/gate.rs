@@ -459,6 +459,8 @@ fn appends_are_marked_blind() {
             dir.path().join("claims_q").to_str().unwrap(),
             "--commit-attempts",
             "3",
+            "--commit-backoff-ms",
+            "5",
             "--quiet",
             "fixtures/claims",
         ],
@@ -482,10 +484,30 @@ fn appends_are_marked_blind() {
                 let info = &v["commitInfo"];
                 if info["operation"] == "WRITE" {
                     assert_eq!(info["isBlindAppend"], true, "{table}: {info}");
+                    // It names the version it read, the one before it with no other writer.
+                    let version: i64 = p.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+                    assert_eq!(info["dq.read_version"], version - 1, "{table}: {info}");
+                    assert_eq!(info["dq.attempt"], 1, "{table}: {info}");
                     appends += 1;
                 }
             }
         }
         assert!(appends >= 1, "{table} has no append");
     }
+    // A backoff beyond ten seconds is refused before anything is written.
+    let o = super::util::dq(
+        &[
+            "run",
+            "--suite",
+            "expectations/claims.yaml",
+            "--commit-backoff-ms",
+            "20000",
+            "--target",
+            dir.path().join("other").to_str().unwrap(),
+            "fixtures/claims",
+        ],
+        &super::util::root(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.path().join("other").exists());
 }

@@ -196,6 +196,10 @@ pub struct RunArgs {
     /// Tries of a commit that conflicts with another writer's, with backoff between them.
     #[arg(long, value_name = "N", default_value_t = dq_gate::DEFAULT_COMMIT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub commit_attempts: u32,
+    /// Backoff base between those tries, in ms: waits of twice it doubling to 64 times it,
+    /// plus jitter (0: try again at once).
+    #[arg(long, value_name = "MS", default_value_t = dq_gate::DEFAULT_COMMIT_BACKOFF_MS, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub commit_backoff_ms: u64,
     /// Write the files but stage the commits beside the run log, for `dq-check commit-staged`
     /// to commit with other workers' runs at once.
     #[arg(long)]
@@ -312,6 +316,7 @@ impl RunArgs {
             b = b.with_actor(a);
         }
         b = b.with_commit_attempts(self.commit_attempts);
+        b = b.with_commit_backoff(std::time::Duration::from_millis(self.commit_backoff_ms));
         b = b.with_staging(self.stage);
         if let Some(p) = crate::progress::bar(c.quiet) {
             b = b.on_progress(p);
