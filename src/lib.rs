@@ -57,6 +57,8 @@ pub mod report;
 pub mod suite;
 
 mod conform;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 mod eval;
 mod gate;
 mod io;

@@ -8,7 +8,7 @@ pub(crate) mod cells;
 pub mod html;
 pub mod text;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `dq_report` format version.
 pub const REPORT_VERSION: u32 = 1;
@@ -117,7 +117,7 @@ pub struct SchemaViolation {
 }
 
 /// What happened to a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchOutcome {
     /// Every row passed.
@@ -132,7 +132,7 @@ pub enum BatchOutcome {
 }
 
 /// One batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchReport {
     /// Sequence number within the run, from 1.
     pub batch: u64,
@@ -149,7 +149,7 @@ pub struct BatchReport {
     /// What happened to it.
     pub outcome: BatchOutcome,
     /// Schema violations (the batch is quarantined whole when there are any).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema_violations: Vec<String>,
     /// Per expectation (implicit `schema.*` ones first).
     pub expectations: Vec<ExpectationResult>,
@@ -162,7 +162,7 @@ pub struct BatchReport {
 }
 
 /// Where a batch landed.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Committed {
     /// Target table version holding its passing rows (`None`: no rows went there).
     pub target_version: Option<i64>,
@@ -173,7 +173,7 @@ pub struct Committed {
 }
 
 /// One expectation's result for one batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExpectationResult {
     /// Expectation id.
     pub id: String,
@@ -193,7 +193,7 @@ pub struct ExpectationResult {
     pub evaluated: u64,
     /// Of the evaluated rows, those the input's statistics proved to pass without scanning
     /// them (Parquet row groups with no nulls, or min/max within the bounds); absent when none.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub proven: u64,
     /// Rows that failed (row-level; 0 for aggregates).
     pub failed: u64,
@@ -235,7 +235,7 @@ pub struct AlertOutcome {
 }
 
 /// What a `history:` check read and the band it allowed (docs/monitoring.md).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Deserialize)]
 pub struct HistoryResult {
     /// The strategy.
     pub strategy: String,

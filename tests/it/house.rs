@@ -13,7 +13,7 @@ const FLOORS: &[&[&str]] = &[
     &["io", "conform", "metrics", "report"],
     &["eval"],
     &["validate", "profile"],
-    &["gate"],
+    &["gate", "distributed"],
     &["quarantine"],
     &["monitor"],
     &["internal"],

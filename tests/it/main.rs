@@ -5,6 +5,8 @@ mod audit;
 mod cli;
 mod delta_input;
 mod diff;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod eval;
 mod expectations;
 mod export;

@@ -157,6 +157,11 @@ pub struct ValidateArgs {
     /// target would). Default: none, so they have no history and warn.
     #[arg(long, value_name = "URI")]
     pub runs: Option<String>,
+    /// Validate on a Ballista cluster of N executors started in this process, each file
+    /// judged by an executor (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub standalone: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Validate(a) => {
             #[cfg(feature = "mimalloc")]
             keep_freed_memory();
+            #[cfg(feature = "distributed")]
+            if let Some(n) = a.standalone {
+                return validate_on_cluster(&a.common, a.runs.as_deref(), n as usize);
+            }
             validate(&a.common, a.runs.as_deref())
         }
         Command::Run(a) => gate(&a),
@@ -179,6 +183,47 @@ fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
     let report = validator.validate_paths(&inputs)?;
     emit(c, &report)?;
     Ok(report.status.exit_code())
+}
+
+/// `validate --standalone N`: the same report, each file judged on an executor of a Ballista
+/// cluster started in this process.
+#[cfg(feature = "distributed")]
+fn validate_on_cluster(c: &Common, runs: Option<&str>, executors: usize) -> Result<u8, Error> {
+    if runs.is_some() {
+        return Err(Error::Usage(
+            "--runs (history from a run log) is not available on a cluster yet".into(),
+        ));
+    }
+    let compiled = CompiledSuite::from_path(&c.suite)?;
+    let as_of = match &c.as_of {
+        Some(t) => args::parse_as_of(t)?,
+        None => chrono::Utc::now(),
+    };
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let inputs = c.resolve_inputs().await?;
+        let cluster = dq_gate::distributed::Cluster::standalone(executors, 1).await?;
+        let run_id = uuid::Uuid::new_v4().to_string();
+        cluster
+            .validate(
+                &compiled,
+                &inputs,
+                as_of,
+                c.batch_rows.map(|n| n as usize),
+                &run_id,
+            )
+            .await
+    })?;
+    let executors: Vec<String> = report
+        .executors
+        .iter()
+        .map(|(e, n)| format!("{e}: {n} file(s)"))
+        .collect();
+    if !c.quiet {
+        let _ = writeln!(std::io::stderr(), "judged on {}", executors.join(", "));
+    }
+    emit(c, &report.report)?;
+    Ok(report.report.status.exit_code())
 }
 
 fn gate(a: &args::RunArgs) -> Result<u8, Error> {
