@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use arrow::array::{Array, AsArray, StringArray};
+use arrow::datatypes::{DataType, Int64Type};
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use chrono::{DateTime, Utc};
 use datafusion::execution::SessionStateBuilder;
@@ -33,6 +33,9 @@ use crate::error::{Error, Result};
 use crate::eval::CompiledSuite;
 use crate::report::{BatchOutcome, BatchReport, Report, ReportBuilder};
 use crate::validate::Validator;
+
+/// Most tasks a job is cut into (files are grouped beyond it).
+const MAX_TASKS: usize = 256;
 
 /// The name executors know the function by.
 pub const FUNCTION: &str = "dq_validate_file";
@@ -217,27 +220,33 @@ impl Cluster {
                     .to_string()
             })
             .collect();
-        let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("idx", DataType::Int64, false),
-                Field::new("path", DataType::Utf8, false),
-            ])),
-            vec![
-                Arc::new(Int64Array::from_iter_values(0..paths.len() as i64)),
-                Arc::new(StringArray::from(paths.clone())),
-            ],
-        )?;
+        // The file list as a UNION of VALUES, one input (so one partition, one task) per group
+        // of files: every Ballista codec carries them (an in-memory table is not), and a
+        // repartition would be planned away.
         let fail = |e: datafusion::error::DataFusionError| cluster_error("the job", e);
-        let partitions = paths.len().max(1);
-        let df = self
-            .ctx
-            .read_batch(batch)
-            .map_err(fail)?
-            .repartition(datafusion::logical_expr::Partitioning::Hash(
-                vec![col("idx")],
-                partitions,
-            ))
-            .map_err(fail)?
+        let groups = paths.len().clamp(1, MAX_TASKS);
+        let mut plan: Option<datafusion::logical_expr::LogicalPlanBuilder> = None;
+        for g in 0..groups {
+            let rows: Vec<Vec<datafusion::prelude::Expr>> = paths
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % groups == g)
+                .map(|(i, p)| vec![lit(i as i64), lit(p.as_str())])
+                .collect();
+            let part = datafusion::logical_expr::LogicalPlanBuilder::values(rows)
+                .map_err(fail)?
+                .project(vec![
+                    col("column1").alias("idx"),
+                    col("column2").alias("path"),
+                ])
+                .map_err(fail)?;
+            plan = Some(match plan {
+                None => part,
+                Some(p) => p.union(part.build().map_err(fail)?).map_err(fail)?,
+            });
+        }
+        let plan = plan.expect("one group at least").build().map_err(fail)?;
+        let df = datafusion::dataframe::DataFrame::new(self.ctx.state(), plan)
             .select(vec![
                 col("idx"),
                 function("client")
@@ -299,4 +308,75 @@ impl Cluster {
             executors,
         })
     }
+}
+
+/// A scheduler's settings (`dq-check scheduler`).
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Where it listens for clients and executors.
+    pub bind: std::net::SocketAddr,
+    /// An executor silent this long is lost, and its tasks run again elsewhere.
+    pub executor_timeout_s: u64,
+}
+
+/// Runs a scheduler whose sessions know [`FUNCTION`] until the process ends.
+pub async fn serve_scheduler(o: SchedulerOptions) -> Result<()> {
+    let mut config = ballista_scheduler::config::SchedulerConfig::default()
+        .with_override_session_builder(Arc::new(|config: SessionConfig| {
+            Ok(SessionStateBuilder::new()
+                .with_config(config)
+                .with_default_features()
+                .with_scalar_functions(vec![Arc::new(function("scheduler"))])
+                .build())
+        }));
+    config.bind_host = o.bind.ip().to_string();
+    config.external_host = o.bind.ip().to_string();
+    config.bind_port = o.bind.port();
+    config.executor_timeout_seconds = o.executor_timeout_s.max(2);
+    config.expire_dead_executor_interval_seconds = 1;
+    config.no_executors_grace_period_seconds = config.executor_timeout_seconds - 1;
+    let cluster = ballista_scheduler::cluster::BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| cluster_error("start the scheduler", e))?;
+    ballista_scheduler::scheduler_process::start_server(cluster, o.bind, Arc::new(config))
+        .await
+        .map_err(|e| cluster_error("run the scheduler", e))
+}
+
+/// An executor's settings (`dq-check executor`).
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler's host and port.
+    pub scheduler: (String, u16),
+    /// Where this executor listens (Flight) and its gRPC port.
+    pub port: u16,
+    /// Its gRPC port.
+    pub grpc_port: u16,
+    /// Tasks it runs at once.
+    pub vcores: usize,
+    /// Its name in answers.
+    pub label: String,
+    /// Seconds between heartbeats.
+    pub heartbeat_s: u64,
+}
+
+/// Runs an executor that knows [`FUNCTION`], registered with the scheduler, until the process
+/// ends.
+pub async fn serve_executor(o: ExecutorOptions) -> Result<()> {
+    let registry = ballista_core::registry::BallistaFunctionRegistry::from(&state(&o.label));
+    let config = ballista_executor::executor_process::ExecutorProcessConfig {
+        scheduler_host: o.scheduler.0.clone(),
+        scheduler_port: o.scheduler.1,
+        bind_host: "127.0.0.1".into(),
+        external_host: Some("127.0.0.1".into()),
+        port: o.port,
+        grpc_port: o.grpc_port,
+        vcores: o.vcores.max(1),
+        executor_heartbeat_interval_seconds: o.heartbeat_s.max(1),
+        override_function_registry: Some(Arc::new(registry)),
+        ..Default::default()
+    };
+    ballista_executor::executor_process::start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| cluster_error("run the executor", e))
 }

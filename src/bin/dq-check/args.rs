@@ -71,6 +71,44 @@ pub enum Command {
     CommitStaged(CommitStagedArgs),
     /// Write the benchmark's seeded health-claims table as Parquet.
     Generate(GenerateArgs),
+    /// Run a Ballista scheduler for `validate --cluster` (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor that judges files for `validate --cluster` (feature
+    /// `distributed`).
+    #[cfg(feature = "distributed")]
+    Executor(ExecutorArgs),
+}
+
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Where to listen.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+    /// Seconds without a heartbeat after which an executor is lost and its tasks run again.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    pub executor_timeout_s: u64,
+}
+
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub scheduler: String,
+    /// The port this executor serves results on (Arrow Flight).
+    #[arg(long, value_name = "PORT", default_value_t = 50051)]
+    pub port: u16,
+    /// Its gRPC port.
+    #[arg(long, value_name = "PORT", default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Tasks it runs at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub vcores: usize,
+    /// Its name in reports. Default: executor-<port>.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -160,8 +198,13 @@ pub struct ValidateArgs {
     /// Validate on a Ballista cluster of N executors started in this process, each file
     /// judged by an executor (feature `distributed`).
     #[cfg(feature = "distributed")]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64), conflicts_with = "cluster")]
     pub standalone: Option<u64>,
+    /// Validate on the Ballista cluster whose scheduler is at df://HOST:PORT; its executors
+    /// are `dq-check executor` processes (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -77,8 +77,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
             #[cfg(feature = "mimalloc")]
             keep_freed_memory();
             #[cfg(feature = "distributed")]
-            if let Some(n) = a.standalone {
-                return validate_on_cluster(&a.common, a.runs.as_deref(), n as usize);
+            if a.standalone.is_some() || a.cluster.is_some() {
+                return validate_on_cluster(
+                    &a.common,
+                    a.runs.as_deref(),
+                    a.standalone,
+                    a.cluster.as_deref(),
+                );
             }
             validate(&a.common, a.runs.as_deref())
         }
@@ -139,6 +144,40 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Status(a) => status::run(&a),
         Command::CommitStaged(a) => stage::run(&a),
         Command::Generate(a) => generate(&a),
+        #[cfg(feature = "distributed")]
+        Command::Scheduler(a) => {
+            runtime()?.block_on(dq_gate::distributed::serve_scheduler(
+                dq_gate::distributed::SchedulerOptions {
+                    bind: a.bind,
+                    executor_timeout_s: a.executor_timeout_s,
+                },
+            ))?;
+            Ok(0)
+        }
+        #[cfg(feature = "distributed")]
+        Command::Executor(a) => {
+            let (host, port) = a
+                .scheduler
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+                .ok_or_else(|| {
+                    Error::Usage(format!("--scheduler {}: expected HOST:PORT", a.scheduler))
+                })?;
+            runtime()?.block_on(dq_gate::distributed::serve_executor(
+                dq_gate::distributed::ExecutorOptions {
+                    scheduler: (host, port),
+                    port: a.port,
+                    grpc_port: a.grpc_port,
+                    vcores: a.vcores,
+                    label: a
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("executor-{}", a.port)),
+                    heartbeat_s: 1,
+                },
+            ))?;
+            Ok(0)
+        }
     }
 }
 
@@ -188,7 +227,12 @@ fn validate(c: &Common, runs: Option<&str>) -> Result<u8, Error> {
 /// `validate --standalone N`: the same report, each file judged on an executor of a Ballista
 /// cluster started in this process.
 #[cfg(feature = "distributed")]
-fn validate_on_cluster(c: &Common, runs: Option<&str>, executors: usize) -> Result<u8, Error> {
+fn validate_on_cluster(
+    c: &Common,
+    runs: Option<&str>,
+    standalone: Option<u64>,
+    cluster: Option<&str>,
+) -> Result<u8, Error> {
     if runs.is_some() {
         return Err(Error::Usage(
             "--runs (history from a run log) is not available on a cluster yet".into(),
@@ -202,7 +246,13 @@ fn validate_on_cluster(c: &Common, runs: Option<&str>, executors: usize) -> Resu
     let runtime = runtime()?;
     let report = runtime.block_on(async {
         let inputs = c.resolve_inputs().await?;
-        let cluster = dq_gate::distributed::Cluster::standalone(executors, 1).await?;
+        let cluster = match cluster {
+            Some(url) => dq_gate::distributed::Cluster::remote(url).await?,
+            None => {
+                let n = standalone.unwrap_or(1) as usize;
+                dq_gate::distributed::Cluster::standalone(n, 1).await?
+            }
+        };
         let run_id = uuid::Uuid::new_v4().to_string();
         cluster
             .validate(
