@@ -229,6 +229,12 @@ pub(crate) async fn open_or_create(
         .with_configuration(config.iter().map(|(k, v)| (k.clone(), Some(v.clone()))))
         .with_raise_if_key_not_exists(false)
         .with_save_mode(SaveMode::ErrorIfExists)
+        // A creation that lost the race to another writer's must fail, not be committed
+        // again as the next version: a second metadata commit would conflict with every
+        // append made meanwhile.
+        .with_commit_properties(
+            deltalake::kernel::transaction::CommitProperties::default().with_max_retries(0),
+        )
         .await;
     match created {
         Ok(t) => Ok(t),

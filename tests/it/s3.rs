@@ -326,6 +326,13 @@ expectations:
         .filter(|c| c.info.contains_key("dq.run_id"))
         .collect();
     assert_eq!(appends.len(), workers * rows / 10);
+    // One creation, however many workers raced to create the table.
+    let creations: Vec<_> = history
+        .iter()
+        .filter(|c| c.operation.as_deref() != Some("WRITE"))
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(creations.len(), 1, "{creations:?}");
     for c in appends {
         assert_eq!(c.is_blind_append, Some(true));
         assert!(c.info.get("dq.read_version").is_some_and(|v| v.is_u64()));
