@@ -79,8 +79,15 @@ pub(crate) fn suite_versions(
     log: &[LogRow],
     in_period: impl Fn(DateTime<Utc>) -> bool,
 ) -> Vec<SuiteVersion> {
-    // Every version that judged a run, in the order of its first run; with its text.
-    let mut all: BTreeMap<Key, SuiteVersion> = BTreeMap::new();
+    // One pass: every version that judged a run (its first run orders it), its text, and
+    // the runs of the period it judged with their span.
+    #[derive(Default)]
+    struct Seen<'a> {
+        first: Option<DateTime<Utc>>,
+        period: std::collections::BTreeSet<&'a str>,
+        span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    }
+    let mut seen: BTreeMap<Key, Seen> = BTreeMap::new();
     let mut texts: BTreeMap<Key, Text> = BTreeMap::new();
     for r in log.iter().filter(|r| r.kind == "run") {
         let key = (
@@ -93,59 +100,38 @@ pub(crate) fn suite_versions(
         } else if let Some(ids) = withheld(r) {
             texts.entry(key.clone()).or_insert(Text::Withheld(ids));
         }
-        let v = all.entry(key).or_insert_with(|| SuiteVersion {
-            suite: r.suite.clone(),
-            version: r.suite_version,
-            fingerprint: r.suite_fingerprint.chars().take(12).collect(),
-            first_as_of: r.as_of,
-            last_as_of: r.as_of,
-            runs: 0,
-            changes: None,
-        });
-        v.first_as_of = v.first_as_of.min(r.as_of);
-        v.last_as_of = v.last_as_of.max(r.as_of);
+        let s = seen.entry(key).or_default();
+        s.first = Some(s.first.map_or(r.as_of, |f| f.min(r.as_of)));
+        if in_period(r.as_of) {
+            s.period.insert(r.run_id.as_str());
+            s.span = Some(s.span.map_or((r.as_of, r.as_of), |(lo, hi)| {
+                (lo.min(r.as_of), hi.max(r.as_of))
+            }));
+        }
     }
-    // Runs, not rows: count each run once, in the period only.
-    let mut runs: BTreeMap<Key, std::collections::BTreeSet<&str>> = BTreeMap::new();
-    for r in log.iter().filter(|r| r.kind == "run" && in_period(r.as_of)) {
-        runs.entry((
-            r.suite.clone(),
-            r.suite_version,
-            r.suite_fingerprint.clone(),
-        ))
-        .or_default()
-        .insert(r.run_id.as_str());
-    }
-    let mut order: Vec<(Key, SuiteVersion)> = all.into_iter().collect();
-    order.sort_by_key(|(_, v)| v.first_as_of);
+    let mut order: Vec<(Key, Seen)> = seen.into_iter().collect();
+    order.sort_by_key(|(_, s)| s.first);
 
     let mut out = Vec::new();
     let mut before: BTreeMap<String, Key> = BTreeMap::new();
-    for (key, mut v) in order {
-        if let Some(prev) = before.get(&v.suite)
-            && prev != &key
-        {
-            v.changes = Some(changes(prev, &key, &texts, v.first_as_of));
-        }
-        before.insert(v.suite.clone(), key.clone());
+    for (key, s) in order {
+        let first = s.first.expect("set on insertion");
+        let changed = before
+            .get(&key.0)
+            .filter(|prev| **prev != key)
+            .map(|prev| changes(prev, &key, &texts, first));
+        before.insert(key.0.clone(), key.clone());
         // In force in the period: it judged a run dated in it.
-        if let Some(ids) = runs.get(&key) {
-            v.runs = ids.len() as u64;
-            // Its span within the period.
-            let dates = log.iter().filter(|r| {
-                r.kind == "run"
-                    && in_period(r.as_of)
-                    && (&r.suite, r.suite_version, &r.suite_fingerprint) == (&key.0, key.1, &key.2)
+        if let Some((lo, hi)) = s.span {
+            out.push(SuiteVersion {
+                suite: key.0.clone(),
+                version: key.1,
+                fingerprint: key.2.chars().take(12).collect(),
+                first_as_of: lo,
+                last_as_of: hi,
+                runs: s.period.len() as u64,
+                changes: changed,
             });
-            let (lo, hi) = dates.fold((None, None), |(lo, hi): (Option<_>, Option<_>), r| {
-                (
-                    Some(lo.map_or(r.as_of, |l: DateTime<Utc>| l.min(r.as_of))),
-                    Some(hi.map_or(r.as_of, |h: DateTime<Utc>| h.max(r.as_of))),
-                )
-            });
-            v.first_as_of = lo.unwrap_or(v.first_as_of);
-            v.last_as_of = hi.unwrap_or(v.last_as_of);
-            out.push(v);
         }
     }
     out

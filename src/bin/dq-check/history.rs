@@ -11,17 +11,7 @@ use crate::args::{HistoryArgs, OutputFormat};
 pub fn run(a: &HistoryArgs) -> Result<u8, Error> {
     let suite = a.suite.as_ref().map(CompiledSuite::from_path).transpose()?;
     let suite = suite.as_ref().map(CompiledSuite::suite);
-    let runs = match (&a.runs, &a.target, suite) {
-        (Some(r), _, _) => r.clone(),
-        (None, Some(t), _) => dq_gate::suite::runs_of(t),
-        (None, None, Some(s)) => s.default_runs(&s.default_target()),
-        (None, None, None) => {
-            return Err(Error::Usage(
-                "say which run log: --target URI, --runs URI, or --suite FILE for its default"
-                    .into(),
-            ));
-        }
-    };
+    let runs = crate::run_log(a.runs.as_ref(), a.target.as_ref(), suite)?;
     let runtime = crate::runtime()?;
     let mut points = runtime.block_on(metric_history(
         &runs,

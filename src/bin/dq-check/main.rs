@@ -181,6 +181,27 @@ fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
+/// The run log a command reads: `--runs`, else the target's (the suite's `tables.runs` when a
+/// suite is given), else the suite's default target's.
+pub(crate) fn run_log(
+    runs: Option<&String>,
+    target: Option<&String>,
+    suite: Option<&dq_gate::Suite>,
+) -> Result<String, Error> {
+    Ok(match (runs, target, suite) {
+        (Some(r), _, _) => r.clone(),
+        (None, Some(t), Some(s)) => s.default_runs(t),
+        (None, Some(t), None) => dq_gate::suite::runs_of(t),
+        (None, None, Some(s)) => s.default_runs(&s.default_target()),
+        (None, None, None) => {
+            return Err(Error::Usage(
+                "say which run log: --runs URI, --target URI, or --suite FILE for its tables"
+                    .into(),
+            ));
+        }
+    })
+}
+
 /// The async runtime the commands that touch tables run on.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()

@@ -9,18 +9,7 @@ use crate::args::{CommitStagedArgs, OutputFormat};
 
 pub fn run(a: &CommitStagedArgs) -> Result<u8, Error> {
     let suite = a.suite.as_ref().map(Suite::from_path).transpose()?;
-    let runs = match (&a.runs, &a.target, &suite) {
-        (Some(r), _, _) => r.clone(),
-        (None, Some(t), Some(s)) => s.default_runs(t),
-        (None, Some(t), None) => dq_gate::suite::runs_of(t),
-        (None, None, Some(s)) => s.default_runs(&s.default_target()),
-        (None, None, None) => {
-            return Err(Error::Usage(
-                "say which run log: --runs URI, --target URI, or --suite FILE for its tables"
-                    .into(),
-            ));
-        }
-    };
+    let runs = crate::run_log(a.runs.as_ref(), a.target.as_ref(), suite.as_ref())?;
     let done =
         crate::runtime()?.block_on(commit_staged(&runs, &HashMap::new(), a.commit_attempts))?;
     match a.format {
