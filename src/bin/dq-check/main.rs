@@ -38,7 +38,34 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) }
 }
 
+/// mimalloc asks for transparent huge pages on the memory it maps. Each first touch of such a
+/// region then makes the kernel find (compacting if it must) and zero 2 MiB at once: a third
+/// of a `run`'s CPU, and the slow rounds of a `validate` that touches a gigabyte
+/// (docs/performance.md, "The allocator"). Plain pages cost less here. mimalloc has mapped its
+/// first arena before `main`, so the process opts out as a whole, as mimalloc itself does when
+/// `MIMALLOC_ALLOW_THP=0` is set.
+#[cfg(target_os = "linux")]
+fn no_huge_pages() {
+    const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
+    unsafe extern "C" {
+        fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
+    }
+    // SAFETY: a flag of the process's memory map; no memory is touched. Failing (an old
+    // kernel) leaves the default, which is correct, only slower.
+    let _ = unsafe {
+        prctl(
+            PR_SET_THP_DISABLE,
+            1 as std::ffi::c_ulong,
+            0 as std::ffi::c_ulong,
+            0 as std::ffi::c_ulong,
+            0 as std::ffi::c_ulong,
+        )
+    };
+}
+
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    no_huge_pages();
     // A panic is a bug; it still ends as an error with exit code 2, and without the panic's
     // message, which could hold a value of the data.
     std::panic::set_hook(Box::new(|info| {
