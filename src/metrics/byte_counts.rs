@@ -38,10 +38,63 @@ pub(super) struct ByteCounts {
 /// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
 const LOCAL_MAX: usize = 1 << 12;
 
+/// The bytes of a plain string or binary array's values (0 for other layouts: unknown).
+fn value_bytes(array: &dyn Array) -> usize {
+    use arrow::datatypes::DataType;
+    let span = |first: usize, last: usize| last.saturating_sub(first);
+    match array.data_type() {
+        DataType::Utf8 => {
+            let o = array.as_string::<i32>().value_offsets();
+            span(o[0] as usize, o[o.len() - 1] as usize)
+        }
+        DataType::LargeUtf8 => {
+            let o = array.as_string::<i64>().value_offsets();
+            span(o[0] as usize, o[o.len() - 1] as usize)
+        }
+        DataType::Binary => {
+            let o = array.as_binary::<i32>().value_offsets();
+            span(o[0] as usize, o[o.len() - 1] as usize)
+        }
+        DataType::LargeBinary => {
+            let o = array.as_binary::<i64>().value_offsets();
+            span(o[0] as usize, o[o.len() - 1] as usize)
+        }
+        _ => 0,
+    }
+}
+
 /// The hash of every counter in the process (runs of two counters merge by it), seeded once.
 fn hasher() -> &'static ahash::RandomState {
     static HASHER: OnceLock<ahash::RandomState> = OnceLock::new();
     HASHER.get_or_init(ahash::RandomState::new)
+}
+
+/// Entries sorted by hash. The sort moves 8-byte keys, not entries: each key is the hash with
+/// its low bits replaced by the entry's index, and the entries are then gathered in the keys'
+/// order. Entries whose hashes differ only in those low bits (a few in a chunk) are put in
+/// order afterwards. Sorting a chunk's 24-byte entries directly cost a third of a count.
+fn sort_by_hash(run: Vec<Entry>) -> Vec<Entry> {
+    let n = run.len();
+    if n < 64 {
+        let mut run = run;
+        run.sort_unstable_by_key(|e| e.hash);
+        return run;
+    }
+    let low = (usize::BITS - (n - 1).leading_zeros()).min(63);
+    let mask = (1u64 << low) - 1;
+    let mut keys: Vec<u64> = run
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.hash & !mask) | i as u64)
+        .collect();
+    keys.sort_unstable();
+    let mut out: Vec<Entry> = keys.iter().map(|k| run[(k & mask) as usize]).collect();
+    for group in out.chunk_by_mut(|a, b| a.hash & !mask == b.hash & !mask) {
+        if group.len() > 1 {
+            group.sort_unstable_by_key(|e| e.hash);
+        }
+    }
+    out
 }
 
 impl ByteCounts {
@@ -64,18 +117,32 @@ impl ByteCounts {
         // order would read the chunk at random). The first LOCAL_MAX distinct values are also
         // kept in a small table, so a column of few values (codes, currencies) collapses as it
         // is read; the copies of any other value are collapsed by the sort afterwards.
+        let (rows, bytes) = (array.len(), value_bytes(array));
         let mut run: Vec<Entry> = Vec::new();
         let mut local: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+        let (mut probing, mut hits) = (true, 0usize);
         let mut push = |arena: &mut Vec<u8>, v: &[u8], count: u32| {
             let hash = h.hash_one(v);
             let same = |i: &u32| {
                 let e = &run[*i as usize];
                 e.hash == hash && &arena[e.start..e.start + e.len as usize] == v
             };
-            if let Some(i) = local.find(hash, same) {
-                let e = &mut run[*i as usize];
-                e.count = e.count.saturating_add(count);
-                return;
+            if probing {
+                if let Some(i) = local.find(hash, same) {
+                    let e = &mut run[*i as usize];
+                    e.count = e.count.saturating_add(count);
+                    hits += 1;
+                    return;
+                }
+                // Once the table is full, it pays only while values repeat: a column of
+                // distinct values (ids) would probe it in vain for every row.
+                if local.len() == LOCAL_MAX && hits < run.len() / 4 {
+                    probing = false;
+                    // Mostly distinct, then: room for every row at once (grown by doubling,
+                    // the entries and the bytes would be copied about once more each).
+                    run.reserve(rows.saturating_sub(run.len()));
+                    arena.reserve(bytes);
+                }
             }
             if local.len() < LOCAL_MAX {
                 let at = run.len() as u32;
@@ -126,7 +193,7 @@ impl ByteCounts {
     fn collapse(&self, mut run: Vec<Entry>) -> Vec<Entry> {
         // Sorted by hash alone; bytes are compared only within a run of equal hashes (the
         // copies of one value, or rarely a collision).
-        run.sort_unstable_by_key(|e| e.hash);
+        let mut run = sort_by_hash(run);
         let mut out: Vec<Entry> = Vec::with_capacity(run.len());
         for group in run.chunk_by_mut(|a, b| a.hash == b.hash) {
             if group.len() > 1 {
