@@ -4,6 +4,10 @@
 //! `target_committed`, `runs_committed`; for a release (batch 1): `release_started`,
 //! `release_quarantine_committed`, `release_target_committed`; for a discard (batch 1):
 //! `discard_committed`. Unset, it costs one environment lookup per run.
+//!
+//! `DQ_GATE_PAUSE=<point>:<milliseconds>` makes the gate wait there instead, so that tests can
+//! line up races between processes. Points: `table_missing` (a table was found missing, before
+//! it is created).
 
 use std::sync::OnceLock;
 
@@ -24,5 +28,20 @@ pub(crate) fn hit(point: &str, batches: &[i64]) {
     {
         eprintln!("dq-gate: failpoint {point}:{b} reached, aborting");
         std::process::abort();
+    }
+}
+
+/// Waits when `DQ_GATE_PAUSE` names `point`.
+pub(crate) fn pause(point: &str) {
+    static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    let configured = PAUSE.get_or_init(|| {
+        let v = std::env::var("DQ_GATE_PAUSE").ok()?;
+        let (point, ms) = v.split_once(':')?;
+        Some((point.to_string(), ms.parse().ok()?))
+    });
+    if let Some((p, ms)) = configured
+        && p == point
+    {
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
     }
 }

@@ -210,6 +210,7 @@ pub(crate) async fn open_or_create(
     if let Some(t) = open_existing(uri, storage).await? {
         return Ok(t);
     }
+    super::failpoint::pause("table_missing");
     let url = deltalake::ensure_table_uri(uri)
         .map_err(|e| Error::table(uri, "resolve the location", e))?;
     let builder = || {

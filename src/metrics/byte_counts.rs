@@ -190,7 +190,7 @@ impl ByteCounts {
 
     /// A chunk's entries sorted by hash, entries sharing a hash ordered by their bytes, and
     /// copies of one value collapsed into one entry.
-    fn collapse(&self, mut run: Vec<Entry>) -> Vec<Entry> {
+    fn collapse(&self, run: Vec<Entry>) -> Vec<Entry> {
         // Sorted by hash alone; bytes are compared only within a run of equal hashes (the
         // copies of one value, or rarely a collision).
         let mut run = sort_by_hash(run);

@@ -100,10 +100,8 @@ async fn a_rerun_must_gate_the_same_inputs() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("a re-run must gate the same inputs"));
 }
 
-#[tokio::test]
-async fn concurrent_writers_into_the_same_tables_all_succeed() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
+/// Three partitions of 60 claims as CSV files in `data`, every fifth row bad; their ids.
+fn partitions(data: &Path) -> (Vec<PathBuf>, Vec<Option<i64>>) {
     let header = "claim_id,member_id,plan_code,provider_npi,service_date,paid_date,billed_amount,paid_amount,diagnosis_code,state,email,status\n";
     let mut expected = Vec::new();
     let mut files = Vec::new();
@@ -118,16 +116,21 @@ async fn concurrent_writers_into_the_same_tables_all_succeed() {
             ));
             expected.push(Some(id));
         }
-        let f = data.path().join(format!("p{p}.csv"));
+        let f = data.join(format!("p{p}.csv"));
         std::fs::write(&f, s).unwrap();
         files.push(f);
     }
-    let children: Vec<_> = files
+    (files, expected)
+}
+
+/// One `dq-check run` process per file, all at once, into the same tables in `dir`.
+fn writers(dir: &Path, files: &[PathBuf], pause: Option<&str>) -> Vec<std::process::Child> {
+    files
         .iter()
         .enumerate()
         .map(|(p, f)| {
-            Command::new(env!("CARGO_BIN_EXE_dq-check"))
-                .current_dir(dir.path())
+            let mut c = Command::new(env!("CARGO_BIN_EXE_dq-check"));
+            c.current_dir(dir)
                 .args(["run", "--quiet", "--suite"])
                 .arg(root().join("expectations/claims.yaml"))
                 .args([
@@ -142,15 +145,54 @@ async fn concurrent_writers_into_the_same_tables_all_succeed() {
                 ])
                 .args(["--run-id", &format!("writer-{p}")])
                 .arg(f)
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+                .stderr(std::process::Stdio::piped());
+            match pause {
+                Some(p) => c.env("DQ_GATE_PAUSE", p),
+                None => c.env_remove("DQ_GATE_PAUSE"),
+            };
+            c.spawn().unwrap()
         })
-        .collect();
-    wait_all(children, 1);
+        .collect()
+}
+
+#[tokio::test]
+async fn concurrent_writers_into_the_same_tables_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (files, expected) = partitions(data.path());
+    wait_all(writers(dir.path(), &files, None), 1);
     assert_eq!(landed(dir.path()).await, sorted(expected));
     let q = ints(&read(&dir.path().join("q"), "").await, "claim_id");
     assert_eq!(q.len(), 36);
+    let runs = read(&dir.path().join("t_dq_runs"), "WHERE batch = 0").await;
+    assert_eq!(runs.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+}
+
+/// Every writer finds the tables missing, then waits, so that all of them create each table
+/// at once: one creation per table lands, and the writers that lost use it. (Committed again
+/// as the next version, a losing creation was a second metadata commit that conflicted with
+/// the appends of the others.)
+#[tokio::test]
+async fn writers_that_all_find_no_table_create_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (files, expected) = partitions(data.path());
+    wait_all(writers(dir.path(), &files, Some("table_missing:1500")), 1);
+    assert_eq!(landed(dir.path()).await, sorted(expected));
+    for table in ["t", "q", "t_dq_runs"] {
+        let url = deltalake::ensure_table_uri(dir.path().join(table).to_str().unwrap()).unwrap();
+        let t = deltalake::open_table(url).await.unwrap();
+        let history: Vec<_> = futures::TryStreamExt::try_collect(t.history(None))
+            .await
+            .unwrap();
+        let not_appends: Vec<_> = history
+            .iter()
+            .filter(|c| c.operation.as_deref() != Some("WRITE"))
+            .map(|c| (c.operation.clone(), c.read_version))
+            .collect();
+        assert_eq!(not_appends.len(), 1, "{table}: {not_appends:?}");
+        assert_eq!(not_appends[0].0.as_deref(), Some("CREATE TABLE"), "{table}");
+    }
     let runs = read(&dir.path().join("t_dq_runs"), "WHERE batch = 0").await;
     assert_eq!(runs.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
 }
