@@ -350,6 +350,34 @@ pub(super) fn mark_repeats<'b>(
         2..=3 => 1,
         _ => 2,
     };
+    if let Some(confirm) = confirm
+        && let Some(mut packed) = pack(keys)
+    {
+        let low = packed.low;
+        let mut parts: Vec<&mut [u64]> = vec![&mut packed.keys];
+        if keys.len() >= PARALLEL_PAIRS {
+            for level in 0..levels {
+                parts = parts
+                    .into_iter()
+                    .flat_map(|p| {
+                        let (a, b) = split_packed(p, 63 - level);
+                        [a, b]
+                    })
+                    .collect();
+            }
+        }
+        let parts: Vec<std::sync::Mutex<&mut [u64]>> =
+            parts.into_iter().map(std::sync::Mutex::new).collect();
+        let failed = par_map(&parts, |p| {
+            let mut out = Vec::new();
+            if let Ok(mut p) = p.lock() {
+                packed_repeats_in(&mut p, low, confirm, &mut |row| out.push(row));
+            }
+            out
+        });
+        failed.into_iter().flatten().for_each(fail);
+        return;
+    }
     if levels == 0 || keys.len() < PARALLEL_PAIRS {
         repeats_in(keys, confirm, &mut fail);
         return;
@@ -391,6 +419,68 @@ fn split_by_bit(v: &mut [(u64, u64)], bit: u32) -> (&mut [(u64, u64)], &mut [(u6
         }
     }
     v.split_at_mut(i)
+}
+
+/// Hash keys packed with their rows into single words: the hash's high bits above the row.
+struct Packed {
+    keys: Vec<u64>,
+    /// Bits holding the row.
+    low: u32,
+}
+
+/// `(hash, row)` pairs as words of the hash's high bits and the row, when the rows leave at
+/// least 32 bits of hash (sorting words moves half the bytes of sorting pairs). Rows whose
+/// truncated hashes agree are told apart by their bytes, as rows with equal hashes are.
+fn pack(keys: &[(u64, u64)]) -> Option<Packed> {
+    let last = keys.iter().map(|k| k.1).max()?;
+    let low = (u64::BITS - last.leading_zeros()).max(1);
+    if low > 32 {
+        return None;
+    }
+    let mask = (1u64 << low) - 1;
+    Some(Packed {
+        keys: keys.iter().map(|(h, r)| (h & !mask) | r).collect(),
+        low,
+    })
+}
+
+/// Moves the words with bit `bit` clear before those where it is set (in place; words of one
+/// truncated hash fall on the same side, as `bit` is above the rows').
+fn split_packed(v: &mut [u64], bit: u32) -> (&mut [u64], &mut [u64]) {
+    let mut i = 0;
+    for j in 0..v.len() {
+        if (v[j] >> bit) & 1 == 0 {
+            v.swap(i, j);
+            i += 1;
+        }
+    }
+    v.split_at_mut(i)
+}
+
+/// [`repeats_in`] over packed words: sorted, words sharing their hash bits are candidates, and
+/// candidates repeat only when their bytes are equal.
+fn packed_repeats_in<'b>(
+    keys: &mut [u64],
+    low: u32,
+    confirm: &(dyn Fn(u64) -> &'b [u8] + Sync),
+    fail: &mut dyn FnMut(u64),
+) {
+    keys.sort_unstable();
+    let mask = (1u64 << low) - 1;
+    let mut run: Vec<(&[u8], u64)> = Vec::new();
+    for group in keys.chunk_by(|a, b| a >> low == b >> low) {
+        if group.len() < 2 {
+            continue;
+        }
+        run.clear();
+        run.extend(group.iter().map(|k| (confirm(k & mask), k & mask)));
+        run.sort_unstable();
+        for same in run.chunk_by(|a, b| a.0 == b.0) {
+            if same.len() > 1 {
+                same.iter().for_each(|(_, row)| fail(*row));
+            }
+        }
+    }
 }
 
 fn repeats_in<'b>(
@@ -438,6 +528,18 @@ mod tests {
         // Every key collides; only the bytes tell the values apart.
         let mut keys: Vec<(u64, u64)> = (0..values.len() as u64).map(|r| (7, r)).collect();
         let bytes = |r: u64| values[r as usize];
+        let mut failed = Vec::new();
+        mark_repeats(&mut keys, Some(&bytes), |r| failed.push(r));
+        failed.sort();
+        assert_eq!(failed, vec![0, 1, 2, 4]);
+        // Hashes that differ only in the bits the rows take when packed: still told apart.
+        let mut keys: Vec<(u64, u64)> = (0..values.len() as u64)
+            .map(|r| ((0xABCD << 40) | (r + 1), r))
+            .collect();
+        assert!(
+            pack(&keys)
+                .is_some_and(|p| p.keys.iter().all(|k| k >> p.low == 0xABCD << (40 - p.low)))
+        );
         let mut failed = Vec::new();
         mark_repeats(&mut keys, Some(&bytes), |r| failed.push(r));
         failed.sort();
