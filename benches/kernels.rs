@@ -422,8 +422,113 @@ fn metrics_by_type(c: &mut Criterion) {
     }
 }
 
+/// The kinds the families above leave out, over the types a payments table has: formats of
+/// strings (few distinct dates, and distinct timestamps), the clock kinds, literal comparisons
+/// of decimals and timestamps, ranges over them, and the length metrics.
+fn other_kinds(c: &mut Criterion) {
+    let mut r = Rng(12);
+    let micros: Vec<i64> = (0..ROWS)
+        .map(|_| 1_700_000_000_000_000 + (r.next() % 31_536_000_000_000) as i64)
+        .collect();
+    let text = |us: i64, f: &str| {
+        chrono::DateTime::from_timestamp_micros(us)
+            .unwrap()
+            .format(f)
+            .to_string()
+    };
+    let days: Vec<String> = micros.iter().map(|us| text(*us, "%Y-%m-%d")).collect();
+    let stamps: Vec<String> = micros
+        .iter()
+        .map(|us| text(*us, "%Y-%m-%dT%H:%M:%S"))
+        .collect();
+    let amounts: Vec<i128> = (0..ROWS)
+        .map(|_| (r.next() % 5_000_000) as i128 - 1_000)
+        .collect();
+    let ids: Vec<String> = (0..ROWS as u64)
+        .map(|i| format!("{:016x}{:016x}", i * 2_654_435_761, r.next()))
+        .collect();
+    let b = batch(vec![
+        ("day", Arc::new(StringArray::from(days)) as ArrayRef),
+        ("stamp", Arc::new(StringArray::from(stamps)) as ArrayRef),
+        (
+            "at",
+            Arc::new(TimestampMicrosecondArray::from(micros).with_timezone("UTC")),
+        ),
+        (
+            "amount",
+            Arc::new(
+                Decimal128Array::from(amounts)
+                    .with_precision_and_scale(12, 2)
+                    .unwrap(),
+            ),
+        ),
+        ("id", Arc::new(StringArray::from(ids)) as ArrayRef),
+    ]);
+    let cases = [
+        (
+            "matches_format",
+            "utf8 dates, 365 distinct, %Y-%m-%d",
+            "{id: k, expect: matches_format, column: day, format: '%Y-%m-%d'}",
+        ),
+        (
+            "matches_format",
+            "utf8 timestamps, all distinct, %Y-%m-%dT%H:%M:%S",
+            "{id: k, expect: matches_format, column: stamp, format: '%Y-%m-%dT%H:%M:%S'}",
+        ),
+        (
+            "not_in_future",
+            "timestamp(us, UTC)",
+            "{id: k, expect: not_in_future, column: at}",
+        ),
+        (
+            "freshness",
+            "timestamp(us, UTC)",
+            "{id: k, expect: freshness, column: at, max_age: 3650d}",
+        ),
+        (
+            "compare",
+            "decimal(12,2) >= literal",
+            "{id: k, expect: compare, left: amount, op: '>=', value: 0}",
+        ),
+        (
+            "compare",
+            "timestamp(us, UTC) < literal",
+            "{id: k, expect: compare, left: at, op: '<', value: '2024-06-01T00:00:00Z'}",
+        ),
+        (
+            "between",
+            "decimal(12,2)",
+            "{id: k, expect: between, column: amount, min: 0, max: 40000}",
+        ),
+        (
+            "between",
+            "timestamp(us, UTC)",
+            "{id: k, expect: between, column: at, min: '2023-11-15T00:00:00Z', max: '2024-11-01T00:00:00Z'}",
+        ),
+        (
+            "metric",
+            "min_length string(32)",
+            "{id: k, expect: metric, metric: min_length, column: id, min: 1, on_fail: warn}",
+        ),
+        (
+            "metric",
+            "distinct_fraction decimal(12,2)",
+            "{id: k, expect: metric, metric: distinct_fraction, column: amount, min: 0, on_fail: warn}",
+        ),
+        (
+            "metric",
+            "stddev_pop decimal(12,2)",
+            "{id: k, expect: metric, metric: stddev_pop, column: amount, min: 0, on_fail: warn}",
+        ),
+    ];
+    for (group, name, expectation) in cases {
+        run(c, group, &format!("{name} ({ROWS} rows)"), expectation, &b);
+    }
+}
+
 criterion_group!(
     benches,
+    other_kinds,
     metrics_by_type,
     not_null,
     sets,

@@ -125,6 +125,7 @@ pub(crate) fn negate(r: BooleanArray, negated: bool) -> BooleanArray {
 pub(crate) mod batch_compound;
 pub(crate) mod batch_unique;
 pub(crate) mod expr;
+pub(crate) mod fixed_format;
 pub(crate) mod future;
 pub(crate) mod range;
 pub(crate) mod seq;

@@ -9,6 +9,7 @@ use arrow::datatypes::DataType;
 use chrono::format::{Item, Parsed, StrftimeItems, parse};
 use regex::bytes::Regex;
 
+use super::fixed_format::FixedFormat;
 use crate::suite::RegexMode;
 use crate::suite::regex::compile_regex;
 use crate::values::access::char_count;
@@ -163,6 +164,8 @@ fn ascii_view_lengths(array: &dyn Array, min: u64, max: u64) -> Option<BooleanAr
 #[derive(Debug)]
 pub(crate) struct FormatCheck {
     items: Vec<Item<'static>>,
+    /// The byte-by-byte check of a fixed-width numeric format, tried before the round trip.
+    fixed: Option<FixedFormat>,
 }
 
 impl FormatCheck {
@@ -173,7 +176,8 @@ impl FormatCheck {
         if items.iter().any(|i| matches!(i, Item::Error)) {
             return Err(format!("`{format}` is not a valid chrono strftime format"));
         }
-        Ok(FormatCheck { items })
+        let fixed = FixedFormat::new(&items);
+        Ok(FormatCheck { items, fixed })
     }
 
     /// Strict: the whole value parses, the fields it sets form a valid date and/or time, and
@@ -218,16 +222,36 @@ impl FormatCheck {
 
     /// Each value of a chunk checked once: formatted values repeat (a day, a month), and a
     /// parse and format cost far more than a lookup. The first `FORMAT_MEMO` distinct values
-    /// are remembered; later ones are checked every time.
+    /// are remembered; later ones are checked every time. A fixed-width numeric format accepts
+    /// its valid values byte by byte, without the round trip.
     pub(crate) fn evaluate(&self, array: &dyn Array) -> Option<BooleanArray> {
         let mut buf = String::new();
         let mut memo: hashbrown::HashMap<Box<[u8]>, bool> = hashbrown::HashMap::new();
         map_bytes(array, |v| {
-            if let Some(ok) = memo.get(v) {
+            // While the memo fills, repeats are found there first (a lookup costs less than the
+            // byte check); once it is full the values are mostly distinct, and the byte check
+            // comes first.
+            let full = memo.len() >= FORMAT_MEMO;
+            let fixed = self.fixed.as_ref();
+            if (!full || fixed.is_none())
+                && let Some(ok) = memo.get(v)
+            {
+                return *ok;
+            }
+            if fixed.is_some_and(|f| f.accepts(v)) {
+                if !full {
+                    memo.insert(v.into(), true);
+                }
+                return true;
+            }
+            if full
+                && fixed.is_some()
+                && let Some(ok) = memo.get(v)
+            {
                 return *ok;
             }
             let ok = self.matches(v, &mut buf);
-            if memo.len() < FORMAT_MEMO {
+            if !full {
                 memo.insert(v.into(), ok);
             }
             ok
