@@ -223,8 +223,7 @@ impl ActiveRun {
                 let keep = !&chunk.quarantine;
                 let shared = self.gate.sharing.apply(&chunk.batch)?;
                 let rows = route::to_schema(&shared, &data.loose)?;
-                let t = route::target_rows(&rows, &keep, data.target.schema())?;
-                data.target.write(t).await?;
+                data.target.write_selected(rows, keep).await?;
             }
             if write_quarantine && quarantined > 0 {
                 // The quarantine keeps the original values, whatever the target receives.

@@ -18,7 +18,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::buffer::BooleanBuffer;
+use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use deltalake::DeltaTable;
 use deltalake::DeltaTableError;
@@ -37,6 +39,22 @@ const MIN_LANE_ROWS: usize = 4096;
 /// Lanes a sink encodes on: one per core, at most four.
 fn lanes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// The rows `keep` selects (all without it), in `schema` (the table's exact fields).
+fn select(
+    batch: &RecordBatch,
+    keep: Option<&BooleanBuffer>,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let Some(keep) = keep else {
+        return Ok(batch.clone());
+    };
+    let rows = filter_record_batch(batch, &BooleanArray::new(keep.clone(), None))?;
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        rows.columns().to_vec(),
+    )?)
 }
 
 pub(crate) struct TableSink {
@@ -152,12 +170,29 @@ impl TableSink {
 
     /// Streams a batch (already in the table's schema) into the current files.
     pub(crate) async fn write(&mut self, batch: RecordBatch) -> Result<()> {
-        if batch.num_rows() == 0 {
+        self.write_rows(batch, None).await
+    }
+
+    /// Streams the rows of `batch` that `keep` selects into the current files, in the table's
+    /// schema. Each lane selects its own slice's rows, so the copy is made on every core.
+    pub(crate) async fn write_selected(
+        &mut self,
+        batch: RecordBatch,
+        keep: BooleanBuffer,
+    ) -> Result<()> {
+        self.write_rows(batch, Some(keep)).await
+    }
+
+    async fn write_rows(&mut self, batch: RecordBatch, keep: Option<BooleanBuffer>) -> Result<()> {
+        let kept = keep
+            .as_ref()
+            .map_or(batch.num_rows(), BooleanBuffer::count_set_bits);
+        if kept == 0 {
             return Ok(());
         }
-        self.pending_rows += batch.num_rows() as u64;
+        self.pending_rows += kept as u64;
         // A large batch is cut across every lane; smaller ones share lane 0's files.
-        let split = self.width > 1 && batch.num_rows() >= self.width * MIN_LANE_ROWS;
+        let split = self.width > 1 && kept >= self.width * MIN_LANE_ROWS;
         let open = if split { self.width } else { 1 };
         if self.lanes.len() < open {
             let props = self
@@ -171,9 +206,11 @@ impl TableSink {
                 self.lanes.push(w);
             }
         }
+        let schema = self.schema.clone();
         if !split {
+            let rows = select(&batch, keep.as_ref(), &schema)?;
             return self.lanes[0]
-                .write(batch)
+                .write(rows)
                 .await
                 .map_err(|e| Error::table(&self.uri, "write data files", e));
         }
@@ -183,8 +220,17 @@ impl TableSink {
         for (i, mut w) in std::mem::take(&mut self.lanes).into_iter().enumerate() {
             let (from, to) = (rows * i / n, rows * (i + 1) / n);
             let part = batch.slice(from, to - from);
+            let keep = keep.as_ref().map(|k| k.slice(from, to - from));
+            let (schema, uri) = (schema.clone(), self.uri.clone());
             tasks.push(tokio::spawn(async move {
-                let r = w.write(part).await;
+                let r = match select(&part, keep.as_ref(), &schema) {
+                    Ok(part) if part.num_rows() == 0 => Ok(()),
+                    Ok(part) => w
+                        .write(part)
+                        .await
+                        .map_err(|e| Error::table(&uri, "write data files", e)),
+                    Err(e) => Err(e),
+                };
                 (w, r)
             }));
         }
@@ -194,7 +240,7 @@ impl TableSink {
                 Ok((w, r)) => {
                     self.lanes.push(w);
                     if let Err(e) = r {
-                        first_error.get_or_insert(Error::table(&self.uri, "write data files", e));
+                        first_error.get_or_insert(e);
                     }
                 }
                 Err(e) => {
