@@ -11,13 +11,16 @@
 
 use std::sync::OnceLock;
 
+/// `<point>:<number>` read from the environment variable `var`.
+fn from_env<T: std::str::FromStr>(var: &str) -> Option<(String, T)> {
+    let v = std::env::var(var).ok()?;
+    let (point, n) = v.split_once(':')?;
+    Some((point.to_string(), n.parse().ok()?))
+}
+
 fn configured() -> &'static Option<(String, i64)> {
     static POINT: OnceLock<Option<(String, i64)>> = OnceLock::new();
-    POINT.get_or_init(|| {
-        let v = std::env::var("DQ_GATE_FAILPOINT").ok()?;
-        let (point, batch) = v.split_once(':')?;
-        Some((point.to_string(), batch.parse().ok()?))
-    })
+    POINT.get_or_init(|| from_env("DQ_GATE_FAILPOINT"))
 }
 
 /// Aborts when the configured failpoint is `point` for a batch in `batches`.
@@ -34,11 +37,7 @@ pub(crate) fn hit(point: &str, batches: &[i64]) {
 /// Waits when `DQ_GATE_PAUSE` names `point`.
 pub(crate) fn pause(point: &str) {
     static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
-    let configured = PAUSE.get_or_init(|| {
-        let v = std::env::var("DQ_GATE_PAUSE").ok()?;
-        let (point, ms) = v.split_once(':')?;
-        Some((point.to_string(), ms.parse().ok()?))
-    });
+    let configured = PAUSE.get_or_init(|| from_env("DQ_GATE_PAUSE"));
     if let Some((p, ms)) = configured
         && p == point
     {

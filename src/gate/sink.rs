@@ -18,9 +18,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use arrow::array::{BooleanArray, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::buffer::BooleanBuffer;
-use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use deltalake::DeltaTable;
 use deltalake::DeltaTableError;
@@ -32,6 +31,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
 use crate::gate::encoding::{FileOptions, writer_properties};
+use crate::gate::route::target_rows;
 
 /// Fewest rows per lane worth cutting a batch across lanes for.
 const MIN_LANE_ROWS: usize = 4096;
@@ -41,20 +41,16 @@ fn lanes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// The rows `keep` selects (all without it), in `schema` (the table's exact fields).
+/// The rows `keep` selects (all without it), in the table's exact fields.
 fn select(
-    batch: &RecordBatch,
+    batch: RecordBatch,
     keep: Option<&BooleanBuffer>,
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
-    let Some(keep) = keep else {
-        return Ok(batch.clone());
-    };
-    let rows = filter_record_batch(batch, &BooleanArray::new(keep.clone(), None))?;
-    Ok(RecordBatch::try_new(
-        schema.clone(),
-        rows.columns().to_vec(),
-    )?)
+    match keep {
+        Some(keep) => target_rows(&batch, keep, schema),
+        None => Ok(batch),
+    }
 }
 
 pub(crate) struct TableSink {
@@ -208,7 +204,7 @@ impl TableSink {
         }
         let schema = self.schema.clone();
         if !split {
-            let rows = select(&batch, keep.as_ref(), &schema)?;
+            let rows = select(batch, keep.as_ref(), &schema)?;
             return self.lanes[0]
                 .write(rows)
                 .await
@@ -223,7 +219,7 @@ impl TableSink {
             let keep = keep.as_ref().map(|k| k.slice(from, to - from));
             let (schema, uri) = (schema.clone(), self.uri.clone());
             tasks.push(tokio::spawn(async move {
-                let r = match select(&part, keep.as_ref(), &schema) {
+                let r = match select(part, keep.as_ref(), &schema) {
                     Ok(part) if part.num_rows() == 0 => Ok(()),
                     Ok(part) => w
                         .write(part)

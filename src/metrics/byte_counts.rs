@@ -13,7 +13,7 @@ use arrow::array::{Array, AsArray};
 use arrow::buffer::BooleanBuffer;
 
 use super::runs::{merge_by, push_merging};
-use crate::values::access::for_each_bytes;
+use crate::values::access::{for_each_bytes, values_len};
 
 /// One distinct value: its hash, where its bytes stand in the arena, and its count.
 #[derive(Debug, Clone, Copy)]
@@ -37,31 +37,6 @@ pub(super) struct ByteCounts {
 
 /// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
 const LOCAL_MAX: usize = 1 << 12;
-
-/// The bytes of a plain string or binary array's values (0 for other layouts: unknown).
-fn value_bytes(array: &dyn Array) -> usize {
-    use arrow::datatypes::DataType;
-    let span = |first: usize, last: usize| last.saturating_sub(first);
-    match array.data_type() {
-        DataType::Utf8 => {
-            let o = array.as_string::<i32>().value_offsets();
-            span(o[0] as usize, o[o.len() - 1] as usize)
-        }
-        DataType::LargeUtf8 => {
-            let o = array.as_string::<i64>().value_offsets();
-            span(o[0] as usize, o[o.len() - 1] as usize)
-        }
-        DataType::Binary => {
-            let o = array.as_binary::<i32>().value_offsets();
-            span(o[0] as usize, o[o.len() - 1] as usize)
-        }
-        DataType::LargeBinary => {
-            let o = array.as_binary::<i64>().value_offsets();
-            span(o[0] as usize, o[o.len() - 1] as usize)
-        }
-        _ => 0,
-    }
-}
 
 /// The hash of every counter in the process (runs of two counters merge by it), seeded once.
 fn hasher() -> &'static ahash::RandomState {
@@ -117,7 +92,7 @@ impl ByteCounts {
         // order would read the chunk at random). The first LOCAL_MAX distinct values are also
         // kept in a small table, so a column of few values (codes, currencies) collapses as it
         // is read; the copies of any other value are collapsed by the sort afterwards.
-        let (rows, bytes) = (array.len(), value_bytes(array));
+        let (rows, bytes) = (array.len(), values_len(array));
         let mut run: Vec<Entry> = Vec::new();
         let mut local: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
         let (mut probing, mut hits) = (true, 0usize);

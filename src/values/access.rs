@@ -249,6 +249,22 @@ impl<'a> ByteAt<'a> {
     }
 }
 
+/// The bytes all values of a plain string or binary array hold together (0 for other layouts,
+/// whose sizes are not at hand).
+pub(crate) fn values_len(array: &dyn Array) -> usize {
+    fn span<T: ByteArrayType>(a: &GenericByteArray<T>) -> usize {
+        let o = a.value_offsets();
+        (o[o.len() - 1].as_usize()).saturating_sub(o[0].as_usize())
+    }
+    match array.data_type() {
+        DataType::Utf8 => span(array.as_string::<i32>()),
+        DataType::LargeUtf8 => span(array.as_string::<i64>()),
+        DataType::Binary => span(array.as_binary::<i32>()),
+        DataType::LargeBinary => span(array.as_binary::<i64>()),
+        _ => 0,
+    }
+}
+
 /// The bytes of value `i` of a (non-dictionary) string or binary array.
 pub(crate) fn value_bytes(array: &dyn Array, i: usize) -> Option<&[u8]> {
     if i >= array.len() || array.is_null(i) {

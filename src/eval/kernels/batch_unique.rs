@@ -338,82 +338,80 @@ fn sorted<'a>(
 
 /// Sorts `(key, row)` pairs and calls `fail(row)` for every row whose value occurs more than
 /// once. With `confirm`, keys are hashes: rows sharing a key repeat only when their bytes are
-/// equal too. Many pairs are first split in place into one part per core (equal keys always in
-/// the same part), and the parts are sorted and scanned at once.
+/// equal too, and the pairs are sorted as single words when the rows leave room ([`pack`]).
+/// Many pairs are first split in place into one part per core (equal keys always in the same
+/// part), and the parts are sorted and scanned at once.
 pub(super) fn mark_repeats<'b>(
     keys: &mut [(u64, u64)],
     confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
     mut fail: impl FnMut(u64),
 ) {
     let levels = match crate::par::cores() {
+        _ if keys.len() < PARALLEL_PAIRS => 0,
         0..=1 => 0,
         2..=3 => 1,
         _ => 2,
     };
-    if let Some(confirm) = confirm
+    let failed = if let Some(confirm) = confirm
         && let Some(mut packed) = pack(keys)
     {
         let low = packed.low;
-        let mut parts: Vec<&mut [u64]> = vec![&mut packed.keys];
-        if keys.len() >= PARALLEL_PAIRS {
-            for level in 0..levels {
-                parts = parts
-                    .into_iter()
-                    .flat_map(|p| {
-                        let (a, b) = split_packed(p, 63 - level);
-                        [a, b]
-                    })
-                    .collect();
-            }
-        }
-        let parts: Vec<std::sync::Mutex<&mut [u64]>> =
-            parts.into_iter().map(std::sync::Mutex::new).collect();
-        let failed = par_map(&parts, |p| {
-            let mut out = Vec::new();
-            if let Ok(mut p) = p.lock() {
-                packed_repeats_in(&mut p, low, confirm, &mut |row| out.push(row));
-            }
-            out
-        });
-        failed.into_iter().flatten().for_each(fail);
-        return;
-    }
-    if levels == 0 || keys.len() < PARALLEL_PAIRS {
-        repeats_in(keys, confirm, &mut fail);
-        return;
-    }
-    let mut parts: Vec<&mut [(u64, u64)]> = vec![keys];
-    for level in 0..levels {
-        parts = parts
-            .into_iter()
-            .flat_map(|p| {
-                let (a, b) = split_by_bit(p, 63 - level);
-                [a, b]
-            })
-            .collect();
-    }
-    let parts: Vec<std::sync::Mutex<&mut [(u64, u64)]>> =
-        parts.into_iter().map(std::sync::Mutex::new).collect();
-    let failed = par_map(&parts, |p| {
-        let mut out = Vec::new();
-        if let Ok(mut p) = p.lock() {
-            repeats_in(&mut p, confirm, &mut |row| out.push(row));
-        }
-        out
-    });
-    failed.into_iter().flatten().for_each(fail);
+        in_parts(
+            &mut packed.keys,
+            levels,
+            |k, bit| (k >> bit) & 1 == 1,
+            |p, out| packed_repeats_in(p, low, confirm, out),
+        )
+    } else {
+        in_parts(
+            keys,
+            levels,
+            |k, bit| (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1,
+            |p, out| repeats_in(p, confirm, out),
+        )
+    };
+    failed.into_iter().for_each(&mut fail);
 }
 
 /// Pairs from which [`mark_repeats`] sorts in parallel.
 const PARALLEL_PAIRS: usize = if cfg!(test) { 256 } else { 1 << 16 };
 
-/// Moves the pairs whose mixed key has bit `bit` clear before those where it is set (in place;
-/// equal keys fall on the same side).
-fn split_by_bit(v: &mut [(u64, u64)], bit: u32) -> (&mut [(u64, u64)], &mut [(u64, u64)]) {
-    let high = |k: u64| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1;
+/// Splits `keys` in place into `2^levels` parts by bits 63, 62, … of each key as `high` reads
+/// them (keys that must meet fall in one part), runs `find` on every part at once, and gives
+/// the rows it reported.
+fn in_parts<T: Send>(
+    keys: &mut [T],
+    levels: u32,
+    high: impl Fn(&T, u32) -> bool,
+    find: impl Fn(&mut [T], &mut dyn FnMut(u64)) + Sync,
+) -> Vec<u64> {
+    let mut parts: Vec<&mut [T]> = vec![keys];
+    for bit in (64 - levels..64).rev() {
+        parts = parts
+            .into_iter()
+            .flat_map(|p| {
+                let (a, b) = split_by(p, |k| high(k, bit));
+                [a, b]
+            })
+            .collect();
+    }
+    let parts: Vec<std::sync::Mutex<&mut [T]>> =
+        parts.into_iter().map(std::sync::Mutex::new).collect();
+    let found = par_map(&parts, |p| {
+        let mut out = Vec::new();
+        if let Ok(mut p) = p.lock() {
+            find(&mut p, &mut |row| out.push(row));
+        }
+        out
+    });
+    found.into_iter().flatten().collect()
+}
+
+/// Moves the elements where `high` is false before those where it is true (in place).
+fn split_by<T>(v: &mut [T], high: impl Fn(&T) -> bool) -> (&mut [T], &mut [T]) {
     let mut i = 0;
     for j in 0..v.len() {
-        if !high(v[j].0) {
+        if !high(&v[j]) {
             v.swap(i, j);
             i += 1;
         }
@@ -442,19 +440,6 @@ fn pack(keys: &[(u64, u64)]) -> Option<Packed> {
         keys: keys.iter().map(|(h, r)| (h & !mask) | r).collect(),
         low,
     })
-}
-
-/// Moves the words with bit `bit` clear before those where it is set (in place; words of one
-/// truncated hash fall on the same side, as `bit` is above the rows').
-fn split_packed(v: &mut [u64], bit: u32) -> (&mut [u64], &mut [u64]) {
-    let mut i = 0;
-    for j in 0..v.len() {
-        if (v[j] >> bit) & 1 == 0 {
-            v.swap(i, j);
-            i += 1;
-        }
-    }
-    v.split_at_mut(i)
 }
 
 /// [`repeats_in`] over packed words: sorted, words sharing their hash bits are candidates, and

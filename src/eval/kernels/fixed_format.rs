@@ -83,39 +83,20 @@ impl FixedFormat {
         if v.len() != self.len || self.literals.iter().any(|(at, b)| v[*at] != *b) {
             return false;
         }
-        let (mut y, mut mo, mut d) = (None, None, None);
+        // Fields the format lacks stay in range: month and day 1, the rest 0.
+        let mut n = [0, 1, 1, 0, 0, 0];
         for &(field, at, width) in &self.fields {
-            let mut n = 0u32;
+            let mut value = 0u32;
             for b in &v[at..at + width] {
                 if !b.is_ascii_digit() {
                     return false;
                 }
-                n = n * 10 + u32::from(b - b'0');
+                value = value * 10 + u32::from(b - b'0');
             }
-            let in_range = match field {
-                Field::Year => {
-                    y = Some(n as i32);
-                    true
-                }
-                Field::Month => {
-                    mo = Some(n);
-                    true
-                }
-                Field::Day => {
-                    d = Some(n);
-                    true
-                }
-                Field::Hour => n < 24,
-                Field::Minute | Field::Second => n < 60,
-            };
-            if !in_range {
-                return false;
-            }
+            n[field as usize] = value;
         }
-        match (y, mo, d) {
-            (Some(y), Some(m), Some(d)) => (1..=days_in_month(y, m)).contains(&d),
-            _ => true,
-        }
+        let [y, mo, d, h, mi, s] = n;
+        h < 24 && mi < 60 && s < 60 && (1..=days_in_month(y as i32, mo)).contains(&d)
     }
 }
 

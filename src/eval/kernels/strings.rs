@@ -233,9 +233,8 @@ impl FormatCheck {
             // comes first.
             let full = memo.len() >= FORMAT_MEMO;
             let fixed = self.fixed.as_ref();
-            if (!full || fixed.is_none())
-                && let Some(ok) = memo.get(v)
-            {
+            let memo_first = !full || fixed.is_none();
+            if memo_first && let Some(ok) = memo.get(v) {
                 return *ok;
             }
             if fixed.is_some_and(|f| f.accepts(v)) {
@@ -244,10 +243,7 @@ impl FormatCheck {
                 }
                 return true;
             }
-            if full
-                && fixed.is_some()
-                && let Some(ok) = memo.get(v)
-            {
+            if !memo_first && let Some(ok) = memo.get(v) {
                 return *ok;
             }
             let ok = self.matches(v, &mut buf);
