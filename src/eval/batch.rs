@@ -127,6 +127,9 @@ pub struct BatchRun<'a> {
     /// Report only: chunks evaluated as they arrive, kept slimmed (see [`BatchRun::report_only`]).
     report_only: bool,
     evaluated: Vec<Result<ChunkOut>>,
+    /// Report only: the partials of the evaluated chunks, merged as they arrive (so a batch
+    /// holds one metric state per rule, not one per chunk; empty until the first).
+    folded: Vec<Partial>,
     /// Columns read as stand-ins (see [`BatchRun::with_plan`]).
     plan: crate::io::ColumnPlan,
     /// The input's columns and types, from its first chunk.
@@ -157,6 +160,7 @@ impl<'a> BatchRun<'a> {
             facts: None,
             report_only: false,
             evaluated: Vec::new(),
+            folded: Vec::new(),
             plan: crate::io::ColumnPlan::default(),
             input_columns: None,
         }
@@ -200,11 +204,29 @@ impl<'a> BatchRun<'a> {
         self.rows
     }
 
-    /// Adds a chunk. `text` says its columns are text to parse (CSV, NDJSON).
+    /// Adds a chunk. `text` says its columns are text to parse (CSV, NDJSON). A chunk of more
+    /// than twice [`crate::io::DEFAULT_CHUNK_ROWS`] rows is evaluated as slices of about that
+    /// many rows (views, not copies), so one large pushed batch keeps every core busy as the
+    /// chunks of a file do; results do not depend on the chunking.
     pub fn push(&mut self, chunk: &RecordBatch, text: bool) -> Result<()> {
         if self.input_columns.is_none() {
             self.input_columns = Some(input_columns(&chunk.schema()));
         }
+        let rows = chunk.num_rows();
+        let step = crate::io::DEFAULT_CHUNK_ROWS;
+        if rows <= 2 * step {
+            return self.push_one(chunk, text, chunk.get_array_memory_size());
+        }
+        let parts = rows.div_ceil(step);
+        let (each, bytes) = (rows.div_ceil(parts), chunk.get_array_memory_size() / parts);
+        for start in (0..rows).step_by(each) {
+            self.push_one(&chunk.slice(start, each.min(rows - start)), text, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one chunk of `bytes` bytes (a slice's share of its batch's buffers).
+    fn push_one(&mut self, chunk: &RecordBatch, text: bool, bytes: usize) -> Result<()> {
         let first = self.first_row + self.rows;
         self.rows += chunk.num_rows() as u64;
         self.text = text;
@@ -222,18 +244,22 @@ impl<'a> BatchRun<'a> {
                 facts.as_ref(),
             )?);
         }
-        self.pending_bytes += chunk.get_array_memory_size();
+        self.pending_bytes += bytes;
         self.pending.push((chunk.clone(), text, first, facts));
         if self.report_only && self.pending.len() >= 2 * cores() {
             let compiled = self.compiled;
-            let outs = self.evaluate_pending();
-            self.evaluated
-                .extend(outs.into_iter().map(|o| o.map(|o| slim(compiled, o))));
+            for out in self.evaluate_pending() {
+                let out = out.map(|o| self.fold(slim(compiled, o)));
+                self.evaluated.push(out);
+            }
             return Ok(());
         }
         if self.pending_bytes > self.budget {
             // Too large to hold: evaluate what is held and keep only partial results.
             let mut s = Spilled::new(self.compiled.rules().len());
+            if !self.folded.is_empty() {
+                s.partials = std::mem::take(&mut self.folded);
+            }
             let outs = self.evaluate_pending();
             for out in std::mem::take(&mut self.evaluated).into_iter().chain(outs) {
                 s.absorb(out?)?;
@@ -241,6 +267,27 @@ impl<'a> BatchRun<'a> {
             self.spilled = Some(s);
         }
         Ok(())
+    }
+
+    /// Merges an evaluated chunk's partials into those of the chunks before it; the chunk
+    /// keeps none.
+    fn fold(&mut self, mut out: ChunkOut) -> ChunkOut {
+        if self.folded.is_empty() {
+            self.folded = self
+                .compiled
+                .rules()
+                .iter()
+                .map(|_| Partial::default())
+                .collect();
+        }
+        for (p, q) in self
+            .folded
+            .iter_mut()
+            .zip(std::mem::take(&mut out.partials))
+        {
+            p.absorb(q);
+        }
+        out
     }
 
     /// Evaluates the held chunks on every core, in order, and lets them go.
@@ -340,7 +387,10 @@ impl<'a> BatchRun<'a> {
         let mut outs = std::mem::take(&mut self.evaluated);
         outs.extend(self.evaluate_pending());
         let mut chunks: Vec<Chunk> = Vec::with_capacity(outs.len());
-        let mut partials: Vec<Partial> = rules.iter().map(|_| Partial::default()).collect();
+        let mut partials: Vec<Partial> = match std::mem::take(&mut self.folded) {
+            f if f.is_empty() => rules.iter().map(|_| Partial::default()).collect(),
+            f => f,
+        };
         let mut violations: Vec<String> = Vec::new();
         for out in outs {
             let out = out?;

@@ -29,7 +29,12 @@ struct Entry {
 pub(super) struct ByteCounts {
     arena: Vec<u8>,
     runs: Vec<Vec<Entry>>,
-    /// Bytes the runs' entries point at (a value in two runs counts twice until they merge).
+    /// Entries of chunks not sorted yet, in no order, a value possibly in several: chunks and
+    /// the counters of other chunks are gathered here and sorted together once they reach
+    /// [`PENDING_MAX`] or something asks for the values, so the chunks of a batch cost one sort
+    /// rather than one each and a merge per level.
+    pending: Vec<Entry>,
+    /// Bytes the entries point at (a value in two runs counts twice until they merge).
     live: usize,
     /// The runs merged into one, once something asks for every value (reset by any change).
     merged: OnceLock<Vec<Entry>>,
@@ -37,6 +42,18 @@ pub(super) struct ByteCounts {
 
 /// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
 const LOCAL_MAX: usize = 1 << 12;
+
+/// Runs of at least this many entries are sorted on every core (fewer in unit tests).
+const PARALLEL_MIN: usize = if cfg!(test) { 1 << 12 } else { 1 << 16 };
+
+/// Entries gathered unsorted before they are sorted into a run (24 MiB of them; fewer in
+/// unit tests, so their chunks sort and merge runs too).
+const PENDING_MAX: usize = if cfg!(test) { 1 << 13 } else { 1 << 20 };
+
+/// Bytes the entries of `run` point at.
+fn run_bytes(run: &[Entry]) -> usize {
+    run.iter().map(|e| e.len as usize).sum()
+}
 
 /// The hash of every counter in the process (runs of two counters merge by it), seeded once.
 fn hasher() -> &'static ahash::RandomState {
@@ -155,12 +172,58 @@ impl ByteCounts {
                 }
             });
         }
-        if run.is_empty() {
+        self.add_pending(run);
+    }
+
+    /// Adds unsorted entries (whose bytes are in the arena), sorting them into a run once
+    /// enough are gathered.
+    fn add_pending(&mut self, entries: Vec<Entry>) {
+        if entries.is_empty() {
             return;
         }
-        let run = self.collapse(run);
-        self.push_run(run);
+        self.merged = OnceLock::new();
+        self.live += entries.iter().map(|e| e.len as usize).sum::<usize>();
+        if self.pending.is_empty() {
+            self.pending = entries;
+        } else {
+            self.pending.extend_from_slice(&entries);
+        }
+        if self.pending.len() >= PENDING_MAX {
+            self.seal();
+        }
         self.compact();
+    }
+
+    /// Sorts the pending entries into a run.
+    fn seal(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.live -= run_bytes(&pending);
+        let run = self.collapse_on_cores(pending);
+        self.push_run(run);
+    }
+
+    /// [`ByteCounts::collapse`] on every core: a large run is cut by the top bits of the hash
+    /// into one part per core, each part sorted and collapsed on its own, and the parts joined
+    /// in order (every hash of a part is below the next part's).
+    fn collapse_on_cores(&self, run: Vec<Entry>) -> Vec<Entry> {
+        let parts = crate::par::cores().next_power_of_two();
+        if parts == 1 || run.len() < PARALLEL_MIN {
+            return self.collapse(run);
+        }
+        let shift = u64::BITS - parts.trailing_zeros();
+        let idx: Vec<u64> = (0..parts as u64).collect();
+        let sorted = crate::par::par_map(&idx, |&p| {
+            let part: Vec<Entry> = run
+                .iter()
+                .filter(|e| e.hash >> shift == p)
+                .copied()
+                .collect();
+            self.collapse(part)
+        });
+        sorted.concat()
     }
 
     /// A chunk's entries sorted by hash, entries sharing a hash ordered by their bytes, and
@@ -190,27 +253,24 @@ impl ByteCounts {
     pub(super) fn merge(&mut self, other: &ByteCounts) {
         let offset = self.arena.len();
         self.arena.extend_from_slice(&other.arena);
+        let moved = |e: &Entry| Entry {
+            start: e.start + offset,
+            ..*e
+        };
         for run in &other.runs {
-            let run = run
-                .iter()
-                .map(|e| Entry {
-                    start: e.start + offset,
-                    ..*e
-                })
-                .collect();
-            self.push_run(run);
+            self.push_run(run.iter().map(moved).collect());
         }
+        self.add_pending(other.pending.iter().map(moved).collect());
         self.compact();
     }
 
     fn push_run(&mut self, run: Vec<Entry>) {
-        let bytes = |r: &[Entry]| r.iter().map(|e| e.len as usize).sum::<usize>();
         self.merged = OnceLock::new();
-        let mut live = self.live + bytes(&run);
+        let mut live = self.live + run_bytes(&run);
         let mut runs = std::mem::take(&mut self.runs);
         push_merging(&mut runs, run, |a, b| {
             let merged = self.merge_runs(a, b);
-            live -= bytes(a) + bytes(b) - bytes(&merged);
+            live -= run_bytes(a) + run_bytes(b) - run_bytes(&merged);
             merged
         });
         (self.runs, self.live) = (runs, live);
@@ -227,12 +287,15 @@ impl ByteCounts {
 
     /// Every distinct value once with its total count, in `(hash, bytes)` order.
     fn all(&self) -> &[Entry] {
-        match self.runs.as_slice() {
-            [] => &[],
-            [one] => one,
-            [first, rest @ ..] => self.merged.get_or_init(|| {
-                rest.iter()
-                    .fold(first.clone(), |acc, r| self.merge_runs(&acc, r))
+        match (self.runs.as_slice(), self.pending.is_empty()) {
+            ([], true) => &[],
+            ([one], true) => one,
+            (runs, _) => self.merged.get_or_init(|| {
+                let sorted = (!self.pending.is_empty())
+                    .then(|| self.collapse_on_cores(self.pending.clone()));
+                runs.iter()
+                    .chain(sorted.as_ref())
+                    .fold(Vec::new(), |acc, r| self.merge_runs(&acc, r))
             }),
         }
     }
@@ -245,7 +308,7 @@ impl ByteCounts {
             return;
         }
         let mut arena = Vec::with_capacity(live);
-        for run in &mut self.runs {
+        for run in self.runs.iter_mut().chain([&mut self.pending]) {
             for e in run.iter_mut() {
                 let start = arena.len();
                 arena.extend_from_slice(&self.arena[e.start..e.start + e.len as usize]);
@@ -346,7 +409,13 @@ mod tests {
             let expected = v.map_or(0, |v| want.get(v).copied().unwrap_or(0));
             assert_eq!(counts[i], expected, "row {i}");
         }
-        let live: usize = a.runs.iter().flatten().map(|e| e.len as usize).sum();
+        let live: usize = a
+            .runs
+            .iter()
+            .flatten()
+            .chain(&a.pending)
+            .map(|e| e.len as usize)
+            .sum();
         assert_eq!(a.live, live);
         assert!(a.arena.len() <= 2 * live + (1 << 20));
     }
