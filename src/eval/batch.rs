@@ -205,19 +205,18 @@ impl<'a> BatchRun<'a> {
     }
 
     /// Adds a chunk. `text` says its columns are text to parse (CSV, NDJSON). A chunk of more
-    /// than twice [`crate::io::DEFAULT_CHUNK_ROWS`] rows is evaluated as slices of about that
-    /// many rows (views, not copies), so one large pushed batch keeps every core busy as the
-    /// chunks of a file do; results do not depend on the chunking.
+    /// than twice [`crate::io::DEFAULT_CHUNK_ROWS`] rows is evaluated as one slice per core
+    /// (views, not copies), so one large pushed batch keeps every core busy as the chunks of a
+    /// file do; results do not depend on the chunking.
     pub fn push(&mut self, chunk: &RecordBatch, text: bool) -> Result<()> {
         if self.input_columns.is_none() {
             self.input_columns = Some(input_columns(&chunk.schema()));
         }
         let rows = chunk.num_rows();
-        let step = crate::io::DEFAULT_CHUNK_ROWS;
-        if rows <= 2 * step {
+        if rows <= 2 * crate::io::DEFAULT_CHUNK_ROWS {
             return self.push_one(chunk, text, chunk.get_array_memory_size());
         }
-        let parts = rows.div_ceil(step);
+        let parts = cores();
         let (each, bytes) = (rows.div_ceil(parts), chunk.get_array_memory_size() / parts);
         for start in (0..rows).step_by(each) {
             self.push_one(&chunk.slice(start, each.min(rows - start)), text, bytes)?;

@@ -43,6 +43,9 @@ pub(super) struct ByteCounts {
 /// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
 const LOCAL_MAX: usize = 1 << 12;
 
+/// A chunk of at least this many distinct entries is sorted into a run at once, not gathered.
+const SORTED_ALONE: usize = if cfg!(test) { 1 << 11 } else { 1 << 18 };
+
 /// Runs of at least this many entries are sorted on every core (fewer in unit tests).
 const PARALLEL_MIN: usize = if cfg!(test) { 1 << 12 } else { 1 << 16 };
 
@@ -172,7 +175,15 @@ impl ByteCounts {
                 }
             });
         }
-        self.add_pending(run);
+        if run.len() >= SORTED_ALONE {
+            // A large chunk is sorted on the core that read it; its run then merges with
+            // the others' on every core.
+            let run = self.collapse(run);
+            self.push_run(run);
+            self.compact();
+        } else {
+            self.add_pending(run);
+        }
     }
 
     /// Adds unsorted entries (whose bytes are in the arena), sorting them into a run once
@@ -373,13 +384,15 @@ mod tests {
         let (mut a, mut b) = (ByteCounts::default(), ByteCounts::default());
         let mut chunks = Vec::new();
         for c in 0..40 {
-            let values: Vec<Option<String>> = (0..5000)
+            // Chunks of many distinct values sort alone; small ones gather unsorted.
+            let n = if c % 4 == 1 { 1000 } else { 5000 };
+            let values: Vec<Option<String>> = (0..n)
                 .map(|_| {
                     let v = next();
                     (v % 17 != 0).then(|| format!("v{}", v % 30_000))
                 })
                 .collect();
-            let scope = BooleanBuffer::from_iter((0..5000).map(|i| i % 5 != 0));
+            let scope = BooleanBuffer::from_iter((0..n).map(|i| i % 5 != 0));
             for (i, v) in values.iter().enumerate() {
                 if let Some(v) = v
                     && scope.value(i)

@@ -400,3 +400,67 @@ expectations:
     let all = serde_json::to_string(&r.report).unwrap();
     assert!(!all.contains("Bob") && !all.contains("987-65"), "{all}");
 }
+
+/// A batch pushed whole (large enough to be cut into one slice per core) gives the report and
+/// quarantine mask of the same rows pushed in small chunks: counts, samples, metrics over many
+/// distinct values, uniqueness across the slices.
+#[test]
+fn a_large_pushed_batch_reports_as_its_rows_in_small_chunks() {
+    let s = suite(
+        r#"expectations:
+  - {id: re, expect: matches_regex, column: s, regex: '^v[0-9]*0$'}
+  - {id: uniq, expect: unique, column: s}
+  - {id: distinct_s, expect: metric, metric: distinct_count, column: s, max: 10, on_fail: warn}
+  - {id: distinct_n, expect: metric, metric: distinct_count, column: n, max: 10, on_fail: warn}
+  - {id: singles, expect: metric, metric: unique_fraction, column: n, max: 0.5, on_fail: warn}
+  - {id: mean, expect: metric, metric: mean, column: n, max: 1, on_fail: warn}
+"#,
+    );
+    let rows = 300_000i64;
+    let n: Vec<Option<i64>> = (0..rows)
+        .map(|i| (i % 97 != 0).then_some((i * 7919) % 250_000))
+        .collect();
+    let s_vals: Vec<String> = (0..rows)
+        .map(|i| format!("v{}", (i * 31) % 280_000))
+        .collect();
+    let whole = batch(vec![
+        ("s", Arc::new(StringArray::from(s_vals)) as ArrayRef),
+        ("n", Arc::new(Int64Array::from(n))),
+    ]);
+    let c = CompiledSuite::new(s).unwrap();
+    let small: Vec<RecordBatch> = (0..rows as usize)
+        .step_by(7_000)
+        .map(|at| whole.slice(at, 7_000.min(rows as usize - at)))
+        .collect();
+    let summary = |r: &dq_gate::internal::BatchResult| -> Vec<_> {
+        r.report
+            .expectations
+            .iter()
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    e.evaluated,
+                    e.failed,
+                    e.samples.clone(),
+                    e.observed.clone(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (eval_chunks(&c, &[whole]), eval_chunks(&c, &small));
+    let (sa, sb) = (summary(&a), summary(&b));
+    // Everything but the mean is exact; the mean is summed in another order (rounding apart).
+    assert_eq!(sa[..5], sb[..5]);
+    let mean = |s: &[(
+        String,
+        u64,
+        u64,
+        Vec<serde_json::Value>,
+        Option<serde_json::Value>,
+    )]| { s[5].4.as_ref().and_then(|v| v.as_f64()).unwrap() };
+    assert!((mean(&sa) - mean(&sb)).abs() < 1e-9 * mean(&sb), "{sa:?}");
+    assert_eq!(quarantined(&a), quarantined(&b));
+    assert!(a.chunks.len() > 1, "the whole batch was cut into slices");
+    assert_eq!(sa[2].4, Some(json!(280_000)));
+    assert!(sa[1].2 > 0 && sa[0].2 > 0);
+}
