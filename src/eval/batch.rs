@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::CompiledSuite;
 use super::bind::Op;
-use super::chunk::{self, Chunk, ChunkOut, Partial, record};
+use super::chunk::{self, Chunk, ChunkOut, Partial, record, slim};
 use super::kernels::batch_compound::compound_over;
 use super::kernels::batch_unique::unique_over;
 pub use super::mask::{Fate, RoutedChunk};
@@ -462,57 +462,6 @@ impl BatchRun<'_> {
             ))
         })
     }
-}
-
-/// An evaluated chunk without the columns nothing reads any more: only those of `unique` and
-/// `compound_unique` rules (and their sample columns) and the contract's key columns stay, the
-/// others become null columns of type `Null` (no memory), so column indices keep their meaning.
-fn slim(compiled: &CompiledSuite, mut out: ChunkOut) -> ChunkOut {
-    let Some(bound) = out.chunk.bound.clone() else {
-        return out;
-    };
-    let batch = &out.chunk.batch;
-    let schema = batch.schema();
-    let mut keep = vec![false; batch.num_columns()];
-    for br in &bound.rules {
-        if matches!(br.op, Op::Unique { .. } | Op::Compound { .. }) {
-            for c in br.op.columns().iter().chain(&br.sample_cols) {
-                keep[*c] = true;
-            }
-        }
-    }
-    for i in chunk::key_columns(compiled, &schema) {
-        keep[i] = true;
-    }
-    let rows = batch.num_rows();
-    let (fields, columns): (Vec<_>, Vec<_>) = keep
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            if *k {
-                (schema.field(i).clone(), batch.column(i).clone())
-            } else {
-                let f = arrow::datatypes::Field::new(
-                    schema.field(i).name(),
-                    arrow::datatypes::DataType::Null,
-                    true,
-                );
-                (
-                    f,
-                    arrow::array::new_null_array(&arrow::datatypes::DataType::Null, rows),
-                )
-            }
-        })
-        .unzip();
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
-    if let Ok(b) = RecordBatch::try_new_with_options(
-        Arc::new(arrow::datatypes::Schema::new(fields)),
-        columns,
-        &options,
-    ) {
-        out.chunk.batch = b;
-    }
-    out
 }
 
 fn report(
