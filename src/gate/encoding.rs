@@ -15,6 +15,10 @@
 //! writer would fall back anyway, and the column is written plain from the start. Skewed data
 //! (a few common values, a long tail) underestimates `D`, which errs towards keeping the
 //! dictionary: the writer's own fallback still bounds the cost.
+//!
+//! A column that arrives dictionary-encoded (the reader keeps an input file's dictionary pages as
+//! Arrow dictionaries) is judged the same way: the writer interns every row's value whatever the
+//! Arrow layout, so a long tail of codes costs as much as near-unique plain strings.
 
 use std::fmt;
 use std::str::FromStr;
@@ -147,43 +151,65 @@ pub(crate) fn writer_properties(
     b.build()
 }
 
+/// A first sample's prediction this far from the page limit (below or above) decides alone.
+const DECISIVE: f64 = 8.0;
+
 /// Whether the expected dictionary of a full row group of this column fits its page limit.
+///
+/// The first `SAMPLE_ROWS` rows predict it; a prediction within a factor `DECISIVE` of the limit
+/// is checked on twice the rows, and again, up to one row group of the batch: a long tail of
+/// values (most codes common, many seen once) grows like a bounded set in a small sample and
+/// only shows itself in a larger one. Counting stops as soon as the values seen outgrow the
+/// page, so a column costs at most a page's worth of distinct values counted.
 fn dictionary_pays(column: &dyn Array, row_group: usize) -> bool {
-    let rows = column.len().min(SAMPLE_ROWS);
     let Some(domain) = domain_of(column.data_type()) else {
         return true;
     };
-    if rows < 2
-        || matches!(
-            column.data_type(),
-            arrow::datatypes::DataType::Dictionary(..)
-        )
-    {
+    let rows = column.len().min(SAMPLE_ROWS);
+    if rows < 2 {
         return true;
     }
-    let sample = column.slice(0, rows);
-    let half = rows / 2;
+    let width = entry_width(column.slice(0, rows).as_ref(), domain);
+    let limit = DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT as f64;
+    let available = column.len().min(row_group);
     let mut counter = UniqueCounter::default();
-    counter.count(sample.slice(0, half).as_ref(), None);
-    let d_half = counter.distinct() as f64;
-    counter.count(sample.slice(half, rows - half).as_ref(), None);
-    let d_full = counter.distinct() as f64;
-    if d_full == 0.0 {
-        return true;
+    let mut half = rows / 2;
+    counter.count(column.slice(0, half).as_ref(), None);
+    let mut d_half = counter.distinct() as f64;
+    let mut first = true;
+    loop {
+        counter.count(column.slice(half, half).as_ref(), None);
+        let d_full = counter.distinct() as f64;
+        if d_full == 0.0 {
+            return true;
+        }
+        if d_full * width > limit {
+            return false; // already past the page
+        }
+        let expected = expected_distinct(half as f64, d_half, d_full, row_group as f64) * width;
+        let decisive = first && !(limit / DECISIVE..limit * DECISIVE).contains(&expected);
+        if decisive || half * 4 > available {
+            return expected <= limit;
+        }
+        first = false;
+        half *= 2;
+        d_half = d_full;
     }
-    let width = match domain {
+}
+
+/// Bytes a dictionary entry of this column takes, from a sample of it.
+fn entry_width(sample: &dyn Array, domain: Domain) -> f64 {
+    match domain {
         Domain::Bytes => {
             let (mut bytes, mut n) = (0usize, 0usize);
-            for_each_bytes(sample.as_ref(), |_, v| {
+            for_each_bytes(sample, |_, v| {
                 bytes += v.len();
                 n += 1;
             });
             bytes as f64 / n.max(1) as f64 + BYTES_ENTRY_OVERHEAD
         }
-        _ => column.data_type().primitive_width().unwrap_or(8) as f64,
-    };
-    let expected = expected_distinct(half as f64, d_half, d_full, row_group as f64);
-    expected * width <= DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT as f64
+        _ => sample.data_type().primitive_width().unwrap_or(8) as f64,
+    }
 }
 
 /// Distinct values expected in `rows` rows, from `d_half` distinct in the first `half` rows
@@ -252,6 +278,68 @@ mod tests {
             props.compression(&ColumnPath::from("id")),
             Compression::SNAPPY
         );
+    }
+
+    #[test]
+    fn dictionary_input_is_judged_by_its_values() {
+        use arrow::array::DictionaryArray;
+        use arrow::datatypes::Int32Type;
+        let n = 20_000;
+        // A long tail: most rows a code of their own, as arrives from a file whose writer
+        // kept its dictionary pages.
+        let tail: DictionaryArray<Int32Type> = (0..n)
+            .map(|i| format!("Z{:05}.{}", i * 7 % 19_997, i % 3))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let states: DictionaryArray<Int32Type> =
+            (0..n).map(|i| ["CA", "NY", "TX", "WA"][i % 4]).collect();
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("diagnosis", dict.clone(), false),
+            Field::new("state", dict, false),
+        ]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(tail), Arc::new(states)]).unwrap();
+        let props = writer_properties(&batch, DEFAULT_CODEC, 2);
+        let enabled = |c: &str| props.dictionary_enabled(&ColumnPath::from(c));
+        assert!(!enabled("diagnosis"));
+        assert!(enabled("state"));
+    }
+
+    #[test]
+    fn a_long_tail_is_written_plain_though_its_first_rows_repeat() {
+        // Half the rows one of 3,000 common codes, half a code seen about once: the first
+        // 8,192 rows grow like about 16,000 values in all (200 kB of dictionary), yet a row
+        // group holds over 100,000 (more than the 1 MiB page).
+        let n = 300_000u64;
+        let mix = |i: u64| {
+            let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let codes = StringArray::from_iter_values((0..n).map(|i| {
+            if i % 2 == 0 {
+                format!("C{:04}", mix(i) % 3_000)
+            } else {
+                format!("T{:08}", mix(i) % 50_000_000)
+            }
+        }));
+        let schema = Arc::new(Schema::new(vec![Field::new("code", DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(codes)]).unwrap();
+        let props = writer_properties(&batch, DEFAULT_CODEC, 2);
+        assert!(!props.dictionary_enabled(&ColumnPath::from("code")));
+        // The first rows alone would have kept the dictionary.
+        let c = batch.column(0);
+        let sample = |from: usize, len: usize| {
+            let mut u = UniqueCounter::default();
+            u.count(c.slice(from, len).as_ref(), None);
+            u.distinct() as f64
+        };
+        let (d_half, d_full) = (sample(0, 4096), sample(0, 8192));
+        let predicted = expected_distinct(4096.0, d_half, d_full, 524_288.0) * 10.0;
+        assert!(predicted < 1_048_576.0, "{predicted}");
     }
 
     #[test]
