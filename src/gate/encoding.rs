@@ -31,6 +31,7 @@ use parquet::file::properties::{
 use parquet::schema::types::ColumnPath;
 
 use crate::metrics::distinct::UniqueCounter;
+use crate::par::par_map;
 use crate::values::access::for_each_bytes;
 use crate::values::domain::{Domain, domain_of};
 
@@ -143,8 +144,10 @@ pub(crate) fn writer_properties(
     let mut b = WriterProperties::builder()
         .set_compression(codec.parquet())
         .set_max_row_group_row_count(Some(row_group));
-    for (field, column) in first.schema().fields().iter().zip(first.columns()) {
-        if !dictionary_pays(column.as_ref(), row_group) {
+    // Columns are judged on every core: one may count up to a row group's rows.
+    let pays = par_map(first.columns(), |c| dictionary_pays(c.as_ref(), row_group));
+    for (field, pays) in first.schema().fields().iter().zip(pays) {
+        if !pays {
             b = b.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
         }
     }
