@@ -1,0 +1,117 @@
+//! Tests of the metric states (states.rs).
+
+use super::*;
+
+/// Selection gives the ranks a full sort gives, for every q, with repeats and NaN.
+#[test]
+fn quantile_by_selection_matches_a_sort() {
+    let mut seed = 3u64;
+    for n in [1usize, 2, 3, 10, 257, 1000] {
+        let vals: Vec<f64> = (0..n)
+            .map(|i| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                if i % 97 == 5 {
+                    f64::NAN
+                } else {
+                    ((seed >> 40) % 50) as f64 - 20.5
+                }
+            })
+            .collect();
+        let mut sorted = vals.clone();
+        sorted.sort_unstable_by(|a, b| float_cmp(*a, *b));
+        for q in [0.0, 0.01, 0.3, 0.5, 0.75, 0.99, 1.0] {
+            let pos = q * (n - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            let want = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+            let want = if lo == hi { sorted[lo] } else { want };
+            match quantile(&vals, q) {
+                Observed::Number(got) => assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "n {n} q {q}: {got} != {want}"
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+use arrow::array::{Float64Array, Int64Array, StringArray};
+
+fn run(metric: MetricKind, a: &dyn Array) -> Observed {
+    let mut s = Inner::new(metric, Some(a.data_type()));
+    s.update(Some(a), None, a.len());
+    s.finish(metric, Some(0.5))
+}
+
+#[test]
+fn empty_and_all_null_give_null_not_nan() {
+    let empty = Float64Array::from(Vec::<f64>::new());
+    let nulls = Float64Array::from(vec![None, None]);
+    for m in [
+        MetricKind::Mean,
+        MetricKind::Min,
+        MetricKind::Stddev,
+        MetricKind::Quantile,
+    ] {
+        assert_eq!(run(m, &empty), Observed::Null, "{m:?}");
+        assert_eq!(run(m, &nulls), Observed::Null, "{m:?}");
+    }
+    assert_eq!(run(MetricKind::NullFraction, &empty), Observed::Null);
+    assert_eq!(run(MetricKind::NullFraction, &nulls), Observed::Number(1.0));
+    assert_eq!(run(MetricKind::NullCount, &nulls), Observed::Count(2));
+}
+
+#[test]
+fn float_moments_read_in_place_equal_those_gathered() {
+    // 1e16 and 1 cancel only in a compensated sum; 11 values leave a remainder after lanes.
+    let xs = [1e16, 1.0, -1e16, 3.5, 2.0, 0.25, 7.0, 1e-3, 5.0, 9.0, 11.0];
+    let whole = Float64Array::from(xs.to_vec());
+    let with_nulls: Float64Array = xs
+        .iter()
+        .flat_map(|x| [Some(*x), None])
+        .collect::<Vec<_>>()
+        .into();
+    let exact_mean = (1.0 + 3.5 + 2.0 + 0.25 + 7.0 + 1e-3 + 5.0 + 9.0 + 11.0) / 11.0;
+    for m in [MetricKind::Mean, MetricKind::Stddev, MetricKind::Sum] {
+        assert_eq!(run(m, &whole), run(m, &with_nulls), "{m:?}");
+    }
+    assert_eq!(run(MetricKind::Mean, &whole), Observed::Number(exact_mean));
+    // Exact in any order: every lane and the remainder count.
+    let small = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    assert_eq!(squared_deviations(&small, 4.0), 28.0);
+    assert_eq!(compensated_sum(&small), (28.0, 0.0));
+}
+
+#[test]
+fn values() {
+    let a = Int64Array::from(vec![Some(1), Some(2), None, Some(3), Some(3)]);
+    assert_eq!(run(MetricKind::Sum, &a), Observed::Value(Typed::Int(9)));
+    assert_eq!(run(MetricKind::Mean, &a), Observed::Number(2.25));
+    assert_eq!(run(MetricKind::DistinctCount, &a), Observed::Count(3));
+    assert_eq!(
+        run(MetricKind::UniqueFraction, &a),
+        Observed::Number(2.0 / 5.0)
+    );
+    assert_eq!(
+        run(MetricKind::DistinctFraction, &a),
+        Observed::Number(3.0 / 5.0)
+    );
+    assert_eq!(run(MetricKind::Quantile, &a), Observed::Number(2.5));
+    assert_eq!(run(MetricKind::Max, &a), Observed::Value(Typed::Int(3)));
+    let f = Float64Array::from(vec![1.0, f64::NAN, -3.0]);
+    match run(MetricKind::Max, &f) {
+        Observed::Value(Typed::Float(x)) => assert!(x.is_nan()),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(
+        run(MetricKind::Min, &f),
+        Observed::Value(Typed::Float(-3.0))
+    );
+    let s = StringArray::from(vec![Some("bb"), Some("a"), None, Some("äää")]);
+    assert_eq!(run(MetricKind::MaxLength, &s), Observed::Count(3));
+    assert_eq!(
+        run(MetricKind::Min, &s),
+        Observed::Value(Typed::Bytes(b"a".to_vec()))
+    );
+    let sd = Float64Array::from(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+    assert_eq!(run(MetricKind::StddevPop, &sd), Observed::Number(2.0));
+}
