@@ -20,17 +20,11 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use dq_gate::internal::BatchRun;
 use dq_gate::{CompiledSuite, Suite};
 
-// The allocator `dq-check` runs with, and its purge delay for `validate` (see
-// `keep_freed_memory` in src/bin/dq-check/main.rs).
+// The allocator `dq-check` runs with (its purge delay for `validate` is set where a figure
+// needs it: `dq_gate::internal::process`).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[cfg(feature = "mimalloc")]
-fn allocator_as_dq_check() {
-    // SAFETY: sets a plain option of the allocator (15: `mi_option_purge_delay`).
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) }
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -324,8 +318,7 @@ fn main() {
     // 2. validate, read included.
     if only.as_deref() == Some("validate-process") {
         // One fresh process's validate (see below): load the suite, read, evaluate, report.
-        #[cfg(feature = "mimalloc")]
-        allocator_as_dq_check();
+        dq_gate::internal::process::keep_freed_memory();
         let suite = Suite::from_path(root.join("benches/claims_bench.yaml")).unwrap();
         let validator = dq_gate::Validator::builder(Arc::new(CompiledSuite::new(suite).unwrap()))
             .with_as_of(as_of)

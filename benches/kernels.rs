@@ -21,43 +21,13 @@ use dq_gate::{CompiledSuite, Suite};
 
 const ROWS: usize = 1 << 20;
 
-// The allocator `dq-check` runs with, set as `dq-check validate` sets it (see `process_as_dq_check`).
-// Under the system allocator, a kernel whose state outgrows its mmap threshold (distinct counts
-// over a million values) hands its pages back after each iteration and faults them in again in
-// the next, which this bench would measure instead of the kernel.
+// The allocator `dq-check` runs with, set up as `dq-check validate` sets it (see `run`). Under the
+// system allocator, a kernel whose state outgrows its mmap threshold (distinct counts over a
+// million values) hands its pages back after each iteration and faults them in again in the
+// next, which this bench would measure instead of the kernel.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Once per process, what `dq-check validate` does first (src/bin/dq-check/main.rs): freed memory
-/// kept for reuse instead of purged, and no transparent huge pages.
-fn process_as_dq_check() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: sets a plain option of the allocator (15: `mi_option_purge_delay`, -1: never).
-        #[cfg(feature = "mimalloc")]
-        unsafe {
-            libmimalloc_sys::mi_option_set(15, -1)
-        };
-        #[cfg(target_os = "linux")]
-        {
-            const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
-            unsafe extern "C" {
-                fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
-            }
-            // SAFETY: a flag of the process's memory map; no memory is touched.
-            let _ = unsafe {
-                prctl(
-                    PR_SET_THP_DISABLE,
-                    1 as std::ffi::c_ulong,
-                    0 as std::ffi::c_ulong,
-                    0 as std::ffi::c_ulong,
-                    0 as std::ffi::c_ulong,
-                )
-            };
-        }
-    });
-}
 
 fn compiled(expectation: &str) -> CompiledSuite {
     let text = format!("dq_suite: 1\nname: b\nversion: 1\nexpectations:\n  - {expectation}\n");
@@ -65,7 +35,9 @@ fn compiled(expectation: &str) -> CompiledSuite {
 }
 
 fn run(c: &mut Criterion, group: &str, name: &str, expectation: &str, batch: &RecordBatch) {
-    process_as_dq_check();
+    // What `dq-check validate` does first: freed memory kept for reuse, no huge pages.
+    dq_gate::internal::process::keep_freed_memory();
+    dq_gate::internal::process::no_huge_pages();
     let suite = compiled(expectation);
     let as_of = chrono::Utc::now();
     let mut g = c.benchmark_group(group);

@@ -13,8 +13,8 @@
 //! `D = (n/2) / −ln(r − 1)`. The dictionary of a full row group is then expected to hold
 //! `D (1 − e^(−R/D))` values; when those values' bytes exceed the dictionary page limit the
 //! writer would fall back anyway, and the column is written plain from the start. Skewed data
-//! (a few common values, a long tail) underestimates `D`, which errs towards keeping the
-//! dictionary: the writer's own fallback still bounds the cost.
+//! (a few common values, a long tail) looks bounded in a small sample, so a prediction near the
+//! limit is checked on more rows (`dictionary_pays`).
 //!
 //! A column that arrives dictionary-encoded (the reader keeps an input file's dictionary pages as
 //! Arrow dictionaries) is judged the same way: the writer interns every row's value whatever the
@@ -179,7 +179,6 @@ fn dictionary_pays(column: &dyn Array, row_group: usize) -> bool {
     let mut half = rows / 2;
     counter.count(column.slice(0, half).as_ref(), None);
     let mut d_half = counter.distinct() as f64;
-    let mut first = true;
     loop {
         counter.count(column.slice(half, half).as_ref(), None);
         let d_full = counter.distinct() as f64;
@@ -190,11 +189,12 @@ fn dictionary_pays(column: &dyn Array, row_group: usize) -> bool {
             return false; // already past the page
         }
         let expected = expected_distinct(half as f64, d_half, d_full, row_group as f64) * width;
-        let decisive = first && !(limit / DECISIVE..limit * DECISIVE).contains(&expected);
+        // Only the first sample's prediction may decide alone.
+        let decisive =
+            half == rows / 2 && !(limit / DECISIVE..limit * DECISIVE).contains(&expected);
         if decisive || half * 4 > available {
             return expected <= limit;
         }
-        first = false;
         half *= 2;
         d_half = d_full;
     }
@@ -315,18 +315,12 @@ mod tests {
         // Half the rows one of 3,000 common codes, half a code seen about once: the first
         // 8,192 rows grow like about 16,000 values in all (200 kB of dictionary), yet a row
         // group holds over 100,000 (more than the 1 MiB page).
-        let n = 300_000u64;
-        let mix = |i: u64| {
-            let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        let codes = StringArray::from_iter_values((0..n).map(|i| {
+        let mut rng = crate::internal::generate::Rng(7);
+        let codes = StringArray::from_iter_values((0..300_000).map(|i| {
             if i % 2 == 0 {
-                format!("C{:04}", mix(i) % 3_000)
+                format!("C{:04}", rng.next() % 3_000)
             } else {
-                format!("T{:08}", mix(i) % 50_000_000)
+                format!("T{:08}", rng.next() % 50_000_000)
             }
         }));
         let schema = Arc::new(Schema::new(vec![Field::new("code", DataType::Utf8, false)]));
@@ -341,7 +335,8 @@ mod tests {
             u.distinct() as f64
         };
         let (d_half, d_full) = (sample(0, 4096), sample(0, 8192));
-        let predicted = expected_distinct(4096.0, d_half, d_full, 524_288.0) * 10.0;
+        let width = entry_width(c.slice(0, 8192).as_ref(), Domain::Bytes);
+        let predicted = expected_distinct(4096.0, d_half, d_full, 524_288.0) * width;
         assert!(predicted < 1_048_576.0, "{predicted}");
     }
 

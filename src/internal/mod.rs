@@ -2,6 +2,7 @@
 //! is not part of the API and changes without notice.
 
 pub mod generate;
+pub mod process;
 
 pub use crate::eval::batch::{BatchResult, BatchRun, MAX_SAMPLES};
 pub use crate::eval::drive::{BatchOptions, FileBatches};
