@@ -15,7 +15,7 @@ use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
 use datafusion::common::hash_utils::create_hashes;
 
-use super::batch_unique::mark_repeats;
+use super::batch_unique::{PACKED_ROW_BITS, mark_repeats, row_bits, shared_keys, shared_words};
 use super::unique::any_null;
 use crate::par::par_map;
 
@@ -28,6 +28,16 @@ const PIECE_ROWS: usize = if cfg!(test) { 64 } else { 1 << 16 };
 pub(crate) fn compound_over(
     types: &[DataType],
     chunks: &[(Vec<ArrayRef>, Option<&BooleanBuffer>)],
+) -> Result<Vec<BooleanArray>, ArrowError> {
+    compound_packing(types, chunks, PACKED_ROW_BITS)
+}
+
+/// [`compound_over`], packing hash and row into one word when the rows take at most
+/// `packed_row_bits` bits.
+fn compound_packing(
+    types: &[DataType],
+    chunks: &[(Vec<ArrayRef>, Option<&BooleanBuffer>)],
+    packed_row_bits: u32,
 ) -> Result<Vec<BooleanArray>, ArrowError> {
     let converter = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
     // The batch's rows in pieces of at most PIECE_ROWS, so one large chunk still uses every
@@ -47,12 +57,15 @@ pub(crate) fn compound_over(
     for (_, _, n) in &pieces {
         starts.push(starts.last().copied().unwrap_or(0) + *n as u64);
     }
-    // 1. (hash, row) pairs of every counted tuple, piece by piece on every core.
+    // 1. Every counted tuple hashed, piece by piece on every core, and its hash and row packed
+    //    into one word when the rows leave room (else kept as a pair); 2. sorted in parts on
+    //    every core, the tuples sharing a hash are the candidates.
     // Seeded per call, so no input can be built to collide on purpose.
     let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0);
     let state = datafusion::common::hash_utils::RandomState::with_seed(seed);
-    let idx: Vec<usize> = (0..pieces.len()).collect();
-    let parts = par_map(&idx, |&p| -> Result<Vec<(u64, u64)>, ArrowError> {
+    let total = *starts.last().unwrap_or(&0);
+    let low = row_bits(total.saturating_sub(1));
+    let hash = |put: &mut dyn FnMut(u64, u64), p: usize| -> Result<(), ArrowError> {
         let (c, from, n) = pieces[p];
         let (cols, scope) = &chunks[c];
         let cols: Vec<ArrayRef> = cols.iter().map(|a| a.slice(from, n)).collect();
@@ -60,28 +73,32 @@ pub(crate) fn compound_over(
         create_hashes(&cols, &state, &mut hashes)
             .map_err(|e| ArrowError::ComputeError(e.to_string()))?;
         let nulls = any_null(&cols);
-        let counted = |i: usize| {
-            scope.is_none_or(|s| s.value(from + i)) && nulls.as_ref().is_none_or(|n| n.is_valid(i))
-        };
         let base = starts[p];
-        Ok((0..n)
-            .filter(|&i| counted(i))
-            .map(|i| (hashes[i], base + i as u64))
-            .collect())
-    });
-    let mut keys: Vec<(u64, u64)> = Vec::new();
-    for p in parts {
-        keys.extend(p?);
-    }
-    // 2. Sorted by hash; the tuples sharing a hash converted to row bytes and confirmed by them.
-    keys.sort_unstable_by_key(|k| k.0);
-    let mut shared: Vec<(u64, u64)> = keys
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|g| g.len() > 1)
-        .flatten()
-        .copied()
-        .collect();
-    drop(keys);
+        for (i, h) in hashes.into_iter().enumerate() {
+            if scope.is_none_or(|s| s.value(from + i))
+                && nulls.as_ref().is_none_or(|n| n.is_valid(i))
+            {
+                put(h, base + i as u64);
+            }
+        }
+        Ok(())
+    };
+    let mut shared: Vec<(u64, u64)> = if low <= packed_row_bits {
+        let mask = (1u64 << low) - 1;
+        let mut words = per_row(&starts, |p, put: &mut dyn FnMut(u64)| {
+            hash(&mut |h, row| put((h & !mask) | row), p)
+        })?;
+        shared_words(&mut words, low)
+            .into_iter()
+            .map(|k| (k & !mask, k & mask))
+            .collect()
+    } else {
+        let mut pairs = per_row(&starts, |p, put: &mut dyn FnMut((u64, u64))| {
+            hash(&mut |h, row| put((h, row)), p)
+        })?;
+        shared_keys(&mut pairs)
+    };
+    // 3. The candidates converted to row bytes and confirmed by them.
     let mut at: Vec<(u64, usize)> = shared.iter().enumerate().map(|(i, k)| (k.1, i)).collect();
     at.sort_unstable();
     let where_is = |row: u64| {
@@ -100,8 +117,7 @@ pub(crate) fn compound_over(
         })
         .collect::<Result<Vec<ArrayRef>, _>>()?;
     let rows = converter.convert_columns(&gathered)?;
-    let total = *starts.last().unwrap_or(&0) as usize;
-    let mut pass = vec![u64::MAX; total.div_ceil(64)];
+    let mut pass = vec![u64::MAX; (total as usize).div_ceil(64)];
     let bytes = |row: u64| {
         let i = at[at.partition_point(|(r, _)| *r < row)].1;
         rows.row(i).data()
@@ -109,7 +125,7 @@ pub(crate) fn compound_over(
     mark_repeats(&mut shared, Some(&bytes), |row| {
         pass[(row >> 6) as usize] &= !(1u64 << (row & 63))
     });
-    // 3. Each chunk's share; a tuple with a null passes (the rule's null policy does not apply).
+    // 4. Each chunk's share; a tuple with a null passes (the rule's null policy does not apply).
     let pass = Buffer::from_vec(pass);
     let mut at = 0;
     Ok(chunks
@@ -125,6 +141,43 @@ pub(crate) fn compound_over(
             BooleanArray::new(values, None)
         })
         .collect())
+}
+
+/// What `fill(p, put)` puts for piece `p` of rows `starts[p]..starts[p + 1]`, at most one item
+/// per row, every piece at once on every core into its own share of one vector (no second copy
+/// of the items), the shares then closed up in order.
+fn per_row<T: Copy + Default + Send>(
+    starts: &[u64],
+    fill: impl Fn(usize, &mut dyn FnMut(T)) -> Result<(), ArrowError> + Sync,
+) -> Result<Vec<T>, ArrowError> {
+    let total = *starts.last().unwrap_or(&0) as usize;
+    let mut out = vec![T::default(); total];
+    let mut shares = Vec::with_capacity(starts.len());
+    let mut rest = out.as_mut_slice();
+    for w in starts.windows(2) {
+        let (share, tail) = rest.split_at_mut((w[1] - w[0]) as usize);
+        shares.push(std::sync::Mutex::new(share));
+        rest = tail;
+    }
+    let idx: Vec<usize> = (0..shares.len()).collect();
+    let counts = par_map(&idx, |&p| -> Result<usize, ArrowError> {
+        let mut share = shares[p].lock().expect("one task per share");
+        let mut n = 0;
+        fill(p, &mut |item| {
+            share[n] = item;
+            n += 1;
+        })?;
+        Ok(n)
+    });
+    drop(shares);
+    let mut at = 0;
+    for (w, n) in starts.windows(2).zip(counts) {
+        let (from, n) = (w[0] as usize, n?);
+        out.copy_within(from..from + n, at);
+        at += n;
+    }
+    out.truncate(at);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -172,17 +225,20 @@ mod tests {
             counter.count(c, s).unwrap();
         }
         let input: Vec<_> = chunks.iter().cloned().zip(scopes).collect();
-        let got = compound_over(&types, &input).unwrap();
-        let mut failed = 0;
-        for ((c, s), g) in chunks.iter().zip(scopes).zip(&got) {
-            let want = counter.evaluate(c).unwrap();
-            for i in 0..c[0].len() {
-                if s.is_none_or(|s| s.value(i)) {
-                    assert_eq!(g.value(i), want.value(i), "row {i}");
-                    failed += (!g.value(i)) as usize;
+        // Hash and row packed in one word, and kept as pairs (rows too many to pack).
+        for packed_row_bits in [PACKED_ROW_BITS, 0] {
+            let got = compound_packing(&types, &input, packed_row_bits).unwrap();
+            let mut failed = 0;
+            for ((c, s), g) in chunks.iter().zip(scopes).zip(&got) {
+                let want = counter.evaluate(c).unwrap();
+                for i in 0..c[0].len() {
+                    if s.is_none_or(|s| s.value(i)) {
+                        assert_eq!(g.value(i), want.value(i), "row {i}");
+                        failed += (!g.value(i)) as usize;
+                    }
                 }
             }
+            assert!(failed > 100, "the data must repeat: {failed}");
         }
-        assert!(failed > 100, "the data must repeat: {failed}");
     }
 }

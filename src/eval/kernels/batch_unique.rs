@@ -346,12 +346,7 @@ pub(super) fn mark_repeats<'b>(
     confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
     mut fail: impl FnMut(u64),
 ) {
-    let levels = match crate::par::cores() {
-        _ if keys.len() < PARALLEL_PAIRS => 0,
-        0..=1 => 0,
-        2..=3 => 1,
-        _ => 2,
-    };
+    let levels = levels(keys.len());
     let failed = if let Some(confirm) = confirm
         && let Some(mut packed) = pack(keys)
     {
@@ -376,15 +371,61 @@ pub(super) fn mark_repeats<'b>(
 /// Pairs from which [`mark_repeats`] sorts in parallel.
 const PARALLEL_PAIRS: usize = if cfg!(test) { 256 } else { 1 << 16 };
 
+/// How many times `pairs` pairs are halved into parts sorted at once: one part per core.
+fn levels(pairs: usize) -> u32 {
+    match crate::par::cores() {
+        _ if pairs < PARALLEL_PAIRS => 0,
+        0..=1 => 0,
+        2..=3 => 1,
+        _ => 2,
+    }
+}
+
+/// The pairs whose key another pair holds too: the candidates for repeats when telling values
+/// apart costs more than comparing keys (tuples, `compound_unique`). Sorted in parts on every
+/// core, as [`mark_repeats`] sorts.
+pub(super) fn shared_keys(keys: &mut [(u64, u64)]) -> Vec<(u64, u64)> {
+    in_parts(
+        keys,
+        levels(keys.len()),
+        |k, bit| (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1,
+        |p, out| {
+            p.sort_unstable_by_key(|k| k.0);
+            for group in p.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+                group.iter().for_each(|k| out(*k));
+            }
+        },
+    )
+}
+
+/// [`shared_keys`] over words packed as [`Packed`] holds them: a hash's high bits above `low`
+/// bits of row. Half the bytes of pairs to move while sorting.
+pub(super) fn shared_words(words: &mut [u64], low: u32) -> Vec<u64> {
+    in_parts(
+        words,
+        levels(words.len()),
+        |k, bit| (k >> bit) & 1 == 1,
+        |p, out| {
+            p.sort_unstable();
+            for group in p
+                .chunk_by(|a, b| a >> low == b >> low)
+                .filter(|g| g.len() > 1)
+            {
+                group.iter().for_each(|k| out(*k));
+            }
+        },
+    )
+}
+
 /// Splits `keys` in place into `2^levels` parts by bits 63, 62, … of each key as `high` reads
 /// them (keys that must meet fall in one part), runs `find` on every part at once, and gives
-/// the rows it reported.
-fn in_parts<T: Send>(
+/// what it reported (rows, or keys).
+fn in_parts<T: Send, O: Send>(
     keys: &mut [T],
     levels: u32,
     high: impl Fn(&T, u32) -> bool,
-    find: impl Fn(&mut [T], &mut dyn FnMut(u64)) + Sync,
-) -> Vec<u64> {
+    find: impl Fn(&mut [T], &mut dyn FnMut(O)) + Sync,
+) -> Vec<O> {
     let mut parts: Vec<&mut [T]> = vec![keys];
     for bit in (64 - levels..64).rev() {
         parts = parts
@@ -426,13 +467,20 @@ struct Packed {
     low: u32,
 }
 
+/// Most bits of row a packed word holds: at least 32 bits of hash are left above them.
+pub(super) const PACKED_ROW_BITS: u32 = 32;
+
+/// The bits that hold every row up to `last`.
+pub(super) fn row_bits(last: u64) -> u32 {
+    (u64::BITS - last.leading_zeros()).max(1)
+}
+
 /// `(hash, row)` pairs as words of the hash's high bits and the row, when the rows leave at
 /// least 32 bits of hash (sorting words moves half the bytes of sorting pairs). Rows whose
 /// truncated hashes agree are told apart by their bytes, as rows with equal hashes are.
 fn pack(keys: &[(u64, u64)]) -> Option<Packed> {
-    let last = keys.iter().map(|k| k.1).max()?;
-    let low = (u64::BITS - last.leading_zeros()).max(1);
-    if low > 32 {
+    let low = row_bits(keys.iter().map(|k| k.1).max()?);
+    if low > PACKED_ROW_BITS {
         return None;
     }
     let mask = (1u64 << low) - 1;
