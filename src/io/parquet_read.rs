@@ -39,7 +39,6 @@ pub(super) fn parquet_metadata(
     path: &Path,
     strings: Strings,
 ) -> Result<ArrowReaderMetadata> {
-    use parquet::basic::Encoding;
     let bad = |e: parquet::errors::ParquetError| Error::InputFormat {
         path: path.to_path_buf(),
         detail: format!("not a readable Parquet file: {e}"),
@@ -62,14 +61,10 @@ pub(super) fn parquet_metadata(
             }
             let all_dictionary = top_level_leaf(leaves, f.name()).is_some_and(|leaf| {
                 pq.num_row_groups() > 0
-                    && pq.row_groups().iter().all(|rg| {
-                        let c = rg.column(leaf);
-                        c.dictionary_page_offset().is_some()
-                            && c.page_encoding_stats_mask().is_some_and(|m| {
-                                m.is_only(Encoding::RLE_DICTIONARY)
-                                    || m.is_only(Encoding::PLAIN_DICTIONARY)
-                            })
-                    })
+                    && pq
+                        .row_groups()
+                        .iter()
+                        .all(|rg| dictionary_only(rg.column(leaf)))
             });
             let ty = if all_dictionary {
                 DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -88,6 +83,30 @@ pub(super) fn parquet_metadata(
     let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     ArrowReaderMetadata::try_new(pq.clone(), ArrowReaderOptions::new().with_schema(hinted))
         .map_err(bad)
+}
+
+/// Largest dictionary page (compressed bytes) taken to mean that a column chunk written
+/// without page encoding statistics never fell back to plain pages: writers fall back when the
+/// dictionary outgrows about 1 MiB.
+const SMALL_DICTIONARY_PAGE: i64 = 64 * 1024;
+
+/// Whether every data page of a column chunk is dictionary-encoded: as its page encoding
+/// statistics say, or, for writers that leave them out (polars), when it has a dictionary page
+/// small enough that no writer would have fallen back to plain pages. (Reading a chunk that did
+/// fall back as a dictionary is still correct, only slower.)
+fn dictionary_only(c: &parquet::file::metadata::ColumnChunkMetaData) -> bool {
+    use parquet::basic::Encoding;
+    let Some(dictionary) = c.dictionary_page_offset() else {
+        return false;
+    };
+    match c.page_encoding_stats_mask() {
+        Some(m) => m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY),
+        None => {
+            c.encodings()
+                .any(|e| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY))
+                && (0..=SMALL_DICTIONARY_PAGE).contains(&(c.data_page_offset() - dictionary))
+        }
+    }
 }
 
 /// A Parquet file's metadata as it is read (see [`parquet_metadata`]).

@@ -264,3 +264,86 @@ fn long_row_groups_read_back_in_order_across_decoding_rounds() {
     assert_eq!(whole.column(0).as_ref(), batch.column(0).as_ref());
     assert_eq!(whole.column(1).as_ref(), batch.column(1).as_ref());
 }
+
+/// The file at `path` with its footer written again without page encoding statistics, as
+/// polars writes its files.
+fn drop_page_encoding_stats(path: &std::path::Path) {
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    let bytes = std::fs::read(path).unwrap();
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(path).unwrap())
+        .unwrap();
+    let footer = u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let groups = meta
+        .row_groups()
+        .iter()
+        .map(|rg| {
+            let columns = rg
+                .columns()
+                .iter()
+                .map(|c| c.clone().into_builder().clear_page_encoding_stats().build())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            rg.clone()
+                .into_builder()
+                .set_column_metadata(columns)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let meta = meta.into_builder().set_row_groups(groups).build();
+    let mut out = bytes[..bytes.len() - 8 - footer as usize].to_vec();
+    ParquetMetaDataWriter::new(&mut out, &meta)
+        .finish()
+        .unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+/// Without page encoding statistics, a column chunk with a small dictionary page is read as a
+/// dictionary (no writer falls back to plain pages under a megabyte of dictionary); one whose
+/// dictionary page is large may have fallen back, and is read as written. Both read back the
+/// values written.
+#[test]
+fn small_dictionaries_are_kept_without_page_encoding_statistics() {
+    let n = 60_000;
+    let codes: ArrayRef = Arc::new(StringArray::from_iter(
+        (0..n).map(|i| (i % 13 != 0).then(|| ["pos", "ecom", "moto"][i % 3])),
+    ));
+    // 40,000 distinct values of 12 bytes: a dictionary page of about 640 KB.
+    let wide: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..n).map(|i| format!("ref-{:08}", i % 40_000)),
+    ));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("channel", DataType::Utf8, true),
+        Field::new("reference", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(schema, vec![codes, wide]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-stats.parquet");
+    write_parquet(&path, &batch, n);
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    let has_stats = |c: &parquet::file::metadata::ColumnChunkMetaData| {
+        c.page_encoding_stats().is_some() || c.page_encoding_stats_mask().is_some()
+    };
+    let written = reader.metadata().row_group(0).column(1).clone();
+    assert!(written.dictionary_page_offset().is_some() && has_stats(&written));
+    drop_page_encoding_stats(&path);
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    assert!(!has_stats(reader.metadata().row_group(0).column(0)));
+
+    let chunks = read_whole(&path);
+    let schema = chunks[0].schema();
+    assert!(matches!(
+        schema.field(0).data_type(),
+        DataType::Dictionary(_, _)
+    ));
+    assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
+    let whole = concat_batches(&schema, &chunks).unwrap();
+    for c in [0, 1] {
+        let plain = arrow::compute::cast(whole.column(c), &DataType::Utf8).unwrap();
+        assert_eq!(plain.as_ref(), batch.column(c).as_ref());
+    }
+}

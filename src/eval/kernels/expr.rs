@@ -5,11 +5,20 @@
 //! logic is kept: a NULL result comes back as a null slot, and the null policy (default `fail`
 //! for `sql`, as Delta CHECK constraints treat NULL) or the `where` rule (only TRUE is in scope)
 //! decides.
+//!
+//! An expression that reads one column, when that column arrives as an Arrow dictionary with
+//! fewer entries than half the rows, is evaluated once per entry (and once for NULL) and the
+//! results are taken by key, as the column kinds evaluate each distinct value once; unless it
+//! calls a volatile function such as `random()`, which must see every row.
 
 use std::sync::Arc;
 
-use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int32Array, RecordBatch, UInt32Array,
+    new_null_array,
+};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{Field, Int32Type, Schema};
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use datafusion::physical_expr::PhysicalExpr;
@@ -26,6 +35,9 @@ pub(crate) struct BoolExpr {
     phys: Arc<dyn PhysicalExpr>,
     /// The columns it reads, for samples.
     pub columns: Vec<String>,
+    /// The one column it reads when that is all it reads and it calls no volatile function:
+    /// a dictionary there is evaluated per entry.
+    per_entry: Option<usize>,
 }
 
 fn context() -> SessionContext {
@@ -60,6 +72,7 @@ impl BoolExpr {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
+        let volatile = expr.is_volatile();
         let phys = ctx
             .create_physical_expr(expr, df_schema)
             .map_err(|e| format!("`{what}` cannot be bound: {}", root_message(&e)))?;
@@ -72,7 +85,16 @@ impl BoolExpr {
                 type_name(&dt)
             ));
         }
-        Ok(BoolExpr { phys, columns })
+        let read = datafusion::physical_expr::utils::collect_columns(&phys);
+        let per_entry = match (read.iter().next(), read.len(), volatile) {
+            (Some(c), 1, false) => Some(c.index()),
+            _ => None,
+        };
+        Ok(BoolExpr {
+            phys,
+            columns,
+            per_entry,
+        })
     }
 
     /// The indices of the columns the compiled expression reads.
@@ -125,8 +147,65 @@ impl BoolExpr {
 
     /// Evaluates over a batch whose schema equals the one it was bound to.
     pub(crate) fn evaluate(&self, batch: &RecordBatch) -> datafusion::error::Result<BooleanArray> {
+        if let Some(col) = self.per_entry
+            && let Some(dict) = batch.column(col).as_dictionary_opt::<Int32Type>()
+            && dict.values().len() < batch.num_rows() / 2
+        {
+            return self.per_entry(batch, col, dict);
+        }
         let v = self.phys.evaluate(batch)?.into_array(batch.num_rows())?;
         Ok(v.as_boolean().clone())
+    }
+
+    /// Evaluates once per entry of the dictionary column `col` (the only column read) and once
+    /// for NULL, over a batch of as many rows whose other columns are nulls, then takes each
+    /// row's result by its key.
+    fn per_entry(
+        &self,
+        batch: &RecordBatch,
+        col: usize,
+        dict: &DictionaryArray<Int32Type>,
+    ) -> datafusion::error::Result<BooleanArray> {
+        let entries = dict.values().len();
+        // Entry i is row i; row `entries` is NULL.
+        let keys = Int32Array::from_iter((0..=entries).map(|i| (i < entries).then_some(i as i32)));
+        let column: ArrayRef = Arc::new(DictionaryArray::try_new(keys, dict.values().clone())?);
+        let schema = batch.schema();
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let columns: Vec<ArrayRef> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if i == col {
+                    column.clone()
+                } else {
+                    new_null_array(f.data_type(), entries + 1)
+                }
+            })
+            .collect();
+        let entries_batch = RecordBatch::try_new(
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+            columns,
+        )?;
+        let per_entry = self
+            .phys
+            .evaluate(&entries_batch)?
+            .into_array(entries + 1)?;
+        let taken = if dict.keys().null_count() == 0 {
+            arrow::compute::take(per_entry.as_ref(), dict.keys(), None)?
+        } else {
+            let at = UInt32Array::from_iter_values(
+                dict.keys()
+                    .iter()
+                    .map(|k| k.map_or(entries as u32, |k| k as u32)),
+            );
+            arrow::compute::take(per_entry.as_ref(), &at, None)?
+        };
+        Ok(taken.as_boolean().clone())
     }
 }
 
@@ -215,7 +294,7 @@ fn scalar_for(lit: &Literal, dt: &DataType) -> Result<ScalarValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ArrayRef, Float64Array, Int32Array, StringArray};
+    use arrow::array::{Float64Array, StringArray};
     use arrow::datatypes::{Field, Schema};
 
     fn batch() -> RecordBatch {
@@ -246,6 +325,43 @@ mod tests {
         let e = BoolExpr::sql("Amount >= 0 AND n < 3", &b.schema()).unwrap();
         let got: Vec<_> = e.evaluate(&b).unwrap().iter().collect();
         assert_eq!(got, vec![Some(true), Some(false), None]);
+    }
+
+    /// A dictionary column (nulls among keys and entries) gives the same results per entry as
+    /// its rows cast to plain strings, whatever other columns hold; a volatile expression and
+    /// one over two columns are evaluated per row.
+    #[test]
+    fn a_dictionary_column_is_evaluated_per_entry() {
+        let values = StringArray::from(vec![Some("ECOM"), Some("pos"), None, Some("ecom")]);
+        let keys = Int32Array::from_iter((0..40).map(|i| (i % 7 != 3).then_some(i % 4)));
+        let dict: ArrayRef = Arc::new(DictionaryArray::new(keys, Arc::new(values)));
+        let plain = arrow::compute::cast(&dict, &DataType::Utf8).unwrap();
+        let n: ArrayRef = Arc::new(Int32Array::from_iter_values(0..40));
+        let with = |c: &ArrayRef| {
+            RecordBatch::try_from_iter(vec![("n", n.clone()), ("c", c.clone())]).unwrap()
+        };
+        let (d, p) = (with(&dict), with(&plain));
+        for sql in [
+            "lower(c) = 'ecom'",
+            "c IS NULL",
+            "c LIKE '%o%' OR c IS NULL",
+            "n % 2 = 0 AND c = 'pos'",
+            "random() < 2.0 AND c = 'pos'",
+        ] {
+            let on_dict = BoolExpr::sql(sql, &d.schema()).unwrap();
+            let on_plain = BoolExpr::sql(sql, &p.schema()).unwrap();
+            let want: Vec<_> = on_plain.evaluate(&p).unwrap().iter().collect();
+            let got: Vec<_> = on_dict.evaluate(&d).unwrap().iter().collect();
+            assert_eq!(got, want, "{sql}");
+            let one_column = !sql.starts_with('n') && !sql.starts_with("random");
+            assert_eq!(on_dict.per_entry.is_some(), one_column, "{sql}");
+        }
+        let e = BoolExpr::sql("c IS NULL", &d.schema()).unwrap();
+        let got = e.evaluate(&d).unwrap();
+        assert_eq!(
+            got.true_count(),
+            (0..40).filter(|i| i % 7 == 3 || i % 4 == 2).count()
+        );
     }
 
     #[test]
