@@ -263,31 +263,12 @@ fn sorted<'a>(
         columns.iter().map(|(a, _)| ByteAt::new(*a)).collect()
     };
     let hasher = hashbrown::DefaultHashBuilder::default();
-    // 1. (key, row) pairs of every in-scope value, chunk by chunk on every core, each chunk
-    //    writing its own share of one vector (no second copy of every pair).
+    // 1. A key for every in-scope value, chunk by chunk on every core: `put(key, row in chunk)`.
     let wants: Vec<BooleanBuffer> = columns.iter().map(|(a, s)| wanted(*a, *s)).collect();
-    let mut keys: Vec<(u64, u64)> = vec![(0, 0); wants.iter().map(|w| w.count_set_bits()).sum()];
-    let mut shares = Vec::with_capacity(columns.len());
-    let mut rest = keys.as_mut_slice();
-    for w in &wants {
-        let (share, tail) = rest.split_at_mut(w.count_set_bits());
-        shares.push(std::sync::Mutex::new(share));
-        rest = tail;
-    }
-    let idx: Vec<usize> = (0..columns.len()).collect();
-    let filled = par_map(&idx, |&c| {
+    let key_of = |c: usize, put: &mut dyn FnMut(u64, usize)| -> bool {
         let (a, _) = columns[c];
-        let base = starts[c];
         let rows = &wants[c];
-        let Ok(mut share) = shares[c].lock() else {
-            return false;
-        };
-        let mut n = 0;
-        let mut put = |k: u64, i: usize| {
-            share[n] = (k, base + i as u64);
-            n += 1;
-        };
-        let ok = if exact {
+        if exact {
             for_each_int_key(a, rows, |i, k| put(k as u64, i))
         } else if let Some((codes, values)) = sources[c].dictionary() {
             // One hash per dictionary value, not per row.
@@ -301,26 +282,27 @@ fn sorted<'a>(
                     put(hasher.hash_one(v), i);
                 }
             })
-        };
-        // Every slot of the share written, or the chunk is left to the counter.
-        ok && n == share.len()
-    });
-    drop(shares);
-    if filled.contains(&false) {
-        return None;
-    }
-    // 2. Sorted by key, runs of equal keys are the repeats.
+        }
+    };
+    // 2. Sorted by key, runs of equal keys are the repeats: hashes packed with their rows into
+    //    words as they are taken when the rows leave room (see `pack`), else (key, row) pairs.
     let mut pass = vec![u64::MAX; total.div_ceil(64)];
+    let fail = |row: u64| pass[(row >> 6) as usize] &= !(1u64 << (row & 63));
     let bytes = |row: u64| {
         let c = starts.partition_point(|s| *s <= row) - 1;
         sources[c].get((row - starts[c]) as usize)
     };
-    let confirm: Option<&(dyn Fn(u64) -> &'a [u8] + Sync)> =
-        if exact { None } else { Some(&bytes) };
-    mark_repeats(&mut keys, confirm, |row| {
-        pass[(row >> 6) as usize] &= !(1u64 << (row & 63))
-    });
-    drop(keys);
+    let low = row_bits((total as u64).saturating_sub(1));
+    if !exact && low <= PACKED_ROW_BITS {
+        let mask = (1u64 << low) - 1;
+        let mut words = keyed(&wants, &starts, key_of, |k, row| (k & !mask) | row)?;
+        mark_packed(&mut words, low, &bytes, fail);
+    } else {
+        let mut keys = keyed(&wants, &starts, key_of, |k, row| (k, row))?;
+        let confirm: Option<&(dyn Fn(u64) -> &'a [u8] + Sync)> =
+            if exact { None } else { Some(&bytes) };
+        mark_repeats(&mut keys, confirm, fail);
+    }
     // 3. Each chunk's share of the verdicts.
     let pass = Buffer::from_vec(pass);
     let nulls = null_count(columns);
@@ -344,28 +326,76 @@ fn sorted<'a>(
 pub(super) fn mark_repeats<'b>(
     keys: &mut [(u64, u64)],
     confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
-    mut fail: impl FnMut(u64),
+    fail: impl FnMut(u64),
 ) {
-    let levels = levels(keys.len());
-    let failed = if let Some(confirm) = confirm
+    if let Some(confirm) = confirm
         && let Some(mut packed) = pack(keys)
     {
-        let low = packed.low;
-        in_parts(
-            &mut packed.keys,
-            levels,
-            |k, bit| (k >> bit) & 1 == 1,
-            |p, out| packed_repeats_in(p, low, confirm, out),
-        )
-    } else {
-        in_parts(
-            keys,
-            levels,
-            |k, bit| (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1,
-            |p, out| repeats_in(p, confirm, out),
-        )
-    };
-    failed.into_iter().for_each(&mut fail);
+        return mark_packed(&mut packed.keys, packed.low, confirm, fail);
+    }
+    in_parts(
+        keys,
+        levels(keys.len()),
+        |k, bit| (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1,
+        |p, out| repeats_in(p, confirm, out),
+    )
+    .into_iter()
+    .for_each(fail);
+}
+
+/// [`mark_repeats`] over hashes packed with their rows (see [`pack`]): `low` bits of row.
+fn mark_packed<'b>(
+    words: &mut [u64],
+    low: u32,
+    confirm: &(dyn Fn(u64) -> &'b [u8] + Sync),
+    fail: impl FnMut(u64),
+) {
+    in_parts(
+        words,
+        levels(words.len()),
+        |k, bit| (k >> bit) & 1 == 1,
+        |p, out| packed_repeats_in(p, low, confirm, out),
+    )
+    .into_iter()
+    .for_each(fail);
+}
+
+/// The `item(key, row)` of every in-scope value, where `key_of(c, put)` calls `put(key, i)` for
+/// the in-scope rows `i` of chunk `c` (`false`: it cannot take that chunk's keys), every chunk
+/// at once on every core, each writing its own share of one vector (no second copy). `None`
+/// when a chunk's keys could not all be taken (the batch is then left to the counter).
+fn keyed<T: Copy + Default + Send>(
+    wants: &[BooleanBuffer],
+    starts: &[u64],
+    key_of: impl Fn(usize, &mut dyn FnMut(u64, usize)) -> bool + Sync,
+    item: impl Fn(u64, u64) -> T + Sync,
+) -> Option<Vec<T>> {
+    let counts: Vec<usize> = wants.iter().map(|w| w.count_set_bits()).collect();
+    let mut out = vec![T::default(); counts.iter().sum()];
+    let mut shares = Vec::with_capacity(wants.len());
+    let mut rest = out.as_mut_slice();
+    for n in &counts {
+        let (share, tail) = rest.split_at_mut(*n);
+        shares.push(std::sync::Mutex::new(share));
+        rest = tail;
+    }
+    let idx: Vec<usize> = (0..wants.len()).collect();
+    let filled = par_map(&idx, |&c| {
+        let Ok(mut share) = shares[c].lock() else {
+            return false;
+        };
+        let mut n = 0;
+        let ok = key_of(c, &mut |k, i| {
+            if let Some(slot) = share.get_mut(n) {
+                *slot = item(k, starts[c] + i as u64);
+            }
+            n += 1;
+        });
+        // Every slot of the share written, or the chunk is left to the counter.
+        ok && n == share.len()
+    });
+    drop(shares);
+    (!filled.contains(&false)).then_some(out)
 }
 
 /// Pairs from which [`mark_repeats`] sorts in parallel.
