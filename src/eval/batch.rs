@@ -26,7 +26,7 @@ pub use super::mask::{Fate, RoutedChunk};
 use super::mask::{quarantine_mask, routing_rules};
 use super::nulls::outcome;
 pub use super::spill::Replay;
-use super::spill::{Spilled, columns, settle_chunk};
+use super::spill::{Settled, Spilled, columns, settle_chunk, unique_results};
 use super::verdict::decide;
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
@@ -310,6 +310,7 @@ impl<'a> BatchRun<'a> {
         let violated = !s.violations.is_empty();
         let routing = routing_rules(compiled.rules());
         let mut quarantined = 0u64;
+        let mut settled = Settled::default();
         if !violated {
             let mut first = self.first_row;
             for c in source()? {
@@ -317,9 +318,11 @@ impl<'a> BatchRun<'a> {
                 let mut out =
                     chunk::evaluate(compiled, self.as_of, &c, self.text, first, None)?.chunk;
                 first += c.num_rows() as u64;
-                for (ri, p) in settle_chunk(compiled, &s.counters, &mut out)? {
+                let results = unique_results(compiled, &s.counters, &out)?;
+                for (ri, p) in settle_chunk(compiled, &results, &mut out) {
                     s.partials[ri].absorb(p);
                 }
+                settled.push(&results);
                 quarantined +=
                     quarantine_mask(&out.fails, &routing, Fate::Split, out.batch.num_rows())
                         .count_set_bits() as u64;
@@ -348,7 +351,7 @@ impl<'a> BatchRun<'a> {
             batch_failures,
             schema_violations: s.violations,
             replay: Some(Replayed {
-                replay: Replay::new(s.counters, fate, self.as_of),
+                replay: Replay::new(settled, self.first_row, fate, self.as_of)?,
                 compiled,
                 source,
                 text: self.text,

@@ -4,9 +4,10 @@
 //! ```text
 //!  pass 1 (push)   each chunk evaluated, its partial results merged, unique values counted;
 //!                  the chunk is dropped
-//!  pass 2 (finish) the batch read again: uniqueness settled chunk by chunk, rows to quarantine
-//!                  counted; then verdicts and the fate
-//!  pass 3 (route)  for the gate, read once more: each chunk re-evaluated and routed
+//!  pass 2 (finish) the batch read again: uniqueness settled chunk by chunk and kept as one
+//!                  result bit per row, rows to quarantine counted; then verdicts and the fate
+//!  pass 3 (route)  for the gate, read once more: each chunk re-evaluated and routed, its
+//!                  uniqueness results taken from pass 2's
 //! ```
 //!
 //! Memory is one chunk plus the uniqueness counters (proportional to the distinct values of
@@ -15,7 +16,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
@@ -137,48 +138,109 @@ impl Spilled {
     }
 }
 
-/// Marks a chunk's rows by the finished counters; returns each uniqueness rule's partial.
-pub(crate) fn settle_chunk(
+/// Each uniqueness rule's results for a chunk by the finished counters, with the null policy
+/// that applies to them.
+pub(crate) fn unique_results(
     compiled: &CompiledSuite,
     counters: &[Option<Counter>],
-    chunk: &mut Chunk,
-) -> Result<Vec<(usize, Partial)>> {
+    chunk: &Chunk,
+) -> Result<Vec<(usize, BooleanArray, NullPolicy)>> {
     let Some(bound) = chunk.bound.clone() else {
         return Ok(Vec::new());
     };
-    let rules = compiled.rules();
     let mut out = Vec::new();
-    for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
+    for (ri, (rule, br)) in compiled.rules().iter().zip(&bound.rules).enumerate() {
         let Some(counter) = &counters[ri] else {
             continue;
         };
-        let Some((result, policy)) = counter.evaluate(&br.op, &chunk.batch, rule.nulls)? else {
-            continue;
-        };
-        let scope = chunk.scopes[ri].clone();
-        let o = outcome(&result, policy, scope.as_ref());
-        let mut p = Partial::default();
-        record(&mut p, o, chunk, ri, &br.sample_cols, compiled, rule);
-        out.push((ri, p));
+        if let Some((result, policy)) = counter.evaluate(&br.op, &chunk.batch, rule.nulls)? {
+            out.push((ri, result, policy));
+        }
     }
     Ok(out)
+}
+
+/// Marks a chunk's rows by its uniqueness results; returns each uniqueness rule's partial.
+pub(crate) fn settle_chunk(
+    compiled: &CompiledSuite,
+    results: &[(usize, BooleanArray, NullPolicy)],
+    chunk: &mut Chunk,
+) -> Vec<(usize, Partial)> {
+    let Some(bound) = chunk.bound.clone() else {
+        return Vec::new();
+    };
+    let rules = compiled.rules();
+    let mut out = Vec::new();
+    for (ri, result, policy) in results {
+        let (rule, br) = (&rules[*ri], &bound.rules[*ri]);
+        let scope = chunk.scopes[*ri].clone();
+        let o = outcome(result, *policy, scope.as_ref());
+        let mut p = Partial::default();
+        record(&mut p, o, chunk, *ri, &br.sample_cols, compiled, rule);
+        out.push((*ri, p));
+    }
+    out
+}
+
+/// Each uniqueness rule's results over a whole spilled batch, gathered chunk by chunk in pass 2
+/// so that pass 3 routes by them instead of asking the counters again.
+#[derive(Debug, Default)]
+pub(crate) struct Settled {
+    /// Per rule: the results of the chunks so far, in order, and their null policy.
+    pieces: Vec<(usize, Vec<BooleanArray>, NullPolicy)>,
+}
+
+impl Settled {
+    /// Adds the next chunk's results.
+    pub(crate) fn push(&mut self, results: &[(usize, BooleanArray, NullPolicy)]) {
+        for (ri, result, policy) in results {
+            match self.pieces.iter_mut().find(|(r, _, _)| r == ri) {
+                Some((_, pieces, _)) => pieces.push(result.clone()),
+                None => self.pieces.push((*ri, vec![result.clone()], *policy)),
+            }
+        }
+    }
+
+    /// The results over the whole batch, one array per rule.
+    fn whole(self) -> Result<Vec<(usize, BooleanArray, NullPolicy)>> {
+        self.pieces
+            .into_iter()
+            .map(|(ri, pieces, policy)| {
+                let refs: Vec<&dyn arrow::array::Array> = pieces
+                    .iter()
+                    .map(|a| a as &dyn arrow::array::Array)
+                    .collect();
+                let whole = arrow::compute::concat(&refs)?;
+                Ok((ri, whole.as_boolean().clone(), policy))
+            })
+            .collect()
+    }
 }
 
 /// Routes the chunks of a batch that was too large to hold, as they are read again (pass 3).
 #[derive(Debug)]
 pub struct Replay {
-    counters: Vec<Option<Counter>>,
+    /// Each uniqueness rule's results over the batch, from pass 2.
+    settled: Vec<(usize, BooleanArray, NullPolicy)>,
+    /// The batch's first row.
+    first_row: u64,
     fate: Fate,
     as_of: DateTime<Utc>,
 }
 
 impl Replay {
-    pub(crate) fn new(counters: Vec<Option<Counter>>, fate: Fate, as_of: DateTime<Utc>) -> Self {
-        Replay {
-            counters,
+    pub(crate) fn new(
+        settled: Settled,
+        first_row: u64,
+        fate: Fate,
+        as_of: DateTime<Utc>,
+    ) -> Result<Self> {
+        Ok(Replay {
+            settled: settled.whole()?,
+            first_row,
             fate,
             as_of,
-        }
+        })
     }
 
     /// Evaluates one re-read chunk again and gives its quarantine mask, as if the batch had been
@@ -191,7 +253,20 @@ impl Replay {
         first_row: u64,
     ) -> Result<RoutedChunk> {
         let mut chunk = chunk::evaluate(compiled, self.as_of, input, text, first_row, None)?.chunk;
-        settle_chunk(compiled, &self.counters, &mut chunk)?;
+        let at = (first_row - self.first_row) as usize;
+        let n = input.num_rows();
+        let mut results = Vec::with_capacity(self.settled.len());
+        for (ri, whole, policy) in &self.settled {
+            if at + n > whole.len() {
+                return Err(crate::error::Error::Usage(format!(
+                    "the batch read again holds more rows ({}) than when it was evaluated ({})",
+                    at + n,
+                    whole.len()
+                )));
+            }
+            results.push((*ri, whole.slice(at, n), *policy));
+        }
+        settle_chunk(compiled, &results, &mut chunk);
         let routing = routing_rules(compiled.rules());
         Ok(RoutedChunk::route(chunk, &routing, self.fate))
     }
