@@ -233,15 +233,13 @@ impl<'a> BatchRun<'a> {
             .facts
             .as_ref()
             .map(|f| f.rows(first, chunk.num_rows() as u64));
-        if let Some(s) = self.spilled.as_mut() {
-            return s.absorb(chunk::evaluate(
-                self.compiled,
-                self.as_of,
-                chunk,
-                text,
-                first,
-                facts.as_ref(),
-            )?);
+        if self.spilled.is_some() {
+            // Evaluated a round at a time on every core, counted in order.
+            self.pending.push((chunk.clone(), text, first, facts));
+            if self.pending.len() >= 2 * cores() {
+                self.absorb_pending()?;
+            }
+            return Ok(());
         }
         self.pending_bytes += bytes;
         self.pending.push((chunk.clone(), text, first, facts));
@@ -289,6 +287,17 @@ impl<'a> BatchRun<'a> {
         out
     }
 
+    /// A spilled batch: evaluates the held chunks on every core and counts them in order.
+    fn absorb_pending(&mut self) -> Result<()> {
+        let outs = self.evaluate_pending();
+        if let Some(s) = self.spilled.as_mut() {
+            for out in outs {
+                s.absorb(out?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Evaluates the held chunks on every core, in order, and lets them go.
     fn evaluate_pending(&mut self) -> Vec<Result<ChunkOut>> {
         let (compiled, as_of) = (self.compiled, self.as_of);
@@ -303,6 +312,10 @@ impl<'a> BatchRun<'a> {
     /// Like [`BatchRun::finish`], reading the batch again from `source` when it was too large
     /// to hold: `source` must give the same chunks in the same order.
     pub fn finish_with_source(mut self, source: Source<'a>) -> Result<BatchResult<'a>> {
+        if self.spilled.is_none() {
+            return self.finish();
+        }
+        self.absorb_pending()?;
         let Some(mut s) = self.spilled.take() else {
             return self.finish();
         };
@@ -312,20 +325,36 @@ impl<'a> BatchRun<'a> {
         let mut quarantined = 0u64;
         let mut settled = Settled::default();
         if !violated {
+            // Read again a round of chunks at a time, each evaluated and settled by the
+            // counters on every core, then recorded in order.
+            let (as_of, text, counters) = (self.as_of, self.text, &s.counters);
+            let mut chunks = source()?;
             let mut first = self.first_row;
-            for c in source()? {
-                let c = c?;
-                let mut out =
-                    chunk::evaluate(compiled, self.as_of, &c, self.text, first, None)?.chunk;
-                first += c.num_rows() as u64;
-                let results = unique_results(compiled, &s.counters, &out)?;
-                for (ri, p) in settle_chunk(compiled, &results, &mut out) {
-                    s.partials[ri].absorb(p);
+            loop {
+                let mut round = Vec::with_capacity(2 * cores());
+                for c in chunks.by_ref().take(2 * cores()) {
+                    let c = c?;
+                    round.push((first, c));
+                    first += round.last().map_or(0, |(_, c)| c.num_rows() as u64);
                 }
-                settled.push(&results);
-                quarantined +=
-                    quarantine_mask(&out.fails, &routing, Fate::Split, out.batch.num_rows())
-                        .count_set_bits() as u64;
+                if round.is_empty() {
+                    break;
+                }
+                let outs = par_map(&round, |(first, c)| -> Result<_> {
+                    let out = chunk::evaluate(compiled, as_of, c, text, *first, None)?.chunk;
+                    let results = unique_results(compiled, counters, &out)?;
+                    Ok((out, results))
+                });
+                for out in outs {
+                    let (mut out, results) = out?;
+                    for (ri, p) in settle_chunk(compiled, &results, &mut out) {
+                        s.partials[ri].absorb(p);
+                    }
+                    settled.push(&results);
+                    quarantined +=
+                        quarantine_mask(&out.fails, &routing, Fate::Split, out.batch.num_rows())
+                            .count_set_bits() as u64;
+                }
             }
         }
         if let Some(bound) = s.bound.as_deref() {

@@ -129,10 +129,27 @@ impl Spilled {
             if self.counters[ri].is_none() {
                 self.counters[ri] = Counter::of(&br.op)?;
             }
-            if let Some(c) = self.counters[ri].as_mut() {
-                c.count(&br.op, &out.chunk.batch, out.chunk.scopes[ri].as_ref())?;
-            }
         }
+        // Each rule's counter on a core of its own.
+        let counting: Vec<std::sync::Mutex<(usize, &mut Counter)>> = self
+            .counters
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(ri, c)| c.as_mut().map(|c| std::sync::Mutex::new((ri, c))))
+            .collect();
+        let chunk = &out.chunk;
+        for counted in crate::par::par_map(&counting, |c| {
+            let mut c = c.lock().expect("one task per counter");
+            let (ri, counter) = &mut *c;
+            counter.count(
+                &bound.rules[*ri].op,
+                &chunk.batch,
+                chunk.scopes[*ri].as_ref(),
+            )
+        }) {
+            counted?;
+        }
+        drop(counting);
         self.bound.get_or_insert(bound);
         Ok(())
     }
