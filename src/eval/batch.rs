@@ -253,13 +253,13 @@ impl<'a> BatchRun<'a> {
         }
         if self.pending_bytes > self.budget {
             // Too large to hold: evaluate what is held and keep only partial results.
-            let mut s = Spilled::new(self.compiled.rules().len());
+            let mut s = Spilled::new(self.compiled.rules().len(), self.budget);
             if !self.folded.is_empty() {
                 s.partials = std::mem::take(&mut self.folded);
             }
             let outs = self.evaluate_pending();
             for out in std::mem::take(&mut self.evaluated).into_iter().chain(outs) {
-                s.absorb(out?)?;
+                s.absorb(self.compiled, out?)?;
             }
             self.spilled = Some(s);
         }
@@ -292,7 +292,7 @@ impl<'a> BatchRun<'a> {
         let outs = self.evaluate_pending();
         if let Some(s) = self.spilled.as_mut() {
             for out in outs {
-                s.absorb(out?)?;
+                s.absorb(self.compiled, out?)?;
             }
         }
         Ok(())
@@ -324,10 +324,25 @@ impl<'a> BatchRun<'a> {
         let routing = routing_rules(compiled.rules());
         let mut quarantined = 0u64;
         let mut settled = Settled::default();
+        // Uniqueness settled over the held slimmed chunks, when they all fit.
+        let known = match (s.held.take(), s.bound.as_deref()) {
+            (Some(held), Some(bound)) if !violated => {
+                let mut whole = Settled::default();
+                let results = uniqueness_results(compiled, &held, bound)?;
+                drop(held);
+                for (ri, chunks, policy) in results {
+                    for r in chunks {
+                        whole.push(&[(ri, r, policy)]);
+                    }
+                }
+                Some(whole.whole(self.first_row)?)
+            }
+            _ => None,
+        };
         if !violated {
-            // Read again a round of chunks at a time, each evaluated and settled by the
-            // counters on every core, then recorded in order.
-            let (as_of, text, counters) = (self.as_of, self.text, &s.counters);
+            // Read again a round of chunks at a time, each evaluated and settled (by the held
+            // results, else by the counters) on every core, then recorded in order.
+            let (as_of, text, counters, known) = (self.as_of, self.text, &s.counters, &known);
             let mut chunks = source()?;
             let mut first = self.first_row;
             loop {
@@ -342,7 +357,10 @@ impl<'a> BatchRun<'a> {
                 }
                 let outs = par_map(&round, |(first, c)| -> Result<_> {
                     let out = chunk::evaluate(compiled, as_of, c, text, *first, None)?.chunk;
-                    let results = unique_results(compiled, counters, &out)?;
+                    let results = match known {
+                        Some(w) => w.chunk(*first, c.num_rows())?,
+                        None => unique_results(compiled, counters, &out)?,
+                    };
                     Ok((out, results))
                 });
                 for out in outs {
@@ -350,7 +368,9 @@ impl<'a> BatchRun<'a> {
                     for (ri, p) in settle_chunk(compiled, &results, &mut out) {
                         s.partials[ri].absorb(p);
                     }
-                    settled.push(&results);
+                    if known.is_none() {
+                        settled.push(&results);
+                    }
                     quarantined +=
                         quarantine_mask(&out.fails, &routing, Fate::Split, out.batch.num_rows())
                             .count_set_bits() as u64;
@@ -380,7 +400,14 @@ impl<'a> BatchRun<'a> {
             batch_failures,
             schema_violations: s.violations,
             replay: Some(Replayed {
-                replay: Replay::new(settled, self.first_row, fate, self.as_of)?,
+                replay: Replay::new(
+                    match known {
+                        Some(w) => w,
+                        None => settled.whole(self.first_row)?,
+                    },
+                    fate,
+                    self.as_of,
+                ),
                 compiled,
                 source,
                 text: self.text,
@@ -560,7 +587,28 @@ fn settle_uniqueness(
     bound: &super::Bound,
 ) -> Result<()> {
     let rules = compiled.rules();
-    for (ri, (rule, br)) in rules.iter().zip(&bound.rules).enumerate() {
+    for (ri, results, policy) in uniqueness_results(compiled, chunks, bound)? {
+        let (rule, br) = (&rules[ri], &bound.rules[ri]);
+        for (c, r) in chunks.iter_mut().zip(results) {
+            let scope = c.scopes[ri].clone();
+            let o = outcome(&r, policy, scope.as_ref());
+            let mut part = Partial::default();
+            record(&mut part, o, c, ri, &br.sample_cols, compiled, rule);
+            partials[ri].absorb(part);
+        }
+    }
+    Ok(())
+}
+
+/// Each uniqueness rule's results over a held batch's chunks, one array per chunk, with the
+/// null policy that applies to them.
+fn uniqueness_results(
+    compiled: &CompiledSuite,
+    chunks: &[Chunk],
+    bound: &super::Bound,
+) -> Result<Vec<(usize, Vec<arrow::array::BooleanArray>, NullPolicy)>> {
+    let mut out = Vec::new();
+    for (ri, (rule, br)) in compiled.rules().iter().zip(&bound.rules).enumerate() {
         let results = match &br.op {
             Op::Unique {
                 col,
@@ -585,13 +633,7 @@ fn settle_uniqueness(
             Op::Compound { .. } => NullPolicy::Ignore,
             _ => rule.nulls,
         };
-        for (c, r) in chunks.iter_mut().zip(results) {
-            let scope = c.scopes[ri].clone();
-            let o = outcome(&r, policy, scope.as_ref());
-            let mut part = Partial::default();
-            record(&mut part, o, c, ri, &br.sample_cols, compiled, rule);
-            partials[ri].absorb(part);
-        }
+        out.push((ri, results, policy));
     }
-    Ok(())
+    Ok(out)
 }

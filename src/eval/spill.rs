@@ -100,44 +100,80 @@ pub(crate) struct Spilled {
     pub counters: Vec<Option<Counter>>,
     pub violations: Vec<String>,
     pub bound: Option<Arc<Bound>>,
+    /// The chunks slimmed to the columns uniqueness and samples read, while they fit the
+    /// budget: uniqueness is then settled over them as over a held batch, and the counters are
+    /// not used. Past the budget they are counted, and dropped.
+    pub held: Option<Vec<Chunk>>,
+    held_bytes: usize,
+    budget: usize,
 }
 
 impl Spilled {
-    pub(crate) fn new(rules: usize) -> Self {
+    /// Pass 1 of a batch with `rules` rules, holding its slimmed chunks up to `budget` bytes.
+    pub(crate) fn new(rules: usize, budget: usize) -> Self {
         Spilled {
             partials: (0..rules).map(|_| Partial::default()).collect(),
             counters: (0..rules).map(|_| None).collect(),
             violations: Vec::new(),
             bound: None,
+            held: Some(Vec::new()),
+            held_bytes: 0,
+            budget,
         }
     }
 
     /// Pass 1 for one evaluated chunk (chunks in order).
-    pub(crate) fn absorb(&mut self, out: ChunkOut) -> Result<()> {
-        for v in out.violations {
+    pub(crate) fn absorb(&mut self, compiled: &CompiledSuite, out: ChunkOut) -> Result<()> {
+        let mut out = chunk::slim(compiled, out);
+        for v in std::mem::take(&mut out.violations) {
             if !self.violations.contains(&v) {
                 self.violations.push(v);
             }
         }
-        for (p, q) in self.partials.iter_mut().zip(out.partials) {
+        for (p, q) in self
+            .partials
+            .iter_mut()
+            .zip(std::mem::take(&mut out.partials))
+        {
             p.absorb(q);
         }
         let Some(bound) = out.chunk.bound.clone() else {
             return Ok(());
         };
+        self.bound.get_or_insert(bound.clone());
+        let settles = |op: &Op| matches!(op, Op::Unique { .. } | Op::Compound { .. });
+        if !bound.rules.iter().any(|br| settles(&br.op)) {
+            self.held = None;
+        }
+        if let Some(held) = self.held.as_mut() {
+            self.held_bytes += out.chunk.batch.get_array_memory_size();
+            held.push(out.chunk);
+            if self.held_bytes <= self.budget {
+                return Ok(());
+            }
+            // Too many even slimmed: counted from here on.
+            for chunk in self.held.take().unwrap_or_default() {
+                self.count(&bound, &chunk)?;
+            }
+            return Ok(());
+        }
+        self.count(&bound, &out.chunk)
+    }
+
+    /// Counts a chunk's values for every uniqueness rule, each rule's counter on a core of its
+    /// own.
+    fn count(&mut self, bound: &Bound, chunk: &Chunk) -> Result<()> {
         for (ri, br) in bound.rules.iter().enumerate() {
             if self.counters[ri].is_none() {
                 self.counters[ri] = Counter::of(&br.op)?;
             }
         }
-        // Each rule's counter on a core of its own.
         let counting: Vec<std::sync::Mutex<(usize, &mut Counter)>> = self
             .counters
             .iter_mut()
             .enumerate()
             .filter_map(|(ri, c)| c.as_mut().map(|c| std::sync::Mutex::new((ri, c))))
             .collect();
-        let chunk = &out.chunk;
         for counted in crate::par::par_map(&counting, |c| {
             let mut c = c.lock().expect("one task per counter");
             let (ri, counter) = &mut *c;
@@ -149,8 +185,6 @@ impl Spilled {
         }) {
             counted?;
         }
-        drop(counting);
-        self.bound.get_or_insert(bound);
         Ok(())
     }
 }
@@ -218,9 +252,10 @@ impl Settled {
         }
     }
 
-    /// The results over the whole batch, one array per rule.
-    fn whole(self) -> Result<Vec<(usize, BooleanArray, NullPolicy)>> {
-        self.pieces
+    /// The results over the whole batch, whose first row is `first_row`.
+    pub(crate) fn whole(self, first_row: u64) -> Result<Whole> {
+        let results = self
+            .pieces
             .into_iter()
             .map(|(ri, pieces, policy)| {
                 let refs: Vec<&dyn arrow::array::Array> = pieces
@@ -230,7 +265,39 @@ impl Settled {
                 let whole = arrow::compute::concat(&refs)?;
                 Ok((ri, whole.as_boolean().clone(), policy))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok(Whole { results, first_row })
+    }
+}
+
+/// Each uniqueness rule's results over a whole batch, one array per rule.
+#[derive(Debug)]
+pub(crate) struct Whole {
+    results: Vec<(usize, BooleanArray, NullPolicy)>,
+    /// The batch's first row.
+    first_row: u64,
+}
+
+impl Whole {
+    /// The results of the `n` rows from `first_row` (of the file, as chunks count them).
+    pub(crate) fn chunk(
+        &self,
+        first_row: u64,
+        n: usize,
+    ) -> Result<Vec<(usize, BooleanArray, NullPolicy)>> {
+        let at = (first_row - self.first_row) as usize;
+        let mut out = Vec::with_capacity(self.results.len());
+        for (ri, whole, policy) in &self.results {
+            if at + n > whole.len() {
+                return Err(crate::error::Error::Usage(format!(
+                    "the batch read again holds more rows ({}) than when it was evaluated ({})",
+                    at + n,
+                    whole.len()
+                )));
+            }
+            out.push((*ri, whole.slice(at, n), *policy));
+        }
+        Ok(out)
     }
 }
 
@@ -238,26 +305,18 @@ impl Settled {
 #[derive(Debug)]
 pub struct Replay {
     /// Each uniqueness rule's results over the batch, from pass 2.
-    settled: Vec<(usize, BooleanArray, NullPolicy)>,
-    /// The batch's first row.
-    first_row: u64,
+    settled: Whole,
     fate: Fate,
     as_of: DateTime<Utc>,
 }
 
 impl Replay {
-    pub(crate) fn new(
-        settled: Settled,
-        first_row: u64,
-        fate: Fate,
-        as_of: DateTime<Utc>,
-    ) -> Result<Self> {
-        Ok(Replay {
-            settled: settled.whole()?,
-            first_row,
+    pub(crate) fn new(settled: Whole, fate: Fate, as_of: DateTime<Utc>) -> Self {
+        Replay {
+            settled,
             fate,
             as_of,
-        })
+        }
     }
 
     /// Evaluates one re-read chunk again and gives its quarantine mask, as if the batch had been
@@ -270,19 +329,7 @@ impl Replay {
         first_row: u64,
     ) -> Result<RoutedChunk> {
         let mut chunk = chunk::evaluate(compiled, self.as_of, input, text, first_row, None)?.chunk;
-        let at = (first_row - self.first_row) as usize;
-        let n = input.num_rows();
-        let mut results = Vec::with_capacity(self.settled.len());
-        for (ri, whole, policy) in &self.settled {
-            if at + n > whole.len() {
-                return Err(crate::error::Error::Usage(format!(
-                    "the batch read again holds more rows ({}) than when it was evaluated ({})",
-                    at + n,
-                    whole.len()
-                )));
-            }
-            results.push((*ri, whole.slice(at, n), *policy));
-        }
+        let results = self.settled.chunk(first_row, input.num_rows())?;
         settle_chunk(compiled, &results, &mut chunk);
         let routing = routing_rules(compiled.rules());
         Ok(RoutedChunk::route(chunk, &routing, self.fate))

@@ -460,8 +460,9 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
 }
 
 /// A spilled batch of several chunks whose repeats sit in its later chunks (and in the middle
-/// of a file cut into batches): each chunk routed by the uniqueness results of its own rows, so
-/// the tables are those of the batch held whole.
+/// of a file cut into batches): each chunk routed by the uniqueness results of its own rows,
+/// settled over the slimmed chunks held or by counters, so the tables are those of the batch
+/// held whole.
 #[tokio::test]
 async fn repeats_in_later_chunks_of_a_spilled_batch_are_routed_as_held() {
     use arrow::array::{ArrayRef, Int64Array, StringArray};
@@ -495,14 +496,27 @@ expectations:
             format!("ref-{i}")
         }
     })));
-    let batch = RecordBatch::try_from_iter(vec![("id", ids), ("k", ks), ("ref", refs)]).unwrap();
+    // A wide column no uniqueness rule reads: the batch is several times its slimmed chunks.
+    let notes: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..n).map(|i| format!("{i:0>120}")),
+    ));
+    let batch =
+        RecordBatch::try_from_iter(vec![("id", ids), ("k", ks), ("ref", refs), ("note", notes)])
+            .unwrap();
     let input = tempfile::tempdir().unwrap();
     super::util::write_parquet(&input.path().join("rows.parquet"), &batch, 100_000);
     let inputs = [input.path().join("rows.parquet")];
-    for batch_rows in [None, Some(120_000)] {
+    // Held whole; spilled with its slimmed chunks held (about 6 MB of 31 MB); spilled and
+    // counted.
+    for (batch_rows, memory) in [
+        (None, 1),
+        (Some(120_000), 1),
+        (None, 12 << 20),
+        (Some(120_000), 8 << 20),
+    ] {
         let (held, spilled) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let mut quarantined = Vec::new();
-        for (dir, memory) in [(&held, usize::MAX), (&spilled, 1)] {
+        for (dir, memory) in [(&held, usize::MAX), (&spilled, memory)] {
             let r = gate(suite.clone(), dir.path())
                 .with_run_id("r")
                 .with_batch_memory(memory)
@@ -515,14 +529,14 @@ expectations:
             quarantined.push(r.summary.rows_quarantined);
         }
         assert!(quarantined[0] > 100, "{batch_rows:?}: {quarantined:?}");
-        assert_eq!(quarantined[0], quarantined[1], "{batch_rows:?}");
+        assert_eq!(quarantined[0], quarantined[1], "{batch_rows:?} {memory}");
         for t in ["t", "q"] {
             let x = ints(&read(&held.path().join(t), "ORDER BY id, ref").await, "id");
             let y = ints(
                 &read(&spilled.path().join(t), "ORDER BY id, ref").await,
                 "id",
             );
-            assert_eq!(x, y, "{batch_rows:?} {t}");
+            assert_eq!(x, y, "{batch_rows:?} {memory} {t}");
         }
     }
 }
