@@ -324,25 +324,31 @@ impl<'a> BatchRun<'a> {
         let routing = routing_rules(compiled.rules());
         let mut quarantined = 0u64;
         let mut settled = Settled::default();
-        // Uniqueness settled over the held slimmed chunks, when they all fit.
-        let known = match (s.held.take(), s.bound.as_deref()) {
-            (Some(held), Some(bound)) if !violated => {
-                let mut whole = Settled::default();
-                let results = uniqueness_results(compiled, &held, bound)?;
+        // Uniqueness settled over the held slimmed chunks when they all fit: they still carry
+        // every rule's failures and the columns samples name, so the batch is decided without
+        // reading it again. Else read again, each chunk settled by the counters.
+        let held = match (s.held.take(), s.bound.clone()) {
+            (Some(mut held), Some(bound)) if !violated => {
+                let results = settle_uniqueness(compiled, &mut held, &mut s.partials, &bound)?;
+                for c in &held {
+                    quarantined +=
+                        quarantine_mask(&c.fails, &routing, Fate::Split, c.batch.num_rows())
+                            .count_set_bits() as u64;
+                }
                 drop(held);
                 for (ri, chunks, policy) in results {
                     for r in chunks {
-                        whole.push(&[(ri, r, policy)]);
+                        settled.push(&[(ri, r, policy)]);
                     }
                 }
-                Some(whole.whole(self.first_row)?)
+                true
             }
-            _ => None,
+            _ => false,
         };
-        if !violated {
-            // Read again a round of chunks at a time, each evaluated and settled (by the held
-            // results, else by the counters) on every core, then recorded in order.
-            let (as_of, text, counters, known) = (self.as_of, self.text, &s.counters, &known);
+        if !violated && !held {
+            // Read again a round of chunks at a time, each evaluated and settled by the
+            // counters on every core, then recorded in order.
+            let (as_of, text, counters) = (self.as_of, self.text, &s.counters);
             let mut chunks = source()?;
             let mut first = self.first_row;
             loop {
@@ -357,10 +363,7 @@ impl<'a> BatchRun<'a> {
                 }
                 let outs = par_map(&round, |(first, c)| -> Result<_> {
                     let out = chunk::evaluate(compiled, as_of, c, text, *first, None)?.chunk;
-                    let results = match known {
-                        Some(w) => w.chunk(*first, c.num_rows())?,
-                        None => unique_results(compiled, counters, &out)?,
-                    };
+                    let results = unique_results(compiled, counters, &out)?;
                     Ok((out, results))
                 });
                 for out in outs {
@@ -368,9 +371,7 @@ impl<'a> BatchRun<'a> {
                     for (ri, p) in settle_chunk(compiled, &results, &mut out) {
                         s.partials[ri].absorb(p);
                     }
-                    if known.is_none() {
-                        settled.push(&results);
-                    }
+                    settled.push(&results);
                     quarantined +=
                         quarantine_mask(&out.fails, &routing, Fate::Split, out.batch.num_rows())
                             .count_set_bits() as u64;
@@ -400,14 +401,7 @@ impl<'a> BatchRun<'a> {
             batch_failures,
             schema_violations: s.violations,
             replay: Some(Replayed {
-                replay: Replay::new(
-                    match known {
-                        Some(w) => w,
-                        None => settled.whole(self.first_row)?,
-                    },
-                    fate,
-                    self.as_of,
-                ),
+                replay: Replay::new(settled.whole(self.first_row)?, fate, self.as_of),
                 compiled,
                 source,
                 text: self.text,
@@ -580,24 +574,28 @@ fn input_columns(schema: &arrow::datatypes::Schema) -> String {
 
 /// `unique` and `compound_unique` need every value of the batch: settled here, after all chunks
 /// were evaluated, then recorded per chunk like any row-level result.
+/// Settles `unique` and `compound_unique` over a held batch's chunks: their failures marked in
+/// each chunk and recorded in `partials`. Gives each rule's results per chunk.
 fn settle_uniqueness(
     compiled: &CompiledSuite,
     chunks: &mut [Chunk],
     partials: &mut [Partial],
     bound: &super::Bound,
-) -> Result<()> {
+) -> Result<Vec<(usize, Vec<arrow::array::BooleanArray>, NullPolicy)>> {
     let rules = compiled.rules();
-    for (ri, results, policy) in uniqueness_results(compiled, chunks, bound)? {
+    let all = uniqueness_results(compiled, chunks, bound)?;
+    for (ri, results, policy) in &all {
+        let (ri, policy) = (*ri, *policy);
         let (rule, br) = (&rules[ri], &bound.rules[ri]);
         for (c, r) in chunks.iter_mut().zip(results) {
             let scope = c.scopes[ri].clone();
-            let o = outcome(&r, policy, scope.as_ref());
+            let o = outcome(r, policy, scope.as_ref());
             let mut part = Partial::default();
             record(&mut part, o, c, ri, &br.sample_cols, compiled, rule);
             partials[ri].absorb(part);
         }
     }
-    Ok(())
+    Ok(all)
 }
 
 /// Each uniqueness rule's results over a held batch's chunks, one array per chunk, with the
