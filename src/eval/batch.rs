@@ -13,26 +13,21 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch};
-use arrow::buffer::BooleanBuffer;
+use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 
 use super::CompiledSuite;
-use super::bind::Op;
-use super::chunk::{self, Chunk, ChunkOut, Partial, record, slim};
-use super::kernels::batch_compound::compound_over;
-use super::kernels::batch_unique::unique_over;
+use super::chunk::{self, Chunk, ChunkOut, Partial, slim};
 pub use super::mask::{Fate, RoutedChunk};
 use super::mask::{quarantine_mask, routing_rules};
-use super::nulls::outcome;
+use super::settle::settle_uniqueness;
 pub use super::spill::Replay;
-use super::spill::{Settled, Spilled, columns, settle_chunk, unique_results};
+use super::spill::{Settled, Spilled, settle_chunk, unique_results};
 use super::verdict::decide;
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
 use crate::par::{cores, par_map};
 use crate::report::{BatchOutcome, BatchReport, ExpectationResult};
-use crate::suite::NullPolicy;
 
 pub use super::chunk::MAX_SAMPLES;
 
@@ -570,68 +565,4 @@ fn input_columns(schema: &arrow::datatypes::Schema) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `unique` and `compound_unique` need every value of the batch: settled here, after all chunks
-/// were evaluated, then recorded per chunk like any row-level result.
-/// Settles `unique` and `compound_unique` over a held batch's chunks: their failures marked in
-/// each chunk and recorded in `partials`. Gives each rule's results per chunk.
-fn settle_uniqueness(
-    compiled: &CompiledSuite,
-    chunks: &mut [Chunk],
-    partials: &mut [Partial],
-    bound: &super::Bound,
-) -> Result<Vec<(usize, Vec<arrow::array::BooleanArray>, NullPolicy)>> {
-    let rules = compiled.rules();
-    let all = uniqueness_results(compiled, chunks, bound)?;
-    for (ri, results, policy) in &all {
-        let (ri, policy) = (*ri, *policy);
-        let (rule, br) = (&rules[ri], &bound.rules[ri]);
-        for (c, r) in chunks.iter_mut().zip(results) {
-            let scope = c.scopes[ri].clone();
-            let o = outcome(r, policy, scope.as_ref());
-            let mut part = Partial::default();
-            record(&mut part, o, c, ri, &br.sample_cols, compiled, rule);
-            partials[ri].absorb(part);
-        }
-    }
-    Ok(all)
-}
-
-/// Each uniqueness rule's results over a held batch's chunks, one array per chunk, with the
-/// null policy that applies to them.
-fn uniqueness_results(
-    compiled: &CompiledSuite,
-    chunks: &[Chunk],
-    bound: &super::Bound,
-) -> Result<Vec<(usize, Vec<arrow::array::BooleanArray>, NullPolicy)>> {
-    let mut out = Vec::new();
-    for (ri, (rule, br)) in compiled.rules().iter().zip(&bound.rules).enumerate() {
-        let results = match &br.op {
-            Op::Unique {
-                col,
-                nulls_distinct,
-            } => {
-                let columns: Vec<(&dyn Array, Option<&BooleanBuffer>)> = chunks
-                    .iter()
-                    .map(|c| (c.batch.column(*col).as_ref(), c.scopes[ri].as_ref()))
-                    .collect();
-                unique_over(&columns, *nulls_distinct)
-            }
-            Op::Compound { cols, types } => {
-                let columns: Vec<_> = chunks
-                    .iter()
-                    .map(|c| (columns(&c.batch, cols), c.scopes[ri].as_ref()))
-                    .collect();
-                compound_over(types, &columns)?
-            }
-            _ => continue,
-        };
-        let policy = match &br.op {
-            Op::Compound { .. } => NullPolicy::Ignore,
-            _ => rule.nulls,
-        };
-        out.push((ri, results, policy));
-    }
-    Ok(out)
 }

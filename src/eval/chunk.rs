@@ -397,3 +397,8 @@ pub(crate) fn slim(compiled: &CompiledSuite, mut out: ChunkOut) -> ChunkOut {
     }
     out
 }
+
+/// The columns `cols` of a chunk, in that order.
+pub(crate) fn columns(batch: &RecordBatch, cols: &[usize]) -> Vec<arrow::array::ArrayRef> {
+    cols.iter().map(|i| batch.column(*i).clone()).collect()
+}

@@ -16,6 +16,7 @@ pub(crate) mod kernels;
 pub mod literal;
 pub mod mask;
 pub(crate) mod nulls;
+mod settle;
 mod spill;
 mod unread;
 mod verdict;

@@ -2,27 +2,31 @@
 //! their source.
 //!
 //! ```text
-//!  pass 1 (push)   each chunk evaluated, its partial results merged, unique values counted;
-//!                  the chunk is dropped
-//!  pass 2 (finish) the batch read again: uniqueness settled chunk by chunk and kept as one
-//!                  result bit per row, rows to quarantine counted; then verdicts and the fate
+//!  pass 1 (push)   chunks evaluated a round at a time on every core, their partial results
+//!                  merged; each chunk slimmed to its rules' failures and the columns
+//!                  uniqueness and samples read, and held while those fit the budget; past it,
+//!                  the held and later chunks counted into uniqueness counters and dropped
+//!  pass 2 (finish) held: uniqueness settled over the slimmed chunks as over a held batch.
+//!                  Counted: the batch read again, each chunk settled by the counters. Either
+//!                  way rows to quarantine counted, uniqueness kept as one result bit per row
+//!                  and rule; then verdicts and the fate
 //!  pass 3 (route)  for the gate, read once more: each chunk re-evaluated and routed, its
 //!                  uniqueness results taken from pass 2's
 //! ```
 //!
-//! Memory is one chunk plus the uniqueness counters (proportional to the distinct values of
-//! the batch) instead of the whole batch. Evaluation is deterministic, so every pass sees the
-//! same results.
+//! Memory is a round of chunks plus the slimmed chunks (about the budget at most) or the
+//! uniqueness counters (proportional to the distinct values of the batch), instead of the whole
+//! batch. Evaluation is deterministic, so every pass sees the same results.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use chrono::{DateTime, Utc};
 
 use super::CompiledSuite;
 use super::bind::{Bound, Op};
-use super::chunk::{self, Chunk, ChunkOut, Partial, record};
+use super::chunk::{self, Chunk, ChunkOut, Partial, columns, record};
 use super::kernels::unique::{CompoundCounter, UniqueCounter};
 use super::mask::{Fate, RoutedChunk, routing_rules};
 use super::nulls::outcome;
@@ -86,11 +90,6 @@ impl Counter {
             _ => None,
         })
     }
-}
-
-/// The columns `cols` of a chunk, in that order.
-pub(crate) fn columns(batch: &RecordBatch, cols: &[usize]) -> Vec<ArrayRef> {
-    cols.iter().map(|i| batch.column(*i).clone()).collect()
 }
 
 /// What pass 1 keeps.

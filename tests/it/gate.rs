@@ -15,14 +15,14 @@ fn rows(b: &[RecordBatch]) -> usize {
     b.iter().map(RecordBatch::num_rows).sum()
 }
 
-fn gate(suite: Suite, dir: &Path) -> dq_gate::GateBuilder {
+pub(super) fn gate(suite: Suite, dir: &Path) -> dq_gate::GateBuilder {
     Gate::builder(Arc::new(CompiledSuite::new(suite).unwrap()))
         .with_target(dir.join("t").to_str().unwrap())
         .with_quarantine(dir.join("q").to_str().unwrap())
         .with_as_of(as_of())
 }
 
-fn claims_files() -> Vec<std::path::PathBuf> {
+pub(super) fn claims_files() -> Vec<std::path::PathBuf> {
     vec![root().join("fixtures/claims")]
 }
 
@@ -372,180 +372,6 @@ async fn a_stream_of_batches_is_gated_too() {
         sorted(ints(&read(&dir.path().join("q"), "").await, "x")),
         vec![Some(-5), Some(-1)]
     );
-}
-
-/// A batch larger than the memory budget is evaluated in a streaming pass and read again to be
-/// routed: the report and the tables are exactly those of the batch held whole.
-#[tokio::test]
-async fn a_batch_over_the_memory_budget_gives_the_same_result() {
-    let suite = Suite::from_path(root().join("expectations/claims.yaml")).unwrap();
-    let held = tempfile::tempdir().unwrap();
-    let streamed = tempfile::tempdir().unwrap();
-    let a = gate(suite.clone(), held.path())
-        .with_run_id("r")
-        .build()
-        .unwrap()
-        .run_paths(&claims_files())
-        .await
-        .unwrap();
-    let b = gate(suite.clone(), streamed.path())
-        .with_run_id("r")
-        .with_batch_memory(1)
-        .build()
-        .unwrap()
-        .run_paths(&claims_files())
-        .await
-        .unwrap();
-    let strip = |r: &dq_gate::Report| {
-        let mut v = serde_json::to_value(&r.batches).unwrap();
-        for b in v.as_array_mut().unwrap() {
-            b["committed"] = serde_json::Value::Null;
-        }
-        (v, serde_json::to_value(&r.summary).unwrap())
-    };
-    assert_eq!(strip(&a), strip(&b));
-    for t in ["t", "q"] {
-        let x = ints(
-            &read(&held.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        let y = ints(
-            &read(&streamed.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        assert_eq!(x, y, "{t}");
-    }
-    // Batches cut from the middle of a file, routed by the results of their own rows: as
-    // those batches held whole.
-    let (held_cut, cut) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut reports = Vec::new();
-    for (dir, memory) in [(&held_cut, usize::MAX), (&cut, 1)] {
-        let r = gate(suite.clone(), dir.path())
-            .with_run_id("r")
-            .with_batch_memory(memory)
-            .with_batch_rows(Some(15))
-            .build()
-            .unwrap()
-            .run_paths(&claims_files())
-            .await
-            .unwrap();
-        assert_eq!(r.summary.batches, 6);
-        reports.push(strip(&r));
-    }
-    assert_eq!(reports[0], reports[1]);
-    for t in ["t", "q"] {
-        let x = ints(
-            &read(&held_cut.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        let y = ints(
-            &read(&cut.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        assert_eq!(x, y, "{t}");
-    }
-    // validate takes the same path.
-    let compiled = CompiledSuite::new(suite).unwrap();
-    let v = super::util::validate(&compiled, &claims_files(), |b| b.with_batch_memory(1));
-    assert_eq!(serde_json::to_value(&v.summary).unwrap(), strip(&a).1);
-    // Also for batches cut from the middle of a file (read again from their first row).
-    let streamed = super::util::validate(&compiled, &claims_files(), |b| {
-        b.with_batch_memory(1).with_batch_rows(Some(15))
-    });
-    let held = super::util::validate(&compiled, &claims_files(), |b| {
-        b.with_batch_rows(Some(15)).with_batch_memory(usize::MAX)
-    });
-    assert_eq!(strip(&held), strip(&streamed));
-    assert_eq!(held.summary.batches, 6);
-}
-
-/// A spilled batch of several chunks whose repeats sit in its later chunks (and in the middle
-/// of a file cut into batches): each chunk routed by the uniqueness results of its own rows,
-/// settled over the slimmed chunks held or by counters, so the tables are those of the batch
-/// held whole.
-#[tokio::test]
-async fn repeats_in_later_chunks_of_a_spilled_batch_are_routed_as_held() {
-    use arrow::array::{ArrayRef, Int64Array, StringArray};
-    let suite = Suite::from_yaml(
-        r#"dq_suite: 1
-name: t
-version: 1
-expectations:
-  - {id: id_unique, expect: unique, column: id}
-  - {id: pair_unique, expect: compound_unique, columns: [k, ref]}
-"#,
-        "t.yaml",
-    )
-    .unwrap();
-    // 200,000 rows: four chunks of a file. Ids repeat in pairs from row 140,000 on, each
-    // `ref` repeats for its `k` from row 190,000 on.
-    let n = 200_000i64;
-    let id = |i: i64| i * 7919 % 1_000_003;
-    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| {
-        if i >= 140_000 && i % 1000 == 1 {
-            id(i - 1)
-        } else {
-            id(i)
-        }
-    })));
-    let ks: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| i % 5)));
-    let refs: ArrayRef = Arc::new(StringArray::from_iter_values((0..n).map(|i| {
-        if i >= 190_000 && i % 500 == 0 {
-            format!("ref-{}", i - 10)
-        } else {
-            format!("ref-{i}")
-        }
-    })));
-    // A wide column no uniqueness rule reads: the batch is several times its slimmed chunks.
-    let notes: ArrayRef = Arc::new(StringArray::from_iter_values(
-        (0..n).map(|i| format!("{i:0>120}")),
-    ));
-    let batch =
-        RecordBatch::try_from_iter(vec![("id", ids), ("k", ks), ("ref", refs), ("note", notes)])
-            .unwrap();
-    let input = tempfile::tempdir().unwrap();
-    super::util::write_parquet(&input.path().join("rows.parquet"), &batch, 100_000);
-    let inputs = [input.path().join("rows.parquet")];
-    // Held whole; spilled with its slimmed chunks held (about 6 MB of 31 MB); spilled and
-    // counted.
-    for (batch_rows, memory) in [
-        (None, 1),
-        (Some(120_000), 1),
-        (None, 12 << 20),
-        (Some(120_000), 8 << 20),
-    ] {
-        let (held, spilled) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (mut quarantined, mut reports) = (Vec::new(), Vec::new());
-        for (dir, memory) in [(&held, usize::MAX), (&spilled, memory)] {
-            let r = gate(suite.clone(), dir.path())
-                .with_run_id("r")
-                .with_batch_memory(memory)
-                .with_batch_rows(batch_rows)
-                .build()
-                .unwrap()
-                .run_paths(&inputs)
-                .await
-                .unwrap();
-            quarantined.push(r.summary.rows_quarantined);
-            // Every count, sample and verdict, all but where each batch was committed.
-            let mut v = serde_json::to_value(&r.batches).unwrap();
-            for b in v.as_array_mut().unwrap() {
-                b["committed"] = serde_json::Value::Null;
-            }
-            reports.push(v);
-        }
-        assert_eq!(reports[0], reports[1], "{batch_rows:?} {memory}");
-        assert!(quarantined[0] > 100, "{batch_rows:?}: {quarantined:?}");
-        assert_eq!(quarantined[0], quarantined[1], "{batch_rows:?} {memory}");
-        for t in ["t", "q"] {
-            let x = ints(&read(&held.path().join(t), "ORDER BY id, ref").await, "id");
-            let y = ints(
-                &read(&spilled.path().join(t), "ORDER BY id, ref").await,
-                "id",
-            );
-            assert_eq!(x, y, "{batch_rows:?} {memory} {t}");
-        }
-    }
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod release;
 mod roundtrip;
 #[cfg(feature = "s3")]
 mod s3;
+mod spill;
 mod stage;
 mod status;
 mod suggest;
