@@ -3,8 +3,10 @@ read the Parquet file, count each expectation's failing rows with dq-gate's sema
 left out unless the kind says otherwise; `sql` fails a null), compute the metrics, and split the
 rows that pass every routing check from the rest.
 
-usage: payments_check.py INPUT.parquet AS_OF (RFC 3339, UTC)
-Prints one JSON object: failed rows per expectation, the metrics, and the split.
+usage: payments_check.py INPUT.parquet AS_OF (RFC 3339, UTC) [OUT]
+Prints one JSON object: failed rows per expectation, the metrics, and the split. With OUT, also
+writes the two parts as Delta tables OUT/target and OUT/quarantine with deltalake's
+`write_deltalake`, as `dq-check run` does (`benches/peers/run payments`).
 """
 import datetime as dt
 import json
@@ -63,6 +65,11 @@ def main() -> None:
     routing = [k for k, (_, routes) in checks.items() if routes]
     bad = failed.select(pl.any_horizontal(routing) | (not batch_ok)).to_series()
     good, quarantined = df.filter(~bad), df.filter(bad)
+    if len(sys.argv) > 3:
+        from deltalake import write_deltalake
+
+        write_deltalake(f"{sys.argv[3]}/target", good.to_arrow())
+        write_deltalake(f"{sys.argv[3]}/quarantine", quarantined.to_arrow())
     print(json.dumps({"rows": df.height, "failed": counts, "metrics": metrics,
                       "passing_rows": good.height, "failing_rows": quarantined.height}))
 
