@@ -1,5 +1,6 @@
 //! A parallel map over the machine's cores, in order: the one way dq-gate uses more than one
-//! core (decoding a file's columns, evaluating a batch's chunks, marking repeated values).
+//! core (decoding a file's columns, evaluating a batch's chunks, marking repeated values); and
+//! one vector filled by parts at once over it (the keys uniqueness sorts).
 
 /// The machine's cores (1 when unknown).
 pub(crate) fn cores() -> usize {
@@ -44,4 +45,69 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
     out.into_iter()
         .map(|r| r.expect("every item ran"))
         .collect()
+}
+
+/// One vector filled by `sizes.len()` parts at once on every core: part `p` puts at most
+/// `sizes[p]` items through `fill(p, put)`, into its own share of the vector (no second copy;
+/// items past its share are counted, not kept), and the shares are then closed up in order.
+/// Gives the vector and how many items each part put.
+pub(crate) fn fill_parts<T: Copy + Default + Send, E: Send>(
+    sizes: &[usize],
+    fill: impl Fn(usize, &mut dyn FnMut(T)) -> Result<(), E> + Sync,
+) -> Result<(Vec<T>, Vec<usize>), E> {
+    let mut out = vec![T::default(); sizes.iter().sum()];
+    let mut shares = Vec::with_capacity(sizes.len());
+    let mut rest = out.as_mut_slice();
+    for n in sizes {
+        let (share, tail) = rest.split_at_mut(*n);
+        shares.push(std::sync::Mutex::new(share));
+        rest = tail;
+    }
+    let idx: Vec<usize> = (0..sizes.len()).collect();
+    let put = par_map(&idx, |&p| {
+        let mut share = shares[p].lock().expect("one task per share");
+        let mut n = 0;
+        fill(p, &mut |item| {
+            if let Some(slot) = share.get_mut(n) {
+                *slot = item;
+            }
+            n += 1;
+        })?;
+        Ok(n)
+    });
+    drop(shares);
+    let put = put.into_iter().collect::<Result<Vec<usize>, E>>()?;
+    let (mut from, mut at) = (0, 0);
+    for (size, n) in sizes.iter().zip(&put) {
+        let kept = (*n).min(*size);
+        out.copy_within(from..from + kept, at);
+        (from, at) = (from + size, at + kept);
+    }
+    out.truncate(at);
+    Ok((out, put))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts that put fewer items than their share, all of it, or more: closed up in order,
+    /// the extra counted and not kept; an error of any part is the result.
+    #[test]
+    fn parts_fill_one_vector_in_order() {
+        let sizes = [3, 0, 4, 2];
+        let puts: [usize; 4] = [2, 0, 4, 5];
+        let (v, put) = fill_parts(&sizes, |p, put: &mut dyn FnMut(u32)| -> Result<(), ()> {
+            (0..puts[p]).for_each(|i| put((10 * p + i) as u32));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(v, vec![0, 1, 20, 21, 22, 23, 30, 31]);
+        assert_eq!(put, puts.to_vec());
+        let failed = fill_parts(
+            &sizes,
+            |p, _: &mut dyn FnMut(u32)| if p == 2 { Err(p) } else { Ok(()) },
+        );
+        assert_eq!(failed.err(), Some(2));
+    }
 }

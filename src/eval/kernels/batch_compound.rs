@@ -17,7 +17,7 @@ use datafusion::common::hash_utils::create_hashes;
 
 use super::batch_unique::{PACKED_ROW_BITS, mark_repeats, row_bits, shared_keys, shared_words};
 use super::unique::any_null;
-use crate::par::par_map;
+use crate::par::fill_parts;
 
 /// Rows converted and hashed as one task.
 /// (Small under test, so that tests cut chunks into pieces.)
@@ -83,9 +83,11 @@ fn compound_packing(
         }
         Ok(())
     };
+    // At most one item per row of each piece.
+    let sizes: Vec<usize> = pieces.iter().map(|(_, _, n)| *n).collect();
     let mut shared: Vec<(u64, u64)> = if low <= packed_row_bits {
         let mask = (1u64 << low) - 1;
-        let mut words = per_row(&starts, |p, put: &mut dyn FnMut(u64)| {
+        let (mut words, _) = fill_parts(&sizes, |p, put: &mut dyn FnMut(u64)| {
             hash(&mut |h, row| put((h & !mask) | row), p)
         })?;
         shared_words(&mut words, low)
@@ -93,7 +95,7 @@ fn compound_packing(
             .map(|k| (k & !mask, k & mask))
             .collect()
     } else {
-        let mut pairs = per_row(&starts, |p, put: &mut dyn FnMut((u64, u64))| {
+        let (mut pairs, _) = fill_parts(&sizes, |p, put: &mut dyn FnMut((u64, u64))| {
             hash(&mut |h, row| put((h, row)), p)
         })?;
         shared_keys(&mut pairs)
@@ -141,43 +143,6 @@ fn compound_packing(
             BooleanArray::new(values, None)
         })
         .collect())
-}
-
-/// What `fill(p, put)` puts for piece `p` of rows `starts[p]..starts[p + 1]`, at most one item
-/// per row, every piece at once on every core into its own share of one vector (no second copy
-/// of the items), the shares then closed up in order.
-fn per_row<T: Copy + Default + Send>(
-    starts: &[u64],
-    fill: impl Fn(usize, &mut dyn FnMut(T)) -> Result<(), ArrowError> + Sync,
-) -> Result<Vec<T>, ArrowError> {
-    let total = *starts.last().unwrap_or(&0) as usize;
-    let mut out = vec![T::default(); total];
-    let mut shares = Vec::with_capacity(starts.len());
-    let mut rest = out.as_mut_slice();
-    for w in starts.windows(2) {
-        let (share, tail) = rest.split_at_mut((w[1] - w[0]) as usize);
-        shares.push(std::sync::Mutex::new(share));
-        rest = tail;
-    }
-    let idx: Vec<usize> = (0..shares.len()).collect();
-    let counts = par_map(&idx, |&p| -> Result<usize, ArrowError> {
-        let mut share = shares[p].lock().expect("one task per share");
-        let mut n = 0;
-        fill(p, &mut |item| {
-            share[n] = item;
-            n += 1;
-        })?;
-        Ok(n)
-    });
-    drop(shares);
-    let mut at = 0;
-    for (w, n) in starts.windows(2).zip(counts) {
-        let (from, n) = (w[0] as usize, n?);
-        out.copy_within(from..from + n, at);
-        at += n;
-    }
-    out.truncate(at);
-    Ok(out)
 }
 
 #[cfg(test)]

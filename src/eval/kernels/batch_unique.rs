@@ -22,7 +22,7 @@ use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 
 use crate::metrics::distinct::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter};
-use crate::par::par_map;
+use crate::par::{fill_parts, par_map};
 use crate::values::access::{ByteAt, for_each_bytes, pack_bits};
 use crate::values::domain::{Domain, domain_of};
 use crate::values::numeric::for_each_int;
@@ -362,8 +362,8 @@ fn mark_packed<'b>(
 
 /// The `item(key, row)` of every in-scope value, where `key_of(c, put)` calls `put(key, i)` for
 /// the in-scope rows `i` of chunk `c` (`false`: it cannot take that chunk's keys), every chunk
-/// at once on every core, each writing its own share of one vector (no second copy). `None`
-/// when a chunk's keys could not all be taken (the batch is then left to the counter).
+/// at once on every core into one vector ([`fill_parts`]). `None` when a chunk's keys could not
+/// all be taken (the batch is then left to the counter).
 fn keyed<T: Copy + Default + Send>(
     wants: &[BooleanBuffer],
     starts: &[u64],
@@ -371,31 +371,12 @@ fn keyed<T: Copy + Default + Send>(
     item: impl Fn(u64, u64) -> T + Sync,
 ) -> Option<Vec<T>> {
     let counts: Vec<usize> = wants.iter().map(|w| w.count_set_bits()).collect();
-    let mut out = vec![T::default(); counts.iter().sum()];
-    let mut shares = Vec::with_capacity(wants.len());
-    let mut rest = out.as_mut_slice();
-    for n in &counts {
-        let (share, tail) = rest.split_at_mut(*n);
-        shares.push(std::sync::Mutex::new(share));
-        rest = tail;
-    }
-    let idx: Vec<usize> = (0..wants.len()).collect();
-    let filled = par_map(&idx, |&c| {
-        let Ok(mut share) = shares[c].lock() else {
-            return false;
-        };
-        let mut n = 0;
-        let ok = key_of(c, &mut |k, i| {
-            if let Some(slot) = share.get_mut(n) {
-                *slot = item(k, starts[c] + i as u64);
-            }
-            n += 1;
-        });
-        // Every slot of the share written, or the chunk is left to the counter.
-        ok && n == share.len()
-    });
-    drop(shares);
-    (!filled.contains(&false)).then_some(out)
+    let (out, put) = fill_parts(&counts, |c, put| {
+        let ok = key_of(c, &mut |k, i| put(item(k, starts[c] + i as u64)));
+        if ok { Ok(()) } else { Err(()) }
+    })
+    .ok()?;
+    (put == counts).then_some(out)
 }
 
 /// Pairs from which [`mark_repeats`] sorts in parallel.
