@@ -20,9 +20,9 @@ use super::CompiledSuite;
 use super::chunk::{self, Chunk, ChunkOut, Partial, slim};
 pub use super::mask::{Fate, RoutedChunk};
 use super::mask::{quarantine_mask, routing_rules};
-use super::settle::settle_uniqueness;
+use super::settle::{settle_chunk, settle_uniqueness};
 pub use super::spill::Replay;
-use super::spill::{Settled, Spilled, settle_chunk, unique_results};
+use super::spill::{Settled, Spilled, unique_results};
 use super::verdict::decide;
 use crate::error::Result;
 use crate::io::facts::{ChunkFacts, FileFacts};
@@ -331,11 +331,7 @@ impl<'a> BatchRun<'a> {
                             .count_set_bits() as u64;
                 }
                 drop(held);
-                for (ri, chunks, policy) in results {
-                    for r in chunks {
-                        settled.push(&[(ri, r, policy)]);
-                    }
-                }
+                settled = Settled::of_rules(results);
                 true
             }
             _ => false,

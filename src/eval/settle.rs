@@ -1,6 +1,7 @@
 //! `unique` and `compound_unique` over a batch whose chunks are held (whole, or slimmed to the
 //! columns uniqueness and samples read): they need every value of the batch, so they are
-//! settled after all chunks were evaluated, then recorded per chunk like any row-level result.
+//! settled after all chunks were evaluated, then recorded per chunk like any row-level result
+//! ([`settle_chunk`], also how a spilled batch records the results its counters give).
 
 use arrow::array::{Array, BooleanArray};
 use arrow::buffer::BooleanBuffer;
@@ -22,20 +23,39 @@ pub(super) fn settle_uniqueness(
     partials: &mut [Partial],
     bound: &Bound,
 ) -> Result<Vec<(usize, Vec<BooleanArray>, NullPolicy)>> {
-    let rules = compiled.rules();
     let all = uniqueness_results(compiled, chunks, bound)?;
-    for (ri, results, policy) in &all {
-        let (ri, policy) = (*ri, *policy);
-        let (rule, br) = (&rules[ri], &bound.rules[ri]);
-        for (c, r) in chunks.iter_mut().zip(results) {
-            let scope = c.scopes[ri].clone();
-            let o = outcome(r, policy, scope.as_ref());
-            let mut part = Partial::default();
-            record(&mut part, o, c, ri, &br.sample_cols, compiled, rule);
-            partials[ri].absorb(part);
+    for (i, c) in chunks.iter_mut().enumerate() {
+        let results: Vec<_> = all
+            .iter()
+            .map(|(ri, results, policy)| (*ri, results[i].clone(), *policy))
+            .collect();
+        for (ri, p) in settle_chunk(compiled, &results, c) {
+            partials[ri].absorb(p);
         }
     }
     Ok(all)
+}
+
+/// Marks a chunk's rows by its uniqueness results; returns each uniqueness rule's partial.
+pub(crate) fn settle_chunk(
+    compiled: &CompiledSuite,
+    results: &[(usize, BooleanArray, NullPolicy)],
+    chunk: &mut Chunk,
+) -> Vec<(usize, Partial)> {
+    let Some(bound) = chunk.bound.clone() else {
+        return Vec::new();
+    };
+    let rules = compiled.rules();
+    let mut out = Vec::new();
+    for (ri, result, policy) in results {
+        let (rule, br) = (&rules[*ri], &bound.rules[*ri]);
+        let scope = chunk.scopes[*ri].clone();
+        let o = outcome(result, *policy, scope.as_ref());
+        let mut p = Partial::default();
+        record(&mut p, o, chunk, *ri, &br.sample_cols, compiled, rule);
+        out.push((*ri, p));
+    }
+    out
 }
 
 /// Each uniqueness rule's results over a held batch's chunks, one array per chunk, with the

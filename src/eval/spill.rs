@@ -26,10 +26,10 @@ use chrono::{DateTime, Utc};
 
 use super::CompiledSuite;
 use super::bind::{Bound, Op};
-use super::chunk::{self, Chunk, ChunkOut, Partial, columns, record};
+use super::chunk::{self, Chunk, ChunkOut, Partial, columns};
 use super::kernels::unique::{CompoundCounter, UniqueCounter};
 use super::mask::{Fate, RoutedChunk, routing_rules};
-use super::nulls::outcome;
+use super::settle::settle_chunk;
 use crate::error::Result;
 use crate::suite::NullPolicy;
 
@@ -210,28 +210,6 @@ pub(crate) fn unique_results(
     Ok(out)
 }
 
-/// Marks a chunk's rows by its uniqueness results; returns each uniqueness rule's partial.
-pub(crate) fn settle_chunk(
-    compiled: &CompiledSuite,
-    results: &[(usize, BooleanArray, NullPolicy)],
-    chunk: &mut Chunk,
-) -> Vec<(usize, Partial)> {
-    let Some(bound) = chunk.bound.clone() else {
-        return Vec::new();
-    };
-    let rules = compiled.rules();
-    let mut out = Vec::new();
-    for (ri, result, policy) in results {
-        let (rule, br) = (&rules[*ri], &bound.rules[*ri]);
-        let scope = chunk.scopes[*ri].clone();
-        let o = outcome(result, *policy, scope.as_ref());
-        let mut p = Partial::default();
-        record(&mut p, o, chunk, *ri, &br.sample_cols, compiled, rule);
-        out.push((*ri, p));
-    }
-    out
-}
-
 /// Each uniqueness rule's results over a whole spilled batch, gathered chunk by chunk in pass 2
 /// so that pass 3 routes by them instead of asking the counters again.
 #[derive(Debug, Default)]
@@ -241,6 +219,11 @@ pub(crate) struct Settled {
 }
 
 impl Settled {
+    /// Results already gathered per rule: each rule's results per chunk, in order.
+    pub(crate) fn of_rules(pieces: Vec<(usize, Vec<BooleanArray>, NullPolicy)>) -> Self {
+        Settled { pieces }
+    }
+
     /// Adds the next chunk's results.
     pub(crate) fn push(&mut self, results: &[(usize, BooleanArray, NullPolicy)]) {
         for (ri, result, policy) in results {
