@@ -9,76 +9,73 @@ use dq_gate::{CompiledSuite, Suite};
 use super::gate::{claims_files, gate};
 use super::util::{ints, read, root};
 
+/// The gate's run of `inputs` into `dir`, run id `r`, with a memory budget and batch rows.
+async fn run(
+    suite: &Suite,
+    dir: &std::path::Path,
+    memory: usize,
+    batch_rows: Option<usize>,
+    inputs: &[std::path::PathBuf],
+) -> dq_gate::Report {
+    gate(suite.clone(), dir)
+        .with_run_id("r")
+        .with_batch_memory(memory)
+        .with_batch_rows(batch_rows)
+        .build()
+        .unwrap()
+        .run_paths(inputs)
+        .await
+        .unwrap()
+}
+
+/// Every count, sample and verdict of a report, all but where each batch was committed; and
+/// its summary.
+fn strip(r: &dq_gate::Report) -> (serde_json::Value, serde_json::Value) {
+    let mut v = serde_json::to_value(&r.batches).unwrap();
+    for b in v.as_array_mut().unwrap() {
+        b["committed"] = serde_json::Value::Null;
+    }
+    (v, serde_json::to_value(&r.summary).unwrap())
+}
+
+/// Both tables written into `a` and into `b` hold the same values of `column`, ordered by
+/// `order`.
+async fn same_tables(a: &std::path::Path, b: &std::path::Path, order: &str, column: &str) {
+    for t in ["t", "q"] {
+        let x = ints(&read(&a.join(t), order).await, column);
+        let y = ints(&read(&b.join(t), order).await, column);
+        assert_eq!(x, y, "{t}");
+    }
+}
+
 /// A batch larger than the memory budget is evaluated in a streaming pass and read again to be
 /// routed: the report and the tables are exactly those of the batch held whole.
 #[tokio::test]
 async fn a_batch_over_the_memory_budget_gives_the_same_result() {
     let suite = Suite::from_path(root().join("expectations/claims.yaml")).unwrap();
-    let held = tempfile::tempdir().unwrap();
-    let streamed = tempfile::tempdir().unwrap();
-    let a = gate(suite.clone(), held.path())
-        .with_run_id("r")
-        .build()
-        .unwrap()
-        .run_paths(&claims_files())
-        .await
-        .unwrap();
-    let b = gate(suite.clone(), streamed.path())
-        .with_run_id("r")
-        .with_batch_memory(1)
-        .build()
-        .unwrap()
-        .run_paths(&claims_files())
-        .await
-        .unwrap();
-    let strip = |r: &dq_gate::Report| {
-        let mut v = serde_json::to_value(&r.batches).unwrap();
-        for b in v.as_array_mut().unwrap() {
-            b["committed"] = serde_json::Value::Null;
-        }
-        (v, serde_json::to_value(&r.summary).unwrap())
-    };
+    let (held, streamed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let files = claims_files();
+    let a = run(&suite, held.path(), usize::MAX, None, &files).await;
+    let b = run(&suite, streamed.path(), 1, None, &files).await;
     assert_eq!(strip(&a), strip(&b));
-    for t in ["t", "q"] {
-        let x = ints(
-            &read(&held.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        let y = ints(
-            &read(&streamed.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        assert_eq!(x, y, "{t}");
-    }
+    same_tables(
+        held.path(),
+        streamed.path(),
+        "ORDER BY claim_id",
+        "claim_id",
+    )
+    .await;
     // Batches cut from the middle of a file, routed by the results of their own rows: as
     // those batches held whole.
     let (held_cut, cut) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut reports = Vec::new();
     for (dir, memory) in [(&held_cut, usize::MAX), (&cut, 1)] {
-        let r = gate(suite.clone(), dir.path())
-            .with_run_id("r")
-            .with_batch_memory(memory)
-            .with_batch_rows(Some(15))
-            .build()
-            .unwrap()
-            .run_paths(&claims_files())
-            .await
-            .unwrap();
+        let r = run(&suite, dir.path(), memory, Some(15), &files).await;
         assert_eq!(r.summary.batches, 6);
         reports.push(strip(&r));
     }
     assert_eq!(reports[0], reports[1]);
-    for t in ["t", "q"] {
-        let x = ints(
-            &read(&held_cut.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        let y = ints(
-            &read(&cut.path().join(t), "ORDER BY claim_id").await,
-            "claim_id",
-        );
-        assert_eq!(x, y, "{t}");
-    }
+    same_tables(held_cut.path(), cut.path(), "ORDER BY claim_id", "claim_id").await;
     // validate takes the same path.
     let compiled = CompiledSuite::new(suite).unwrap();
     let v = super::util::validate(&compiled, &claims_files(), |b| b.with_batch_memory(1));
@@ -152,33 +149,13 @@ expectations:
         let (held, spilled) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut quarantined, mut reports) = (Vec::new(), Vec::new());
         for (dir, memory) in [(&held, usize::MAX), (&spilled, memory)] {
-            let r = gate(suite.clone(), dir.path())
-                .with_run_id("r")
-                .with_batch_memory(memory)
-                .with_batch_rows(batch_rows)
-                .build()
-                .unwrap()
-                .run_paths(&inputs)
-                .await
-                .unwrap();
+            let r = run(&suite, dir.path(), memory, batch_rows, &inputs).await;
             quarantined.push(r.summary.rows_quarantined);
-            // Every count, sample and verdict, all but where each batch was committed.
-            let mut v = serde_json::to_value(&r.batches).unwrap();
-            for b in v.as_array_mut().unwrap() {
-                b["committed"] = serde_json::Value::Null;
-            }
-            reports.push(v);
+            reports.push(strip(&r).0);
         }
         assert_eq!(reports[0], reports[1], "{batch_rows:?} {memory}");
         assert!(quarantined[0] > 100, "{batch_rows:?}: {quarantined:?}");
         assert_eq!(quarantined[0], quarantined[1], "{batch_rows:?} {memory}");
-        for t in ["t", "q"] {
-            let x = ints(&read(&held.path().join(t), "ORDER BY id, ref").await, "id");
-            let y = ints(
-                &read(&spilled.path().join(t), "ORDER BY id, ref").await,
-                "id",
-            );
-            assert_eq!(x, y, "{batch_rows:?} {memory} {t}");
-        }
+        same_tables(held.path(), spilled.path(), "ORDER BY id, ref", "id").await;
     }
 }
