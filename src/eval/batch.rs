@@ -282,8 +282,12 @@ impl<'a> BatchRun<'a> {
         out
     }
 
-    /// A spilled batch: evaluates the held chunks on every core and counts them in order.
+    /// A spilled batch: evaluates the held chunks on every core and counts them in order (a
+    /// batch that did not spill keeps its chunks).
     fn absorb_pending(&mut self) -> Result<()> {
+        if self.spilled.is_none() {
+            return Ok(());
+        }
         let outs = self.evaluate_pending();
         if let Some(s) = self.spilled.as_mut() {
             for out in outs {
@@ -307,9 +311,6 @@ impl<'a> BatchRun<'a> {
     /// Like [`BatchRun::finish`], reading the batch again from `source` when it was too large
     /// to hold: `source` must give the same chunks in the same order.
     pub fn finish_with_source(mut self, source: Source<'a>) -> Result<BatchResult<'a>> {
-        if self.spilled.is_none() {
-            return self.finish();
-        }
         self.absorb_pending()?;
         let Some(mut s) = self.spilled.take() else {
             return self.finish();

@@ -158,8 +158,7 @@ impl BoolExpr {
     }
 
     /// Evaluates once per entry of the dictionary column `col` (the only column read) and once
-    /// for NULL, over a batch of as many rows whose other columns are nulls, then takes each
-    /// row's result by its key.
+    /// for NULL, over a batch of as many rows, then takes each row's result by its key.
     fn per_entry(
         &self,
         batch: &RecordBatch,
@@ -170,27 +169,23 @@ impl BoolExpr {
         // Entry i is row i; row `entries` is NULL.
         let keys = Int32Array::from_iter((0..=entries).map(|i| (i < entries).then_some(i as i32)));
         let column: ArrayRef = Arc::new(DictionaryArray::try_new(keys, dict.values().clone())?);
-        let schema = batch.schema();
-        let fields: Vec<Field> = schema
+        // The other columns, which it does not read, as columns of type `Null` (no memory),
+        // so that the column keeps its index.
+        let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = batch
+            .schema()
             .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect();
-        let columns: Vec<ArrayRef> = fields
             .iter()
             .enumerate()
             .map(|(i, f)| {
                 if i == col {
-                    column.clone()
+                    (f.as_ref().clone().with_nullable(true), column.clone())
                 } else {
-                    new_null_array(f.data_type(), entries + 1)
+                    let null = new_null_array(&DataType::Null, entries + 1);
+                    (Field::new(f.name(), DataType::Null, true), null)
                 }
             })
-            .collect();
-        let entries_batch = RecordBatch::try_new(
-            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
-            columns,
-        )?;
+            .unzip();
+        let entries_batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
         let per_entry = self
             .phys
             .evaluate(&entries_batch)?
