@@ -240,13 +240,16 @@ impl ActiveRun {
             }
         }
         drop(routed);
+        // Both sinks settle here: the batch's files are written (or their error is returned)
+        // before it is reported and before anything commits.
+        let target_bytes = data.target.buffered_bytes().await?;
+        let quarantine_bytes = data.quarantine.buffered_bytes().await?;
         if let Some(cb) = self.gate.on_batch.as_mut() {
             cb(&result.report);
         }
         self.report.add(result.report);
         self.group.push(self.report.batches_mut().len() - 1);
-        let full = data.target.buffered_bytes() as u64 >= self.gate.files.target_size
-            || data.quarantine.buffered_bytes() as u64 >= self.gate.files.target_size
+        let full = target_bytes.max(quarantine_bytes) as u64 >= self.gate.files.target_size
             || self.group.len() >= self.gate.max_batches_per_commit;
         if full {
             self.commit_group().await?;

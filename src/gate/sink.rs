@@ -8,8 +8,14 @@
 //!
 //! Encoding is the costly part of a run, so a sink writes through one writer per core (a lane):
 //! a large batch is cut into one contiguous slice per lane and the lanes encode at once, each
-//! into its own files (small batches all go to the first lane, so they share files); a commit adds every lane's files in one Delta commit. Each lane rolls
-//! its files at the target size, and the gate commits when the fullest lane reaches it.
+//! into its own files (small batches all go to the first lane, so they share files); a commit
+//! adds every lane's files in one Delta commit. Each lane rolls its files at the target size,
+//! and the gate commits when the fullest lane reaches it.
+//!
+//! A write returns once its slices are handed to the lanes: the caller prepares the next chunk
+//! (routes it, builds its quarantine rows, reads it again for a spilled batch) while the lanes
+//! encode this one. Anything that needs the lanes themselves (the next write, the buffered size,
+//! a commit) first waits for them (`settle`); a lane's error surfaces there.
 //!
 //! Exactly once rests on Delta application transactions: every commit carries
 //! `txn(app_id = "dq-gate:<run id>", version = last batch in it)`. Before writing a batch the gate
@@ -62,6 +68,9 @@ pub(crate) struct TableSink {
     committed: Option<i64>,
     /// One writer per lane, opened as batches need them (empty until the first).
     lanes: Vec<RecordBatchWriter>,
+    /// The lanes while they encode the last write's slices, in lane order: their writers come
+    /// back to `lanes` when settled.
+    encoding: Vec<tokio::task::JoinHandle<(RecordBatchWriter, Result<()>)>>,
     /// The lanes a large batch is cut across.
     width: usize,
     /// The files' properties, chosen from the first batch written.
@@ -110,6 +119,7 @@ impl TableSink {
             app_id,
             committed: None,
             lanes: Vec::new(),
+            encoding: Vec::new(),
             width: lanes(),
             props: None,
             files,
@@ -155,13 +165,40 @@ impl TableSink {
         &self.table
     }
 
-    /// Bytes written since the last commit to the fullest lane (approximate, encoded).
-    pub(crate) fn buffered_bytes(&self) -> usize {
-        self.lanes
+    /// Bytes written since the last commit to the fullest lane (approximate, encoded), once the
+    /// lanes have encoded what they were given.
+    pub(crate) async fn buffered_bytes(&mut self) -> Result<usize> {
+        self.settle().await?;
+        Ok(self
+            .lanes
             .iter()
             .map(RecordBatchWriter::buffer_len)
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0))
+    }
+
+    /// Waits for the lanes to encode what the last write gave them and takes their writers back.
+    /// Every lane is waited for; the first error is returned (the sink is then unusable: a lane
+    /// lost to a failed task is gone, and the run stops).
+    async fn settle(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for task in std::mem::take(&mut self.encoding) {
+            match task.await {
+                Ok((w, r)) => {
+                    self.lanes.push(w);
+                    if let Err(e) = r {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(Error::table(&self.uri, "write data files", e));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Streams a batch (already in the table's schema) into the current files.
@@ -186,6 +223,7 @@ impl TableSink {
         if kept == 0 {
             return Ok(());
         }
+        self.settle().await?;
         self.pending_rows += kept as u64;
         // A large batch is cut across every lane; smaller ones share lane 0's files.
         let split = self.width > 1 && kept >= self.width * MIN_LANE_ROWS;
@@ -212,13 +250,12 @@ impl TableSink {
         }
         let n = self.lanes.len();
         let rows = batch.num_rows();
-        let mut tasks = Vec::with_capacity(n);
         for (i, mut w) in std::mem::take(&mut self.lanes).into_iter().enumerate() {
             let (from, to) = (rows * i / n, rows * (i + 1) / n);
             let part = batch.slice(from, to - from);
             let keep = keep.as_ref().map(|k| k.slice(from, to - from));
             let (schema, uri) = (schema.clone(), self.uri.clone());
-            tasks.push(tokio::spawn(async move {
+            self.encoding.push(tokio::spawn(async move {
                 let r = match select(part, keep.as_ref(), &schema) {
                     Ok(part) if part.num_rows() == 0 => Ok(()),
                     Ok(part) => w
@@ -230,25 +267,7 @@ impl TableSink {
                 (w, r)
             }));
         }
-        let mut first_error = None;
-        for task in tasks {
-            match task.await {
-                Ok((w, r)) => {
-                    self.lanes.push(w);
-                    if let Err(e) = r {
-                        first_error.get_or_insert(e);
-                    }
-                }
-                Err(e) => {
-                    first_error.get_or_insert(Error::table(&self.uri, "write data files", e));
-                }
-            }
-        }
-        match first_error {
-            // A lane lost to a failed task leaves the sink unusable: the run stops here.
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Commits what was written, marking batches up to `seq` as committed. Returns the new
@@ -294,6 +313,7 @@ impl TableSink {
         operation: DeltaOperation,
         metadata: HashMap<String, serde_json::Value>,
     ) -> Result<Option<i64>> {
+        self.settle().await?;
         let mut adds = Vec::new();
         let tasks: Vec<_> = std::mem::take(&mut self.lanes)
             .into_iter()
@@ -386,5 +406,66 @@ impl TableSink {
             .map_err(|e| Error::table(&self.uri, "reload", e))?;
         self.committed = self.read_txn().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::buffer::BooleanBuffer;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::gate::encoding::{Codec, DEFAULT_COMMIT_ATTEMPTS, DEFAULT_COMMIT_BACKOFF_MS};
+    use crate::gate::tables::open_or_create;
+
+    /// A lane that fails while encoding (rows the table's schema refuses) fails the write or the
+    /// commit after it, whichever waits for the lane first; nothing is committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lane_that_fails_fails_the_commit_and_nothing_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap().to_string();
+        let table_schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let table = open_or_create(&uri, &HashMap::new(), &table_schema, "t", &[])
+            .await
+            .unwrap();
+        let created = table.version();
+        let files = FileOptions {
+            target_size: 1 << 30,
+            codec: Codec::Snappy,
+            commit_attempts: DEFAULT_COMMIT_ATTEMPTS,
+            commit_backoff_ms: DEFAULT_COMMIT_BACKOFF_MS,
+            staged: false,
+        };
+        let mut sink = TableSink::new(&uri, table, table_schema.clone(), "r", files)
+            .await
+            .unwrap();
+        // Enough rows for every lane; nulls in a column the table declares NOT NULL.
+        let rows = 4 * MIN_LANE_ROWS * sink.width;
+        let loose = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let x: Int64Array = (0..rows as i64)
+            .map(|i| (i % 2 == 0).then_some(i))
+            .collect();
+        let batch = RecordBatch::try_new(loose, vec![Arc::new(x)]).unwrap();
+        let written = sink
+            .write_selected(batch, BooleanBuffer::new_set(rows))
+            .await;
+        let committed = match written {
+            Ok(()) => sink.commit(1, HashMap::new()).await,
+            Err(e) => Err(e),
+        };
+        let err = committed.expect_err("a failed lane must fail the write or its commit");
+        let mut chain = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(chain.contains("null"), "{chain}");
+        sink.refresh().await.unwrap();
+        assert_eq!(sink.version(), created.map(|v| v as i64));
+        assert_eq!(sink.committed(), None);
     }
 }
