@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dq_gate::internal::process::batch_memory_budget;
 use dq_gate::{
-    Codec, CompiledSuite, DEFAULT_BATCH_MEMORY, DEFAULT_CODEC, DEFAULT_TARGET_FILE_SIZE, Error,
-    Gate, Validator,
+    Codec, CompiledSuite, DEFAULT_CODEC, DEFAULT_TARGET_FILE_SIZE, Error, Gate, Validator,
 };
 
 mod ops;
@@ -179,9 +179,10 @@ pub struct Common {
     pub batch_rows: Option<u64>,
     /// Arrow data a batch may hold in memory, in MiB. A larger batch is evaluated in one
     /// streaming pass and read again from its file to be routed, so files larger than memory
-    /// work; `unique` then keeps only its value counts.
-    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_BATCH_MEMORY as u64 / MIB, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_memory_mb: u64,
+    /// work. Default: an eighth of the memory the process may use (the machine's, or its
+    /// cgroup's limit), at least 1024.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_memory_mb: Option<u64>,
     /// Print nothing on stdout (the exit code and --report still tell).
     #[arg(long, short)]
     pub quiet: bool,
@@ -310,6 +311,13 @@ impl Common {
         Ok(out)
     }
 
+    /// `--batch-memory-mb` in bytes, or the budget sized from the machine.
+    fn batch_memory(&self) -> usize {
+        self.batch_memory_mb.map_or_else(batch_memory_budget, |mb| {
+            usize::try_from(mb.saturating_mul(MIB)).unwrap_or(usize::MAX)
+        })
+    }
+
     /// `--as-of`, parsed like a timestamp literal of a suite.
     fn as_of(&self) -> Result<Option<DateTime<Utc>>, Error> {
         self.as_of.as_deref().map(parse_as_of).transpose()
@@ -319,7 +327,7 @@ impl Common {
     pub fn validator(&self, compiled: CompiledSuite) -> Result<Validator, Error> {
         let mut b = Validator::builder(Arc::new(compiled))
             .with_batch_rows(self.batch_rows.map(|n| n as usize))
-            .with_batch_memory((self.batch_memory_mb * MIB) as usize);
+            .with_batch_memory(self.batch_memory());
         if let Some(t) = self.as_of()? {
             b = b.with_as_of(t);
         }
@@ -338,7 +346,7 @@ impl RunArgs {
             .with_batch_rows(c.batch_rows.map(|n| n as usize))
             .with_target_file_size(self.target_file_size_mb * MIB)
             .with_codec(self.compression)
-            .with_batch_memory((c.batch_memory_mb * MIB) as usize);
+            .with_batch_memory(c.batch_memory());
         if let Some(n) = self.max_batches_per_commit {
             b = b.with_max_batches_per_commit(n as usize);
         }
