@@ -12,10 +12,13 @@
 //! adds every lane's files in one Delta commit. Each lane rolls its files at the target size,
 //! and the gate commits when the fullest lane reaches it.
 //!
-//! A write returns once its slices are handed to the lanes: the caller prepares the next chunk
-//! (routes it, builds its quarantine rows, reads it again for a spilled batch) while the lanes
-//! encode this one. Anything that needs the lanes themselves (the next write, the buffered size,
-//! a commit) first waits for them (`settle`); a lane's error surfaces there.
+//! Each lane is a task that owns its writer and encodes the slices queued for it, so a write
+//! returns once its slices are queued: the caller prepares the next chunk (routes it, builds its
+//! quarantine rows, reads it again for a spilled batch) while the lanes encode, and a lane that
+//! finishes its slice first goes on to its next without waiting for the others. Anything that
+//! needs the writers themselves (a small batch for lane 0, the buffered size, a commit) first
+//! closes the queues and waits for the lanes (`settle`); a lane's error surfaces there or at the
+//! next write.
 //!
 //! Exactly once rests on Delta application transactions: every commit carries
 //! `txn(app_id = "dq-gate:<run id>", version = last batch in it)`. Before writing a batch the gate
@@ -59,6 +62,48 @@ fn select(
     }
 }
 
+/// Slices a lane may hold queued while it encodes: enough that a lane done with its slice of
+/// one chunk starts on the next without waiting for the other lanes, few enough that a spilled
+/// batch's chunks, read again as they are routed, are not all held at once.
+const LANE_QUEUE: usize = 2;
+
+/// A slice of a batch for one lane: the rows `keep` selects (all without it).
+struct Slice {
+    part: RecordBatch,
+    keep: Option<BooleanBuffer>,
+}
+
+/// A lane encoding: its queue, and the task that owns its writer until the queue closes.
+struct Lane {
+    queue: tokio::sync::mpsc::Sender<Slice>,
+    task: tokio::task::JoinHandle<(RecordBatchWriter, Result<()>)>,
+}
+
+impl Lane {
+    /// Starts a lane on `w`: it encodes the slices it is handed in order, and stops taking them
+    /// at its first error (which it returns with its writer when the queue closes).
+    fn start(mut w: RecordBatchWriter, schema: SchemaRef, uri: String) -> Lane {
+        let (queue, mut slices) = tokio::sync::mpsc::channel::<Slice>(LANE_QUEUE);
+        let task = tokio::spawn(async move {
+            while let Some(Slice { part, keep }) = slices.recv().await {
+                let r = match select(part, keep.as_ref(), &schema) {
+                    Ok(part) if part.num_rows() == 0 => Ok(()),
+                    Ok(part) => w
+                        .write(part)
+                        .await
+                        .map_err(|e| Error::table(&uri, "write data files", e)),
+                    Err(e) => Err(e),
+                };
+                if r.is_err() {
+                    return (w, r);
+                }
+            }
+            (w, Ok(()))
+        });
+        Lane { queue, task }
+    }
+}
+
 pub(crate) struct TableSink {
     pub uri: String,
     table: DeltaTable,
@@ -68,9 +113,9 @@ pub(crate) struct TableSink {
     committed: Option<i64>,
     /// One writer per lane, opened as batches need them (empty until the first).
     lanes: Vec<RecordBatchWriter>,
-    /// The lanes while they encode the last write's slices, in lane order: their writers come
-    /// back to `lanes` when settled.
-    encoding: Vec<tokio::task::JoinHandle<(RecordBatchWriter, Result<()>)>>,
+    /// The lanes while they encode, in lane order: each owns its writer and takes slices from
+    /// its queue; their writers come back to `lanes` when settled.
+    encoding: Vec<Lane>,
     /// The lanes a large batch is cut across.
     width: usize,
     /// The files' properties, chosen from the first batch written.
@@ -177,12 +222,13 @@ impl TableSink {
             .unwrap_or(0))
     }
 
-    /// Waits for the lanes to encode what the last write gave them and takes their writers back.
-    /// Every lane is waited for; the first error is returned (the sink is then unusable: a lane
-    /// lost to a failed task is gone, and the run stops).
+    /// Closes the lanes' queues, waits for them to encode what they hold and takes their writers
+    /// back. Every lane is waited for; the first error is returned (the sink is then unusable: a
+    /// lane lost to a failed task is gone, and the run stops).
     async fn settle(&mut self) -> Result<()> {
         let mut first_error = None;
-        for task in std::mem::take(&mut self.encoding) {
+        for Lane { queue, task } in std::mem::take(&mut self.encoding) {
+            drop(queue);
             match task.await {
                 Ok((w, r)) => {
                     self.lanes.push(w);
@@ -223,10 +269,13 @@ impl TableSink {
         if kept == 0 {
             return Ok(());
         }
-        self.settle().await?;
         self.pending_rows += kept as u64;
         // A large batch is cut across every lane; smaller ones share lane 0's files.
         let split = self.width > 1 && kept >= self.width * MIN_LANE_ROWS;
+        if split && !self.encoding.is_empty() {
+            return self.hand_to_lanes(batch, keep).await;
+        }
+        self.settle().await?;
         let open = if split { self.width } else { 1 };
         if self.lanes.len() < open {
             let props = self
@@ -240,32 +289,41 @@ impl TableSink {
                 self.lanes.push(w);
             }
         }
-        let schema = self.schema.clone();
         if !split {
-            let rows = select(batch, keep.as_ref(), &schema)?;
+            let rows = select(batch, keep.as_ref(), &self.schema)?;
             return self.lanes[0]
                 .write(rows)
                 .await
                 .map_err(|e| Error::table(&self.uri, "write data files", e));
         }
-        let n = self.lanes.len();
+        self.encoding = std::mem::take(&mut self.lanes)
+            .into_iter()
+            .map(|w| Lane::start(w, self.schema.clone(), self.uri.clone()))
+            .collect();
+        self.hand_to_lanes(batch, keep).await
+    }
+
+    /// Queues one contiguous slice of `batch` on each running lane, waiting while a lane's queue
+    /// is full. A lane that stopped at an error has closed its queue: the sink settles and
+    /// returns that error.
+    async fn hand_to_lanes(
+        &mut self,
+        batch: RecordBatch,
+        keep: Option<BooleanBuffer>,
+    ) -> Result<()> {
+        let n = self.encoding.len();
         let rows = batch.num_rows();
-        for (i, mut w) in std::mem::take(&mut self.lanes).into_iter().enumerate() {
+        for i in 0..n {
             let (from, to) = (rows * i / n, rows * (i + 1) / n);
-            let part = batch.slice(from, to - from);
-            let keep = keep.as_ref().map(|k| k.slice(from, to - from));
-            let (schema, uri) = (schema.clone(), self.uri.clone());
-            self.encoding.push(tokio::spawn(async move {
-                let r = match select(part, keep.as_ref(), &schema) {
-                    Ok(part) if part.num_rows() == 0 => Ok(()),
-                    Ok(part) => w
-                        .write(part)
-                        .await
-                        .map_err(|e| Error::table(&uri, "write data files", e)),
-                    Err(e) => Err(e),
-                };
-                (w, r)
-            }));
+            let slice = Slice {
+                part: batch.slice(from, to - from),
+                keep: keep.as_ref().map(|k| k.slice(from, to - from)),
+            };
+            if let Err(closed) = self.encoding[i].queue.send(slice).await {
+                // Only a lane that stopped closes its queue, and `settle` returns why.
+                self.settle().await?;
+                return Err(Error::table(&self.uri, "write data files", closed));
+            }
         }
         Ok(())
     }
