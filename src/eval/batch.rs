@@ -386,8 +386,10 @@ impl<'a> BatchRun<'a> {
             Fate::Fail => 0,
             Fate::Split => quarantined,
         };
+        let mut report = report(&self, fate, quarantined, s.violations.clone(), results);
+        report.over_budget = true;
         Ok(BatchResult {
-            report: report(&self, fate, quarantined, s.violations.clone(), results),
+            report,
             fate,
             chunks: Vec::new(),
             batch_failures,
@@ -536,6 +538,7 @@ fn report(
         outcome,
         schema_violations: violations,
         expectations: results,
+        over_budget: false,
         committed: None,
         input_columns: run.input_columns.clone(),
     }

@@ -153,6 +153,11 @@ pub struct BatchReport {
     pub schema_violations: Vec<String>,
     /// Per expectation (implicit `schema.*` ones first).
     pub expectations: Vec<ExpectationResult>,
+    /// `true` when the batch held more Arrow data than its memory budget: it was evaluated in
+    /// a streaming pass and read again (docs/gate.md, "Batches larger than memory"). Absent
+    /// when it was held whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub over_budget: bool,
     /// Delta versions this batch was committed at (only for `run`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub committed: Option<Committed>,

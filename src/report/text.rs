@@ -67,6 +67,13 @@ pub fn render(r: &Report) -> String {
                 }
             );
         }
+        if b.over_budget {
+            let _ = writeln!(
+                out,
+                "  over the batch memory budget: evaluated streaming and read again \
+                 (--batch-memory-mb)"
+            );
+        }
         for v in &b.schema_violations {
             let _ = writeln!(out, "  schema violation: {v}");
         }

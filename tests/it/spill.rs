@@ -34,6 +34,7 @@ fn strip(r: &dq_gate::Report) -> (serde_json::Value, serde_json::Value) {
     let mut v = serde_json::to_value(&r.batches).unwrap();
     for b in v.as_array_mut().unwrap() {
         b["committed"] = serde_json::Value::Null;
+        b.as_object_mut().unwrap().remove("over_budget");
     }
     (v, serde_json::to_value(&r.summary).unwrap())
 }
@@ -57,6 +58,13 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
     let files = claims_files();
     let a = run(&suite, held.path(), usize::MAX, None, &files).await;
     let b = run(&suite, streamed.path(), 1, None, &files).await;
+    // The reports say which batches went over the budget, and agree on everything else.
+    assert!(a.batches.iter().all(|b| !b.over_budget));
+    assert!(b.batches.iter().all(|b| b.over_budget));
+    assert!(!serde_json::to_string(&a).unwrap().contains("over_budget"));
+    let said = "over the batch memory budget";
+    assert!(dq_gate::internal::render(&b).contains(said));
+    assert!(!dq_gate::internal::render(&a).contains(said));
     assert_eq!(strip(&a), strip(&b));
     same_tables(
         held.path(),
@@ -150,6 +158,8 @@ expectations:
         let (mut quarantined, mut reports) = (Vec::new(), Vec::new());
         for (dir, memory) in [(&held, usize::MAX), (&spilled, memory)] {
             let r = run(&suite, dir.path(), memory, batch_rows, &inputs).await;
+            let spilled = dir.path() == spilled.path();
+            assert!(r.batches.iter().all(|b| b.over_budget == spilled));
             quarantined.push(r.summary.rows_quarantined);
             reports.push(strip(&r).0);
         }
