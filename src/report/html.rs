@@ -119,6 +119,12 @@ pub fn render(r: &Report) -> String {
             b.rows_passed,
             b.rows_quarantined
         );
+        if b.over_budget {
+            h.push_str(
+                "<p class=\"meta\">Over the batch memory budget: evaluated streaming and read \
+                 again (<code>--batch-memory-mb</code>).</p>",
+            );
+        }
         for v in &b.schema_violations {
             let _ = write!(
                 h,

@@ -65,6 +65,9 @@ async fn a_batch_over_the_memory_budget_gives_the_same_result() {
     let said = "over the batch memory budget";
     assert!(dq_gate::internal::render(&b).contains(said));
     assert!(!dq_gate::internal::render(&a).contains(said));
+    let page = |r| dq_gate::report::html::render(r).to_lowercase();
+    assert!(page(&b).contains(said));
+    assert!(!page(&a).contains(said));
     assert_eq!(strip(&a), strip(&b));
     same_tables(
         held.path(),
