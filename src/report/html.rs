@@ -121,8 +121,8 @@ pub fn render(r: &Report) -> String {
         );
         if b.over_budget {
             h.push_str(
-                "<p class=\"meta\">Over the batch memory budget: evaluated streaming and read \
-                 again (<code>--batch-memory-mb</code>).</p>",
+                "<p class=\"meta\">Over the batch memory budget: evaluated as a stream of \
+                 chunks, not held (<code>--batch-memory-mb</code>).</p>",
             );
         }
         for v in &b.schema_violations {

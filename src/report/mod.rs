@@ -153,9 +153,9 @@ pub struct BatchReport {
     pub schema_violations: Vec<String>,
     /// Per expectation (implicit `schema.*` ones first).
     pub expectations: Vec<ExpectationResult>,
-    /// `true` when the batch held more Arrow data than its memory budget: it was evaluated in
-    /// a streaming pass and read again (docs/gate.md, "Batches larger than memory"). Absent
-    /// when it was held whole.
+    /// `true` when the batch held more Arrow data than its memory budget: it was evaluated as a
+    /// stream of chunks, not held (`run` then reads it again to route it; docs/gate.md,
+    /// "Batches larger than memory"). Absent when it was held whole.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub over_budget: bool,
     /// Delta versions this batch was committed at (only for `run`).

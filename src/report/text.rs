@@ -70,7 +70,7 @@ pub fn render(r: &Report) -> String {
         if b.over_budget {
             let _ = writeln!(
                 out,
-                "  over the batch memory budget: evaluated streaming and read again \
+                "  over the batch memory budget: evaluated as a stream of chunks, not held \
                  (--batch-memory-mb)"
             );
         }
