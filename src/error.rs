@@ -109,6 +109,13 @@ pub enum Error {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
+/// `e` and the errors that caused it, outermost first.
+pub fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
 impl Error {
     /// Evaluating rule `expectation` failed in the engine. For a rule that reads a `pii` column
     /// quoted values in the engine's message are masked (and the cause chain flattened into
@@ -124,13 +131,10 @@ impl Error {
                 source,
             };
         }
-        let mut text = source.to_string();
-        let mut next = source.source();
-        while let Some(s) = next {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            next = s.source();
-        }
+        let text = chain(source.as_ref())
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
         Error::Eval {
             expectation: expectation.to_string(),
             source: crate::pii::scrub_quoted(&text).into(),

@@ -515,13 +515,8 @@ mod tests {
             Err(e) => Err(e),
         };
         let err = committed.expect_err("a failed lane must fail the write or its commit");
-        let mut chain = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(s) = source {
-            chain.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        assert!(chain.contains("null"), "{chain}");
+        let chain: Vec<_> = crate::error::chain(&err).map(|e| e.to_string()).collect();
+        assert!(chain.iter().any(|e| e.contains("null")), "{chain:?}");
         sink.refresh().await.unwrap();
         assert_eq!(sink.version(), created.map(|v| v as i64));
         assert_eq!(sink.committed(), None);

@@ -53,10 +53,8 @@ fn main() -> ExitCode {
 
 fn print_error(e: &(dyn std::error::Error + 'static)) {
     let mut msg = format!("error: {e}");
-    let mut source = e.source();
-    while let Some(s) = source {
+    for s in dq_gate::error::chain(e).skip(1) {
         msg.push_str(&format!("\n  caused by: {s}"));
-        source = s.source();
     }
     let _ = writeln!(std::io::stderr(), "{msg}");
 }
