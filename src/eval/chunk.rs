@@ -61,7 +61,7 @@ impl Partial {
         self.keys.extend(other.keys.into_iter().take(room));
         self.active |= other.active;
         match (&mut self.state, other.state) {
-            (Some(a), Some(b)) => a.merge(&b),
+            (Some(a), Some(b)) => a.absorb(b),
             (a @ None, b) => *a = b,
             (Some(_), None) => {}
         }

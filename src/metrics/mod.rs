@@ -9,6 +9,7 @@
 pub(crate) mod anomaly;
 mod byte_counts;
 pub(crate) mod distinct;
+mod quantile;
 mod runs;
 mod states;
 

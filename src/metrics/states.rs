@@ -7,12 +7,13 @@ use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Float64Type};
 
 use super::distinct::UniqueCounter;
+use super::quantile::quantile;
 use crate::suite::MetricKind;
 use crate::values::access::char_count;
 use crate::values::access::for_each_bytes;
 use crate::values::domain::typed_cmp;
 use crate::values::domain::{Domain, Typed, domain_of, float_cmp};
-use crate::values::numeric::{for_each_float, for_each_int};
+use crate::values::numeric::{for_each_float, for_each_int, int_as_f64};
 
 /// What a metric observed.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,8 +59,8 @@ enum Inner {
     },
     /// Shortest and longest value, in characters (bytes for binary).
     Lengths { min: Option<u64>, max: Option<u64> },
-    /// Every value, for exact quantiles.
-    Values(Vec<f64>),
+    /// Every value, for exact quantiles: one run per chunk, never joined (see [`quantile`]).
+    Values(Vec<Vec<f64>>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,7 +160,7 @@ impl Inner {
                             let scale = 10f64.powi(m.scale as i32);
                             for_each_int(array, &valid, |_, v| {
                                 isum = isum.saturating_add(v);
-                                xs.push(v as f64 / scale);
+                                xs.push(int_as_f64(v) / scale);
                             });
                         } else {
                             for_each_float(array, &valid, |_, x| xs.push(x));
@@ -266,17 +267,21 @@ impl Inner {
                     }
                 });
             }
-            Inner::Values(vals) => {
+            Inner::Values(runs) => {
                 let ints = domain_of(array.data_type()) == Some(Domain::Int);
                 let scale = match array.data_type() {
                     DataType::Decimal128(_, s) => *s as i32,
                     _ => 0,
                 };
+                let mut vals = Vec::with_capacity(n_valid as usize);
                 if ints {
                     let scale = 10f64.powi(scale);
-                    for_each_int(array, &valid, |_, v| vals.push(v as f64 / scale));
+                    for_each_int(array, &valid, |_, v| vals.push(int_as_f64(v) / scale));
                 } else {
                     for_each_float(array, &valid, |_, x| vals.push(x));
+                }
+                if !vals.is_empty() {
+                    runs.push(vals);
                 }
             }
         }
@@ -331,7 +336,7 @@ impl Inner {
                     *max = Some(max.map_or(*v, |m| m.max(*v)));
                 }
             }
-            (Inner::Values(a), Inner::Values(b)) => a.extend_from_slice(b),
+            (Inner::Values(a), Inner::Values(b)) => a.extend(b.iter().cloned()),
             _ => panic!("merging states of different metrics"),
         }
     }
@@ -386,7 +391,9 @@ impl Inner {
                 };
                 v.map_or(Observed::Null, Observed::Count)
             }
-            (Inner::Values(vals), _) => quantile(vals, q.unwrap_or(0.5)),
+            (Inner::Values(runs), _) => {
+                quantile(runs, q.unwrap_or(0.5)).map_or(Observed::Null, Observed::Number)
+            }
         }
     }
 }
@@ -466,8 +473,6 @@ impl Moments {
     }
 }
 
-/// Exact quantile with linear interpolation between the two nearest ranks (the default of
-/// numpy and of Spark's `percentile`): position `q * (n - 1)` in sorted order, NaN last.
 /// A mergeable sufficient statistic for one metric over one column.
 #[derive(Debug)]
 pub struct MetricState(Inner);
@@ -499,35 +504,19 @@ impl MetricState {
         self.0.merge(&other.0)
     }
 
+    /// [`merge`](Self::merge), taking the other state: the values a quantile gathered move
+    /// instead of being copied.
+    pub fn absorb(&mut self, other: MetricState) {
+        match (&mut self.0, other.0) {
+            (Inner::Values(a), Inner::Values(b)) => a.extend(b),
+            (_, other) => self.0.merge(&other),
+        }
+    }
+
     /// The metric's value (`q` for `quantile`).
     pub fn finish(&self, metric: MetricKind, q: Option<f64>) -> Observed {
         self.0.finish(metric, q)
     }
-}
-
-fn quantile(vals: &[f64], q: f64) -> Observed {
-    if vals.is_empty() {
-        return Observed::Null;
-    }
-    // The two ranks by selection, not a full sort: linear on average.
-    let mut v = vals.to_vec();
-    let pos = q * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let frac = pos - lo as f64;
-    let (_, at_lo, above) = v.select_nth_unstable_by(lo, |a, b| float_cmp(*a, *b));
-    let at_lo = *at_lo;
-    Observed::Number(if lo == hi {
-        at_lo
-    } else {
-        // The next rank is the smallest value above `lo`'s.
-        let at_hi = above
-            .iter()
-            .copied()
-            .min_by(|a, b| float_cmp(*a, *b))
-            .unwrap_or(at_lo);
-        at_lo + (at_hi - at_lo) * frac
-    })
 }
 
 #[cfg(test)]

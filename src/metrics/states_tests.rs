@@ -2,38 +2,6 @@
 
 use super::*;
 
-/// Selection gives the ranks a full sort gives, for every q, with repeats and NaN.
-#[test]
-fn quantile_by_selection_matches_a_sort() {
-    let mut seed = 3u64;
-    for n in [1usize, 2, 3, 10, 257, 1000] {
-        let vals: Vec<f64> = (0..n)
-            .map(|i| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                if i % 97 == 5 {
-                    f64::NAN
-                } else {
-                    ((seed >> 40) % 50) as f64 - 20.5
-                }
-            })
-            .collect();
-        let mut sorted = vals.clone();
-        sorted.sort_unstable_by(|a, b| float_cmp(*a, *b));
-        for q in [0.0, 0.01, 0.3, 0.5, 0.75, 0.99, 1.0] {
-            let pos = q * (n - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            let want = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
-            let want = if lo == hi { sorted[lo] } else { want };
-            match quantile(&vals, q) {
-                Observed::Number(got) => assert!(
-                    got == want || (got.is_nan() && want.is_nan()),
-                    "n {n} q {q}: {got} != {want}"
-                ),
-                other => panic!("{other:?}"),
-            }
-        }
-    }
-}
 use arrow::array::{Float64Array, Int64Array, StringArray};
 
 fn run(metric: MetricKind, a: &dyn Array) -> Observed {

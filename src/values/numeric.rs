@@ -130,6 +130,17 @@ pub(crate) fn for_each_int(
     true
 }
 
+/// An integer as the nearest `f64`. The same number `as f64` gives, without the software
+/// conversion of a full 128-bit integer when the value fits 64 bits (every decimal up to
+/// precision 18 does).
+#[inline]
+pub(crate) fn int_as_f64(v: i128) -> f64 {
+    match i64::try_from(v) {
+        Ok(v) => v as f64,
+        Err(_) => v as f64,
+    }
+}
+
 /// Calls `f(i, value)` for every row `i` set in `rows` of a float column, as `f64`. Dispatches
 /// on the type once. Returns `false` for other types.
 pub(crate) fn for_each_float(
