@@ -21,6 +21,7 @@ use arrow::array::{Array, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::DataType;
 
+use super::repeats::in_groups;
 use crate::metrics::distinct::{DENSE_MAX_SLOTS, DENSE_SPREAD, UniqueCounter};
 use crate::par::{fill_parts, par_map};
 use crate::values::access::{ByteAt, for_each_bytes, pack_bits};
@@ -295,13 +296,13 @@ fn sorted<'a>(
     let low = row_bits((total as u64).saturating_sub(1));
     if !exact && low <= PACKED_ROW_BITS {
         let mask = (1u64 << low) - 1;
-        let mut words = keyed(&wants, &starts, key_of, |k, row| (k & !mask) | row)?;
-        mark_packed(&mut words, low, &bytes, fail);
+        let words = keyed(&wants, &starts, key_of, |k, row| (k & !mask) | row)?;
+        mark_packed(&words, low, &bytes, fail);
     } else {
-        let mut keys = keyed(&wants, &starts, key_of, |k, row| (k, row))?;
+        let keys = keyed(&wants, &starts, key_of, |k, row| (k, row))?;
         let confirm: Option<&(dyn Fn(u64) -> &'a [u8] + Sync)> =
             if exact { None } else { Some(&bytes) };
-        mark_repeats(&mut keys, confirm, fail);
+        mark_repeats(&keys, confirm, fail);
     }
     // 3. Each chunk's share of the verdicts.
     let pass = Buffer::from_vec(pass);
@@ -318,26 +319,27 @@ fn sorted<'a>(
     )
 }
 
-/// Sorts `(key, row)` pairs and calls `fail(row)` for every row whose value occurs more than
-/// once. With `confirm`, keys are hashes: rows sharing a key repeat only when their bytes are
-/// equal too, and the pairs are sorted as single words when the rows leave room ([`pack`]).
-/// Many pairs are first split in place into one part per core (equal keys always in the same
-/// part), and the parts are sorted and scanned at once.
+/// Calls `fail(row)` for every row of the `(key, row)` pairs whose value occurs more than once.
+/// With `confirm`, keys are hashes: rows sharing a key repeat only when their bytes are equal
+/// too, and the pairs are taken as single words when the rows leave room ([`pack`]). The
+/// groups of equal keys are found on every core ([`in_groups`]).
 pub(super) fn mark_repeats<'b>(
-    keys: &mut [(u64, u64)],
+    keys: &[(u64, u64)],
     confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
     fail: impl FnMut(u64),
 ) {
     if let Some(confirm) = confirm
-        && let Some(mut packed) = pack(keys)
+        && let Some(packed) = pack(keys)
     {
-        return mark_packed(&mut packed.keys, packed.low, confirm, fail);
+        return mark_packed(&packed.keys, packed.low, confirm, fail);
     }
-    in_parts(
+    in_groups(
         keys,
-        levels(keys.len()),
-        |k, bit| (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1,
-        |p, out| repeats_in(p, confirm, out),
+        |k| k.0,
+        |group, out| match confirm {
+            Some(bytes) => confirmed(group.iter().map(|k| k.1), bytes, out),
+            None => group.iter().for_each(|k| out(k.1)),
+        },
     )
     .into_iter()
     .for_each(fail);
@@ -345,19 +347,34 @@ pub(super) fn mark_repeats<'b>(
 
 /// [`mark_repeats`] over hashes packed with their rows (see [`pack`]): `low` bits of row.
 fn mark_packed<'b>(
-    words: &mut [u64],
+    words: &[u64],
     low: u32,
     confirm: &(dyn Fn(u64) -> &'b [u8] + Sync),
     fail: impl FnMut(u64),
 ) {
-    in_parts(
+    let mask = (1u64 << low) - 1;
+    in_groups(
         words,
-        levels(words.len()),
-        |k, bit| (k >> bit) & 1 == 1,
-        |p, out| packed_repeats_in(p, low, confirm, out),
+        |w| w >> low,
+        |group, out| confirmed(group.iter().map(|w| w & mask), confirm, out),
     )
     .into_iter()
     .for_each(fail);
+}
+
+/// Of rows whose hashes are equal, those whose bytes another of them holds too.
+fn confirmed<'b>(
+    rows: impl Iterator<Item = u64>,
+    bytes: &(dyn Fn(u64) -> &'b [u8] + Sync),
+    out: &mut dyn FnMut(u64),
+) {
+    let mut run: Vec<(&[u8], u64)> = rows.map(|row| (bytes(row), row)).collect();
+    run.sort_unstable();
+    for same in run.chunk_by(|a, b| a.0 == b.0) {
+        if same.len() > 1 {
+            same.iter().for_each(|(_, row)| out(*row));
+        }
+    }
 }
 
 /// The `item(key, row)` of every in-scope value, where `key_of(c, put)` calls `put(key, i)` for
@@ -379,96 +396,24 @@ fn keyed<T: Copy + Default + Send>(
     (put == counts).then_some(out)
 }
 
-/// Pairs from which [`mark_repeats`] sorts in parallel.
-const PARALLEL_PAIRS: usize = if cfg!(test) { 256 } else { 1 << 16 };
-
-/// How many times `pairs` pairs are halved into parts sorted at once: one part per core.
-fn levels(pairs: usize) -> u32 {
-    match crate::par::cores() {
-        _ if pairs < PARALLEL_PAIRS => 0,
-        0..=1 => 0,
-        2..=3 => 1,
-        _ => 2,
-    }
-}
-
 /// The pairs whose key another pair holds too: the candidates for repeats when telling values
-/// apart costs more than comparing keys (tuples, `compound_unique`). Sorted in parts on every
-/// core, as [`mark_repeats`] sorts.
-pub(super) fn shared_keys(keys: &mut [(u64, u64)]) -> Vec<(u64, u64)> {
-    in_parts(
+/// apart costs more than comparing keys (tuples, `compound_unique`).
+pub(super) fn shared_keys(keys: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    in_groups(
         keys,
-        levels(keys.len()),
-        |k, bit| (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> bit) & 1 == 1,
-        |p, out| {
-            p.sort_unstable_by_key(|k| k.0);
-            for group in p.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-                group.iter().for_each(|k| out(*k));
-            }
-        },
+        |k| k.0,
+        |group, out| group.iter().for_each(|k| out(*k)),
     )
 }
 
 /// [`shared_keys`] over words packed as [`Packed`] holds them: a hash's high bits above `low`
-/// bits of row. Half the bytes of pairs to move while sorting.
-pub(super) fn shared_words(words: &mut [u64], low: u32) -> Vec<u64> {
-    in_parts(
+/// bits of row.
+pub(super) fn shared_words(words: &[u64], low: u32) -> Vec<u64> {
+    in_groups(
         words,
-        levels(words.len()),
-        |k, bit| (k >> bit) & 1 == 1,
-        |p, out| {
-            p.sort_unstable();
-            for group in p
-                .chunk_by(|a, b| a >> low == b >> low)
-                .filter(|g| g.len() > 1)
-            {
-                group.iter().for_each(|k| out(*k));
-            }
-        },
+        |w| w >> low,
+        |group, out| group.iter().for_each(|w| out(*w)),
     )
-}
-
-/// Splits `keys` in place into `2^levels` parts by bits 63, 62, … of each key as `high` reads
-/// them (keys that must meet fall in one part), runs `find` on every part at once, and gives
-/// what it reported (rows, or keys).
-fn in_parts<T: Send, O: Send>(
-    keys: &mut [T],
-    levels: u32,
-    high: impl Fn(&T, u32) -> bool,
-    find: impl Fn(&mut [T], &mut dyn FnMut(O)) + Sync,
-) -> Vec<O> {
-    let mut parts: Vec<&mut [T]> = vec![keys];
-    for bit in (64 - levels..64).rev() {
-        parts = parts
-            .into_iter()
-            .flat_map(|p| {
-                let (a, b) = split_by(p, |k| high(k, bit));
-                [a, b]
-            })
-            .collect();
-    }
-    let parts: Vec<std::sync::Mutex<&mut [T]>> =
-        parts.into_iter().map(std::sync::Mutex::new).collect();
-    let found = par_map(&parts, |p| {
-        let mut out = Vec::new();
-        if let Ok(mut p) = p.lock() {
-            find(&mut p, &mut |row| out.push(row));
-        }
-        out
-    });
-    found.into_iter().flatten().collect()
-}
-
-/// Moves the elements where `high` is false before those where it is true (in place).
-fn split_by<T>(v: &mut [T], high: impl Fn(&T) -> bool) -> (&mut [T], &mut [T]) {
-    let mut i = 0;
-    for j in 0..v.len() {
-        if !high(&v[j]) {
-            v.swap(i, j);
-            i += 1;
-        }
-    }
-    v.split_at_mut(i)
 }
 
 /// Hash keys packed with their rows into single words: the hash's high bits above the row.
@@ -499,58 +444,6 @@ fn pack(keys: &[(u64, u64)]) -> Option<Packed> {
         keys: keys.iter().map(|(h, r)| (h & !mask) | r).collect(),
         low,
     })
-}
-
-/// [`repeats_in`] over packed words: sorted, words sharing their hash bits are candidates, and
-/// candidates repeat only when their bytes are equal.
-fn packed_repeats_in<'b>(
-    keys: &mut [u64],
-    low: u32,
-    confirm: &(dyn Fn(u64) -> &'b [u8] + Sync),
-    fail: &mut dyn FnMut(u64),
-) {
-    keys.sort_unstable();
-    let mask = (1u64 << low) - 1;
-    let mut run: Vec<(&[u8], u64)> = Vec::new();
-    for group in keys.chunk_by(|a, b| a >> low == b >> low) {
-        if group.len() < 2 {
-            continue;
-        }
-        run.clear();
-        run.extend(group.iter().map(|k| (confirm(k & mask), k & mask)));
-        run.sort_unstable();
-        for same in run.chunk_by(|a, b| a.0 == b.0) {
-            if same.len() > 1 {
-                same.iter().for_each(|(_, row)| fail(*row));
-            }
-        }
-    }
-}
-
-fn repeats_in<'b>(
-    keys: &mut [(u64, u64)],
-    confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
-    fail: &mut dyn FnMut(u64),
-) {
-    keys.sort_unstable_by_key(|k| k.0);
-    let mut run: Vec<(&[u8], u64)> = Vec::new();
-    for group in keys.chunk_by(|a, b| a.0 == b.0) {
-        if group.len() < 2 {
-            continue;
-        }
-        let Some(bytes) = confirm else {
-            group.iter().for_each(|(_, row)| fail(*row));
-            continue;
-        };
-        run.clear();
-        run.extend(group.iter().map(|(_, row)| (bytes(*row), *row)));
-        run.sort_unstable();
-        for same in run.chunk_by(|a, b| a.0 == b.0) {
-            if same.len() > 1 {
-                same.iter().for_each(|(_, row)| fail(*row));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

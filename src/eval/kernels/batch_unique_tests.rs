@@ -15,26 +15,26 @@ fn over(chunks: &[(&dyn Array, Option<&BooleanBuffer>)], nd: bool) -> Vec<Vec<Op
 fn equal_hashes_repeat_only_with_equal_bytes() {
     let values: Vec<&[u8]> = vec![b"a", b"b", b"a", b"c", b"b", b"d"];
     // Every key collides; only the bytes tell the values apart.
-    let mut keys: Vec<(u64, u64)> = (0..values.len() as u64).map(|r| (7, r)).collect();
+    let keys: Vec<(u64, u64)> = (0..values.len() as u64).map(|r| (7, r)).collect();
     let bytes = |r: u64| values[r as usize];
     let mut failed = Vec::new();
-    mark_repeats(&mut keys, Some(&bytes), |r| failed.push(r));
+    mark_repeats(&keys, Some(&bytes), |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, vec![0, 1, 2, 4]);
     // Hashes that differ only in the bits the rows take when packed: still told apart.
-    let mut keys: Vec<(u64, u64)> = (0..values.len() as u64)
+    let keys: Vec<(u64, u64)> = (0..values.len() as u64)
         .map(|r| ((0xABCD << 40) | (r + 1), r))
         .collect();
     assert!(
         pack(&keys).is_some_and(|p| p.keys.iter().all(|k| k >> p.low == 0xABCD << (40 - p.low)))
     );
     let mut failed = Vec::new();
-    mark_repeats(&mut keys, Some(&bytes), |r| failed.push(r));
+    mark_repeats(&keys, Some(&bytes), |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, vec![0, 1, 2, 4]);
-    let mut keys: Vec<(u64, u64)> = vec![(3, 0), (9, 1), (3, 2)];
+    let keys: Vec<(u64, u64)> = vec![(3, 0), (9, 1), (3, 2)];
     let mut failed = Vec::new();
-    mark_repeats(&mut keys, None, |r| failed.push(r));
+    mark_repeats(&keys, None, |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, vec![0, 2]);
 }
@@ -74,11 +74,11 @@ fn pairs_split_across_cores_fail_the_same_rows() {
             .collect()
     };
     let mut failed = Vec::new();
-    mark_repeats(&mut pairs(&weak), Some(&bytes), |r| failed.push(r));
+    mark_repeats(&pairs(&weak), Some(&bytes), |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, want);
     let mut failed = Vec::new();
-    mark_repeats(&mut pairs(&exact), None, |r| failed.push(r));
+    mark_repeats(&pairs(&exact), None, |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, want);
 }

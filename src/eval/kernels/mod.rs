@@ -128,6 +128,7 @@ pub(crate) mod expr;
 pub(crate) mod fixed_format;
 pub(crate) mod future;
 pub(crate) mod range;
+mod repeats;
 pub(crate) mod seq;
 pub(crate) mod set;
 pub(crate) mod strings;

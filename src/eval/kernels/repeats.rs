@@ -1,0 +1,182 @@
+//! Groups of items that share a key, found on every core: the step under `unique` and
+//! `compound_unique` over a held batch, where each item is a 64-bit key (a value, or a hash of
+//! one) with its row.
+//!
+//! ```text
+//!  count     each core counts its range of the items by the top bits of their key's mix
+//!  scatter   each core moves its range into buckets of about BUCKET_ITEMS items, in order
+//!  look      each bucket's items go through a small table (it fits the cache): a bucket with
+//!            no key twice is done; only one with a repeat is sorted, and its groups handed on
+//! ```
+//!
+//! Keys are mostly distinct in a column meant to be unique, so most buckets are done after one
+//! table pass: no sort of the whole batch, and no pass that runs on one core.
+
+use crate::par::{cores, par_map};
+
+/// Items a bucket holds on average: small enough that its table stays in the cache.
+const BUCKET_ITEMS: usize = 2048;
+
+/// Items below which one core does it all (starting threads would cost more).
+const PARALLEL_ITEMS: usize = if cfg!(test) { 256 } else { 1 << 16 };
+
+/// Spreads a key's bits over all 64 (Fibonacci hashing): buckets and table slots read its top
+/// bits, and a key may be a small integer.
+fn mix(key: u64) -> u64 {
+    key.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Runs `find(group, out)` on every group of two or more items of `items` whose `key` is equal,
+/// every core at once, and gives what it put out (in no particular order). The items of a group
+/// come in the order of `items`.
+pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
+    items: &[T],
+    key: impl Fn(&T) -> u64 + Sync,
+    find: impl Fn(&[T], &mut dyn FnMut(O)) + Sync,
+) -> Vec<O> {
+    let n = items.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let bits = (n / BUCKET_ITEMS)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(16);
+    let buckets = 1usize << bits;
+    let bucket = |t: &T| {
+        if bits == 0 {
+            0
+        } else {
+            (mix(key(t)) >> (64 - bits)) as usize
+        }
+    };
+    let parallel = n >= PARALLEL_ITEMS;
+    let ranges: Vec<&[T]> = if parallel {
+        items.chunks(n.div_ceil(cores())).collect()
+    } else {
+        vec![items]
+    };
+    // 1. Counts per range and bucket; 2. each range scattered into its own buckets.
+    let scattered: Vec<(Vec<T>, Vec<usize>)> = par_map(&ranges, |range| {
+        let mut starts = vec![0usize; buckets + 1];
+        for t in range.iter() {
+            starts[bucket(t) + 1] += 1;
+        }
+        for b in 0..buckets {
+            starts[b + 1] += starts[b];
+        }
+        let mut next = starts.clone();
+        let mut out = range.to_vec();
+        for t in range.iter() {
+            let b = bucket(t);
+            out[next[b]] = *t;
+            next[b] += 1;
+        }
+        (out, starts)
+    });
+    // 3. Buckets looked at in runs, every core at once.
+    let tasks = if parallel { cores() * 4 } else { 1 };
+    let runs: Vec<(usize, usize)> = (0..tasks)
+        .map(|t| (buckets * t / tasks, buckets * (t + 1) / tasks))
+        .filter(|(a, b)| a < b)
+        .collect();
+    let found = par_map(&runs, |&(first, end)| {
+        let mut out = Vec::new();
+        let mut held: Vec<T> = Vec::new();
+        let mut table: Vec<u32> = Vec::new();
+        for b in first..end {
+            held.clear();
+            for (items, starts) in &scattered {
+                held.extend_from_slice(&items[starts[b]..starts[b + 1]]);
+            }
+            if held.len() < 2 || !repeats_a_key(&held, &key, bits, &mut table) {
+                continue;
+            }
+            held.sort_by_key(|t| key(t));
+            for group in held.chunk_by(|a, b| key(a) == key(b)) {
+                if group.len() > 1 {
+                    find(group, &mut |o| out.push(o));
+                }
+            }
+        }
+        out
+    });
+    found.into_iter().flatten().collect()
+}
+
+/// Whether two of `held` have the same key, through an open-addressing table of their indices
+/// (slots chosen by the key's mix below the `bucket_bits` the bucket was chosen by).
+fn repeats_a_key<T>(
+    held: &[T],
+    key: &impl Fn(&T) -> u64,
+    bucket_bits: u32,
+    table: &mut Vec<u32>,
+) -> bool {
+    let slots = (held.len() * 2).next_power_of_two();
+    let slot_bits = slots.trailing_zeros();
+    table.clear();
+    table.resize(slots, 0);
+    let mask = slots - 1;
+    for (i, t) in held.iter().enumerate() {
+        let k = key(t);
+        let mut s = ((mix(k) << bucket_bits) >> (64 - slot_bits)) as usize;
+        loop {
+            match table[s] {
+                0 => {
+                    table[s] = i as u32 + 1;
+                    break;
+                }
+                j if key(&held[j as usize - 1]) == k => return true,
+                _ => s = (s + 1) & mask,
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every group of equal keys, and nothing else, is handed on whole, in input order, for
+    /// inputs below and above the parallel threshold, with few and many repeats, keys that
+    /// differ only in their low bits, and groups that span the ranges of both cores.
+    #[test]
+    fn groups_are_the_keys_seen_twice() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            seed >> 20
+        };
+        for n in [0usize, 1, 2, 3, 100, 255, 256, 5000, 70_000] {
+            for distinct in [1u64, 3, 1000, u64::MAX] {
+                let items: Vec<(u64, u64)> = (0..n as u64)
+                    .map(|row| {
+                        let k = match distinct {
+                            u64::MAX => next(),
+                            d => next() % d,
+                        };
+                        (k, row)
+                    })
+                    .collect();
+                let mut got = in_groups(
+                    &items,
+                    |t| t.0,
+                    |g, out| {
+                        assert!(g.windows(2).all(|w| w[0].0 == w[1].0 && w[0].1 < w[1].1));
+                        out(g.to_vec())
+                    },
+                );
+                got.sort();
+                let mut want: std::collections::BTreeMap<u64, Vec<(u64, u64)>> = Default::default();
+                for t in &items {
+                    want.entry(t.0).or_default().push(*t);
+                }
+                let mut want: Vec<Vec<(u64, u64)>> =
+                    want.into_values().filter(|g| g.len() > 1).collect();
+                want.sort();
+                assert_eq!(got, want, "n {n} distinct {distinct}");
+            }
+        }
+    }
+}
