@@ -1,10 +1,10 @@
 //! `compound_unique` over a whole batch held in memory, every chunk at once.
 //!
 //! Each in-scope tuple without a null becomes a `(hash, row)` pair, the hash combined from the
-//! columns' values a column at a time (on every core, in pieces), and the pairs are sorted:
-//! only the tuples in a run of equal hashes (the repeats, and rarely a collision) are converted
-//! to the Arrow row format, and those whose row bytes are equal too are the repeats (the sorted
-//! strategy of [`super::batch_unique`], for tuples). No allocation per value, unlike a hash map
+//! columns' values a column at a time (on every core, in pieces), and the pairs are grouped by
+//! hash: only the tuples in a group of equal hashes (the repeats, and rarely a collision) are
+//! converted to the Arrow row format, and those whose row bytes are equal too are the repeats
+//! (the sorted strategy of [`super::batch_unique`], for tuples). No allocation per value, unlike a hash map
 //! of every distinct tuple, and no row bytes for the tuples that occur once.
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
@@ -58,8 +58,8 @@ fn compound_packing(
         starts.push(starts.last().copied().unwrap_or(0) + *n as u64);
     }
     // 1. Every counted tuple hashed, piece by piece on every core, and its hash and row packed
-    //    into one word when the rows leave room (else kept as a pair); 2. sorted in parts on
-    //    every core, the tuples sharing a hash are the candidates.
+    //    into one word when the rows leave room (else kept as a pair); 2. grouped on every core
+    //    (`repeats`), the tuples sharing a hash are the candidates.
     // Seeded per call, so no input can be built to collide on purpose.
     let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0);
     let state = datafusion::common::hash_utils::RandomState::with_seed(seed);

@@ -6,14 +6,15 @@
 //!  dense    integer-like values spanning a range a few times their count (ids, surrogate keys,
 //!           dates): two bits per slot of the range, `seen` and `repeated`, marked on every core
 //!  sorted   any other keyed column: each in-scope value becomes a 64-bit key (the value itself
-//!           for integers and floats, a hash for strings and binary), the (key, row) pairs are
-//!           sorted, and runs of equal keys are the repeats; equal hashes are confirmed by
-//!           comparing bytes, so a collision never fails a row
+//!           for integers and floats, a hash for strings and binary), and the groups of
+//!           (key, row) pairs with equal keys are the repeats (found in cache-sized buckets on
+//!           every core, see `repeats`); equal hashes are confirmed by comparing bytes, so a
+//!           collision never fails a row
 //!  counted  what is left (wide decimals): the streaming frequency counter
 //! ```
 //!
-//! Sorting replaces a hash map of every distinct value: no allocation per value, and memory
-//! reads in order instead of one cache miss per row.
+//! Buckets replace a hash map of every distinct value: no allocation per value, and each
+//! bucket's table fits the cache instead of one cache miss per row.
 
 use std::hash::BuildHasher;
 
@@ -285,8 +286,8 @@ fn sorted<'a>(
             })
         }
     };
-    // 2. Sorted by key, runs of equal keys are the repeats: hashes packed with their rows into
-    //    words as they are taken when the rows leave room (see `pack`), else (key, row) pairs.
+    // 2. Groups of equal keys are the repeats: hashes packed with their rows into words as they
+    //    are taken when the rows leave room (see `pack`), else (key, row) pairs.
     let mut pass = vec![u64::MAX; total.div_ceil(64)];
     let fail = |row: u64| pass[(row >> 6) as usize] &= !(1u64 << (row & 63));
     let bytes = |row: u64| {

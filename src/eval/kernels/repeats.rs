@@ -5,11 +5,11 @@
 //! ```text
 //!  count     each core counts its range of the items by the top bits of their key's mix
 //!  scatter   each core moves its range into buckets of about BUCKET_ITEMS items, in order
-//!  look      each bucket's items go through a small table (it fits the cache): a bucket with
-//!            no key twice is done; only one with a repeat is sorted, and its groups handed on
+//!  look      each bucket's items go through a small table (it fits the cache) that marks the
+//!            items whose key another holds; only those are sorted, and their groups handed on
 //! ```
 //!
-//! Keys are mostly distinct in a column meant to be unique, so most buckets are done after one
+//! Keys are mostly distinct in a column meant to be unique, so a bucket is mostly done after one
 //! table pass: no sort of the whole batch, and no pass that runs on one core.
 
 use crate::par::{cores, par_map};
@@ -84,19 +84,25 @@ pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
         let mut out = Vec::new();
         let mut held: Vec<T> = Vec::new();
         let mut table: Vec<u32> = Vec::new();
+        let mut shared: Vec<bool> = Vec::new();
         for b in first..end {
             held.clear();
             for (items, starts) in &scattered {
                 held.extend_from_slice(&items[starts[b]..starts[b + 1]]);
             }
-            if held.len() < 2 || !repeats_a_key(&held, &key, bits, &mut table) {
+            if held.len() < 2 || !mark_shared(&held, &key, bits, &mut table, &mut shared) {
                 continue;
             }
-            held.sort_by_key(|t| key(t));
-            for group in held.chunk_by(|a, b| key(a) == key(b)) {
-                if group.len() > 1 {
-                    find(group, &mut |o| out.push(o));
-                }
+            let mut group: Vec<T> = held
+                .iter()
+                .zip(&shared)
+                .filter(|(_, s)| **s)
+                .map(|(t, _)| *t)
+                .collect();
+            // Stable: a group's items stay in input order.
+            group.sort_by_key(|t| key(t));
+            for g in group.chunk_by(|a, b| key(a) == key(b)) {
+                find(g, &mut |o| out.push(o));
             }
         }
         out
@@ -104,19 +110,24 @@ pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
     found.into_iter().flatten().collect()
 }
 
-/// Whether two of `held` have the same key, through an open-addressing table of their indices
-/// (slots chosen by the key's mix below the `bucket_bits` the bucket was chosen by).
-fn repeats_a_key<T>(
+/// Marks in `shared` the items of `held` whose key another of them holds too, through an
+/// open-addressing table of the first index of each key (slots chosen by the key's mix below the
+/// `bucket_bits` the bucket was chosen by); whether any.
+fn mark_shared<T>(
     held: &[T],
     key: &impl Fn(&T) -> u64,
     bucket_bits: u32,
     table: &mut Vec<u32>,
+    shared: &mut Vec<bool>,
 ) -> bool {
     let slots = (held.len() * 2).next_power_of_two();
     let slot_bits = slots.trailing_zeros();
     table.clear();
     table.resize(slots, 0);
+    shared.clear();
+    shared.resize(held.len(), false);
     let mask = slots - 1;
+    let mut any = false;
     for (i, t) in held.iter().enumerate() {
         let k = key(t);
         let mut s = ((mix(k) << bucket_bits) >> (64 - slot_bits)) as usize;
@@ -126,12 +137,17 @@ fn repeats_a_key<T>(
                     table[s] = i as u32 + 1;
                     break;
                 }
-                j if key(&held[j as usize - 1]) == k => return true,
+                j if key(&held[j as usize - 1]) == k => {
+                    shared[j as usize - 1] = true;
+                    shared[i] = true;
+                    any = true;
+                    break;
+                }
                 _ => s = (s + 1) & mask,
             }
         }
     }
-    false
+    any
 }
 
 #[cfg(test)]
