@@ -13,7 +13,7 @@ use crate::values::access::char_count;
 use crate::values::access::for_each_bytes;
 use crate::values::domain::typed_cmp;
 use crate::values::domain::{Domain, Typed, domain_of, float_cmp};
-use crate::values::numeric::{for_each_float, for_each_int, int_as_f64};
+use crate::values::numeric::{for_each_float, for_each_int, ints_as_f64};
 
 /// What a metric observed.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,10 +158,7 @@ impl Inner {
                         let mut xs = Vec::with_capacity(n_valid as usize);
                         if is_int {
                             let scale = 10f64.powi(m.scale as i32);
-                            for_each_int(array, &valid, |_, v| {
-                                isum = isum.saturating_add(v);
-                                xs.push(int_as_f64(v) / scale);
-                            });
+                            isum = ints_as_f64(array, &valid, scale, &mut xs);
                         } else {
                             for_each_float(array, &valid, |_, x| xs.push(x));
                         }
@@ -276,7 +273,7 @@ impl Inner {
                 let mut vals = Vec::with_capacity(n_valid as usize);
                 if ints {
                     let scale = 10f64.powi(scale);
-                    for_each_int(array, &valid, |_, v| vals.push(int_as_f64(v) / scale));
+                    ints_as_f64(array, &valid, scale, &mut vals);
                 } else {
                     for_each_float(array, &valid, |_, x| vals.push(x));
                 }

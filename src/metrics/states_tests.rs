@@ -83,3 +83,27 @@ fn values() {
     let sd = Float64Array::from(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
     assert_eq!(run(MetricKind::StddevPop, &sd), Observed::Number(2.0));
 }
+
+/// Decimals past 64 bits convert as exactly as those within (the fast conversion is not taken
+/// for a chunk that holds one), and their sum stays exact.
+#[test]
+fn wide_decimals_convert_like_narrow_ones() {
+    use arrow::array::Decimal128Array;
+    let wide = 3 * (i64::MAX as i128);
+    let a = Decimal128Array::from(vec![Some(wide), Some(-250), None, Some(750)])
+        .with_precision_and_scale(38, 2)
+        .unwrap();
+    let want_mean = (wide as f64 / 100.0 + -2.5 + 7.5) / 3.0;
+    assert_eq!(run(MetricKind::Mean, &a), Observed::Number(want_mean));
+    assert_eq!(run(MetricKind::Quantile, &a), Observed::Number(7.5));
+    let mut s = Inner::new(MetricKind::Quantile, Some(a.data_type()));
+    s.update(Some(&a), None, a.len());
+    assert_eq!(
+        s.finish(MetricKind::Quantile, Some(1.0)),
+        Observed::Number(wide as f64 / 100.0)
+    );
+    assert_eq!(
+        run(MetricKind::Sum, &a),
+        Observed::Number((wide + 500) as f64 / 100.0)
+    );
+}

@@ -130,15 +130,30 @@ pub(crate) fn for_each_int(
     true
 }
 
-/// An integer as the nearest `f64`. The same number `as f64` gives, without the software
-/// conversion of a full 128-bit integer when the value fits 64 bits (every decimal up to
-/// precision 18 does).
-#[inline]
-pub(crate) fn int_as_f64(v: i128) -> f64 {
-    match i64::try_from(v) {
-        Ok(v) => v as f64,
-        Err(_) => v as f64,
+/// Appends the integer-like values of the rows set in `rows` to `out` as the nearest `f64`, each
+/// divided by `divisor`, and gives their exact sum (saturating). A value that fits 64 bits (every
+/// decimal up to precision 18) converts in one instruction; only when one does not are the
+/// values converted again through the software conversion of 128-bit integers.
+pub(crate) fn ints_as_f64(
+    array: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    divisor: f64,
+    out: &mut Vec<f64>,
+) -> i128 {
+    let from = out.len();
+    let mut sum: i128 = 0;
+    let mut wide = false;
+    for_each_int(array, rows, |_, v| {
+        sum = sum.saturating_add(v);
+        let narrow = v as i64;
+        wide |= narrow as i128 != v;
+        out.push(narrow as f64 / divisor);
+    });
+    if wide {
+        out.truncate(from);
+        for_each_int(array, rows, |_, v| out.push(v as f64 / divisor));
     }
+    sum
 }
 
 /// Calls `f(i, value)` for every row `i` set in `rows` of a float column, as `f64`. Dispatches
