@@ -5,7 +5,9 @@
 //! numbers do (NaN last, as [`float_cmp`](crate::values::domain::float_cmp) orders them); one
 //! pass counts the keys by their top [`BUCKET_BITS`] bits, a second gathers only the bucket
 //! holding the lower rank (and the smallest key above it, for the next rank) and selects in it.
-//! Two streaming passes over the runs, no copy of them.
+//! Two streaming passes over the runs, each core over its share of them, and no copy of them.
+
+use crate::par::{cores, par_map};
 
 /// Bits of the key that name its bucket in the counting pass.
 const BUCKET_BITS: u32 = 16;
@@ -36,40 +38,55 @@ fn number(key: u64) -> f64 {
     })
 }
 
+/// Values below which one core does it all.
+const PARALLEL_VALUES: usize = if cfg!(test) { 256 } else { 1 << 16 };
+
 /// The values at ranks `lo` and `lo + 1` (the latter `None` past the last) of the runs in
-/// sorted order; `lo` must be below the number of values.
-fn ranks(runs: &[Vec<f64>], lo: usize) -> (f64, Option<f64>) {
+/// sorted order; `lo` must be below the number of values. Both passes run on every core, each
+/// over its share of the runs.
+fn ranks(runs: &[Vec<f64>], lo: usize, n: usize) -> (f64, Option<f64>) {
     let shift = u64::BITS - BUCKET_BITS;
+    let shares: Vec<&[Vec<f64>]> = if n >= PARALLEL_VALUES {
+        runs.chunks(runs.len().div_ceil(cores())).collect()
+    } else {
+        vec![runs]
+    };
     let mut counts = vec![0usize; 1 << BUCKET_BITS];
-    for x in runs.iter().flatten() {
-        counts[(key(*x) >> shift) as usize] += 1;
+    for part in par_map(&shares, |share| {
+        let mut counts = vec![0usize; 1 << BUCKET_BITS];
+        for x in share.iter().flatten() {
+            counts[(key(*x) >> shift) as usize] += 1;
+        }
+        counts
+    }) {
+        counts.iter_mut().zip(part).for_each(|(c, p)| *c += p);
     }
     let (mut bucket, mut before) = (0, 0);
     while before + counts[bucket] <= lo {
         before += counts[bucket];
         bucket += 1;
     }
-    let mut within: Vec<u64> = Vec::with_capacity(counts[bucket]);
-    let mut above = u64::MAX;
-    let mut any_above = false;
-    for k in runs.iter().flatten().map(|x| key(*x)) {
-        match (k >> shift).cmp(&(bucket as u64)) {
-            std::cmp::Ordering::Equal => within.push(k),
-            std::cmp::Ordering::Greater => {
-                above = above.min(k);
-                any_above = true;
+    // The bucket's keys, and the smallest key of a later bucket.
+    let gathered = par_map(&shares, |share| {
+        let mut within: Vec<u64> = Vec::new();
+        let mut above: Option<u64> = None;
+        for k in share.iter().flatten().map(|x| key(*x)) {
+            match (k >> shift).cmp(&(bucket as u64)) {
+                std::cmp::Ordering::Equal => within.push(k),
+                std::cmp::Ordering::Greater => above = Some(above.map_or(k, |a| a.min(k))),
+                std::cmp::Ordering::Less => {}
             }
-            std::cmp::Ordering::Less => {}
         }
+        (within, above)
+    });
+    let above = gathered.iter().filter_map(|(_, a)| *a).min();
+    let mut within: Vec<u64> = Vec::with_capacity(counts[bucket]);
+    for (w, _) in gathered {
+        within.extend(w);
     }
-    let at = lo - before;
-    let (_, at_lo, rest) = within.select_nth_unstable(at);
+    let (_, at_lo, rest) = within.select_nth_unstable(lo - before);
     let at_lo = *at_lo;
-    let next = match rest.iter().min() {
-        Some(k) => Some(*k),
-        None if any_above => Some(above),
-        None => None,
-    };
+    let next = rest.iter().min().copied().or(above);
     (number(at_lo), next.map(number))
 }
 
@@ -84,7 +101,7 @@ pub(super) fn quantile(runs: &[Vec<f64>], q: f64) -> Option<f64> {
     let pos = q * (n - 1) as f64;
     let lo = (pos.floor() as usize).min(n - 1);
     let frac = pos - lo as f64;
-    let (at_lo, at_hi) = ranks(runs, lo);
+    let (at_lo, at_hi) = ranks(runs, lo, n);
     Some(match at_hi {
         Some(at_hi) if frac > 0.0 => at_lo + (at_hi - at_lo) * frac,
         _ => at_lo,
