@@ -1,6 +1,6 @@
 //! A parallel map over the machine's cores, in order: the one way dq-gate uses more than one
 //! core (decoding a file's columns, evaluating a batch's chunks, marking repeated values); and
-//! one vector filled by parts at once over it (the keys uniqueness sorts).
+//! one vector per part filled at once over it (the keys uniqueness groups).
 
 /// The machine's cores (1 when unknown).
 pub(crate) fn cores() -> usize {
@@ -47,63 +47,47 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
         .collect()
 }
 
-/// One vector filled by `sizes.len()` parts at once on every core: part `p` puts at most
-/// `sizes[p]` items through `fill(p, put)`, into its own share of the vector (no second copy;
-/// items past its share are counted, not kept), and the shares are then closed up in order.
-/// Gives the vector and how many items each part put.
-pub(crate) fn fill_parts<T: Copy + Default + Send, E: Send>(
+/// One vector per part, filled at once on every core: part `p` puts its items through
+/// `fill(p, put)` into a vector made for `sizes[p]` of them (it may put more or fewer). The
+/// parts' vectors in order, or the first part's error.
+pub(crate) fn fill_parts<T: Send, E: Send>(
     sizes: &[usize],
     fill: impl Fn(usize, &mut dyn FnMut(T)) -> Result<(), E> + Sync,
-) -> Result<(Vec<T>, Vec<usize>), E> {
-    let mut out = vec![T::default(); sizes.iter().sum()];
-    let mut shares = Vec::with_capacity(sizes.len());
-    let mut rest = out.as_mut_slice();
-    for n in sizes {
-        let (share, tail) = rest.split_at_mut(*n);
-        shares.push(std::sync::Mutex::new(share));
-        rest = tail;
-    }
+) -> Result<Vec<Vec<T>>, E> {
     let idx: Vec<usize> = (0..sizes.len()).collect();
-    let put = par_map(&idx, |&p| {
-        let mut share = shares[p].lock().expect("one task per share");
-        let mut n = 0;
-        fill(p, &mut |item| {
-            if let Some(slot) = share.get_mut(n) {
-                *slot = item;
-            }
-            n += 1;
-        })?;
-        Ok(n)
-    });
-    drop(shares);
-    let put = put.into_iter().collect::<Result<Vec<usize>, E>>()?;
-    let (mut from, mut at) = (0, 0);
-    for (size, n) in sizes.iter().zip(&put) {
-        let kept = (*n).min(*size);
-        out.copy_within(from..from + kept, at);
-        (from, at) = (from + size, at + kept);
-    }
-    out.truncate(at);
-    Ok((out, put))
+    par_map(&idx, |&p| {
+        let mut part = Vec::with_capacity(sizes[p]);
+        fill(p, &mut |item| part.push(item))?;
+        Ok(part)
+    })
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Parts that put fewer items than their share, all of it, or more: closed up in order,
-    /// the extra counted and not kept; an error of any part is the result.
+    /// Parts that put fewer items than their size, all of it, or more: each its own vector, in
+    /// order; an error of any part is the result.
     #[test]
-    fn parts_fill_one_vector_in_order() {
+    fn parts_fill_their_vectors_in_order() {
         let sizes = [3, 0, 4, 2];
         let puts: [usize; 4] = [2, 0, 4, 5];
-        let (v, put) = fill_parts(&sizes, |p, put: &mut dyn FnMut(u32)| -> Result<(), ()> {
+        let v = fill_parts(&sizes, |p, put: &mut dyn FnMut(u32)| -> Result<(), ()> {
             (0..puts[p]).for_each(|i| put((10 * p + i) as u32));
             Ok(())
         })
         .unwrap();
-        assert_eq!(v, vec![0, 1, 20, 21, 22, 23, 30, 31]);
-        assert_eq!(put, puts.to_vec());
+        assert_eq!(
+            v,
+            vec![
+                vec![0, 1],
+                vec![],
+                vec![20, 21, 22, 23],
+                vec![30, 31, 32, 33, 34]
+            ]
+        );
         let failed = fill_parts(
             &sizes,
             |p, _: &mut dyn FnMut(u32)| if p == 2 { Err(p) } else { Ok(()) },

@@ -83,22 +83,22 @@ fn compound_packing(
         }
         Ok(())
     };
-    // At most one item per row of each piece.
+    // One vector of items per piece.
     let sizes: Vec<usize> = pieces.iter().map(|(_, _, n)| *n).collect();
     let shared: Vec<(u64, u64)> = if low <= packed_row_bits {
         let mask = (1u64 << low) - 1;
-        let (words, _) = fill_parts(&sizes, |p, put: &mut dyn FnMut(u64)| {
+        let words = fill_parts(&sizes, |p, put: &mut dyn FnMut(u64)| {
             hash(&mut |h, row| put((h & !mask) | row), p)
         })?;
-        shared_words(&words, low)
+        shared_words(words, low)
             .into_iter()
             .map(|k| (k & !mask, k & mask))
             .collect()
     } else {
-        let (pairs, _) = fill_parts(&sizes, |p, put: &mut dyn FnMut((u64, u64))| {
+        let pairs = fill_parts(&sizes, |p, put: &mut dyn FnMut((u64, u64))| {
             hash(&mut |h, row| put((h, row)), p)
         })?;
-        shared_keys(&pairs)
+        shared_keys(pairs)
     };
     // 3. The candidates converted to row bytes and confirmed by them.
     let mut at: Vec<(u64, usize)> = shared.iter().enumerate().map(|(i, k)| (k.1, i)).collect();
@@ -124,7 +124,7 @@ fn compound_packing(
         let i = at[at.partition_point(|(r, _)| *r < row)].1;
         rows.row(i).data()
     };
-    mark_repeats(&shared, Some(&bytes), |row| {
+    mark_repeats(vec![shared], Some(&bytes), |row| {
         pass[(row >> 6) as usize] &= !(1u64 << (row & 63))
     });
     // 4. Each chunk's share; a tuple with a null passes (the rule's null policy does not apply).

@@ -298,12 +298,12 @@ fn sorted<'a>(
     if !exact && low <= PACKED_ROW_BITS {
         let mask = (1u64 << low) - 1;
         let words = keyed(&wants, &starts, key_of, |k, row| (k & !mask) | row)?;
-        mark_packed(&words, low, &bytes, fail);
+        mark_packed(words, low, &bytes, fail);
     } else {
         let keys = keyed(&wants, &starts, key_of, |k, row| (k, row))?;
         let confirm: Option<&(dyn Fn(u64) -> &'a [u8] + Sync)> =
             if exact { None } else { Some(&bytes) };
-        mark_repeats(&keys, confirm, fail);
+        mark_repeats(keys, confirm, fail);
     }
     // 3. Each chunk's share of the verdicts.
     let pass = Buffer::from_vec(pass);
@@ -325,15 +325,17 @@ fn sorted<'a>(
 /// too, and the pairs are taken as single words when the rows leave room ([`pack`]). The
 /// groups of equal keys are found on every core ([`in_groups`]).
 pub(super) fn mark_repeats<'b>(
-    keys: &[(u64, u64)],
+    keys: Vec<Vec<(u64, u64)>>,
     confirm: Option<&(dyn Fn(u64) -> &'b [u8] + Sync)>,
     fail: impl FnMut(u64),
 ) {
-    if let Some(confirm) = confirm
-        && let Some(packed) = pack(keys)
-    {
-        return mark_packed(&packed.keys, packed.low, confirm, fail);
-    }
+    let keys = match confirm {
+        Some(confirm) => match pack(keys) {
+            Ok(packed) => return mark_packed(packed.keys, packed.low, confirm, fail),
+            Err(keys) => keys,
+        },
+        None => keys,
+    };
     in_groups(
         keys,
         |k| k.0,
@@ -348,7 +350,7 @@ pub(super) fn mark_repeats<'b>(
 
 /// [`mark_repeats`] over hashes packed with their rows (see [`pack`]): `low` bits of row.
 fn mark_packed<'b>(
-    words: &[u64],
+    words: Vec<Vec<u64>>,
     low: u32,
     confirm: &(dyn Fn(u64) -> &'b [u8] + Sync),
     fail: impl FnMut(u64),
@@ -378,28 +380,32 @@ fn confirmed<'b>(
     }
 }
 
-/// The `item(key, row)` of every in-scope value, where `key_of(c, put)` calls `put(key, i)` for
-/// the in-scope rows `i` of chunk `c` (`false`: it cannot take that chunk's keys), every chunk
-/// at once on every core into one vector ([`fill_parts`]). `None` when a chunk's keys could not
-/// all be taken (the batch is then left to the counter).
-fn keyed<T: Copy + Default + Send>(
+/// The `item(key, row)` of every in-scope value, one vector per chunk, where `key_of(c, put)`
+/// calls `put(key, i)` for the in-scope rows `i` of chunk `c` (`false`: it cannot take that
+/// chunk's keys), every chunk at once on every core. `None` when a chunk's keys could not all be
+/// taken (the batch is then left to the counter).
+fn keyed<T: Copy + Send>(
     wants: &[BooleanBuffer],
     starts: &[u64],
     key_of: impl Fn(usize, &mut dyn FnMut(u64, usize)) -> bool + Sync,
     item: impl Fn(u64, u64) -> T + Sync,
-) -> Option<Vec<T>> {
+) -> Option<Vec<Vec<T>>> {
     let counts: Vec<usize> = wants.iter().map(|w| w.count_set_bits()).collect();
-    let (out, put) = fill_parts(&counts, |c, put| {
+    let parts = fill_parts(&counts, |c, put| {
         let ok = key_of(c, &mut |k, i| put(item(k, starts[c] + i as u64)));
         if ok { Ok(()) } else { Err(()) }
     })
     .ok()?;
-    (put == counts).then_some(out)
+    parts
+        .iter()
+        .zip(&counts)
+        .all(|(p, n)| p.len() == *n)
+        .then_some(parts)
 }
 
 /// The pairs whose key another pair holds too: the candidates for repeats when telling values
 /// apart costs more than comparing keys (tuples, `compound_unique`).
-pub(super) fn shared_keys(keys: &[(u64, u64)]) -> Vec<(u64, u64)> {
+pub(super) fn shared_keys(keys: Vec<Vec<(u64, u64)>>) -> Vec<(u64, u64)> {
     in_groups(
         keys,
         |k| k.0,
@@ -409,7 +415,7 @@ pub(super) fn shared_keys(keys: &[(u64, u64)]) -> Vec<(u64, u64)> {
 
 /// [`shared_keys`] over words packed as [`Packed`] holds them: a hash's high bits above `low`
 /// bits of row.
-pub(super) fn shared_words(words: &[u64], low: u32) -> Vec<u64> {
+pub(super) fn shared_words(words: Vec<Vec<u64>>, low: u32) -> Vec<u64> {
     in_groups(
         words,
         |w| w >> low,
@@ -419,7 +425,7 @@ pub(super) fn shared_words(words: &[u64], low: u32) -> Vec<u64> {
 
 /// Hash keys packed with their rows into single words: the hash's high bits above the row.
 struct Packed {
-    keys: Vec<u64>,
+    keys: Vec<Vec<u64>>,
     /// Bits holding the row.
     low: u32,
 }
@@ -433,16 +439,23 @@ pub(super) fn row_bits(last: u64) -> u32 {
 }
 
 /// `(hash, row)` pairs as words of the hash's high bits and the row, when the rows leave at
-/// least 32 bits of hash (sorting words moves half the bytes of sorting pairs). Rows whose
-/// truncated hashes agree are told apart by their bytes, as rows with equal hashes are.
-fn pack(keys: &[(u64, u64)]) -> Option<Packed> {
-    let low = row_bits(keys.iter().map(|k| k.1).max()?);
+/// least 32 bits of hash (sorting words moves half the bytes of sorting pairs), part by part;
+/// the pairs back when they do not. Rows whose truncated hashes agree are told apart by their
+/// bytes, as rows with equal hashes are.
+fn pack(keys: Vec<Vec<(u64, u64)>>) -> Result<Packed, Vec<Vec<(u64, u64)>>> {
+    let Some(last) = keys.iter().flatten().map(|k| k.1).max() else {
+        return Err(keys);
+    };
+    let low = row_bits(last);
     if low > PACKED_ROW_BITS {
-        return None;
+        return Err(keys);
     }
     let mask = (1u64 << low) - 1;
-    Some(Packed {
-        keys: keys.iter().map(|(h, r)| (h & !mask) | r).collect(),
+    Ok(Packed {
+        keys: keys
+            .into_iter()
+            .map(|part| part.iter().map(|(h, r)| (h & !mask) | r).collect())
+            .collect(),
         low,
     })
 }

@@ -18,23 +18,26 @@ fn equal_hashes_repeat_only_with_equal_bytes() {
     let keys: Vec<(u64, u64)> = (0..values.len() as u64).map(|r| (7, r)).collect();
     let bytes = |r: u64| values[r as usize];
     let mut failed = Vec::new();
-    mark_repeats(&keys, Some(&bytes), |r| failed.push(r));
+    mark_repeats(vec![keys.clone()], Some(&bytes), |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, vec![0, 1, 2, 4]);
     // Hashes that differ only in the bits the rows take when packed: still told apart.
     let keys: Vec<(u64, u64)> = (0..values.len() as u64)
         .map(|r| ((0xABCD << 40) | (r + 1), r))
         .collect();
-    assert!(
-        pack(&keys).is_some_and(|p| p.keys.iter().all(|k| k >> p.low == 0xABCD << (40 - p.low)))
-    );
+    assert!(pack(vec![keys.clone()]).is_ok_and(|p| {
+        p.keys
+            .iter()
+            .flatten()
+            .all(|k| k >> p.low == 0xABCD << (40 - p.low))
+    }));
     let mut failed = Vec::new();
-    mark_repeats(&keys, Some(&bytes), |r| failed.push(r));
+    mark_repeats(vec![keys.clone()], Some(&bytes), |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, vec![0, 1, 2, 4]);
     let keys: Vec<(u64, u64)> = vec![(3, 0), (9, 1), (3, 2)];
     let mut failed = Vec::new();
-    mark_repeats(&keys, None, |r| failed.push(r));
+    mark_repeats(vec![keys.clone()], None, |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, vec![0, 2]);
 }
@@ -74,11 +77,11 @@ fn pairs_split_across_cores_fail_the_same_rows() {
             .collect()
     };
     let mut failed = Vec::new();
-    mark_repeats(&pairs(&weak), Some(&bytes), |r| failed.push(r));
+    mark_repeats(vec![pairs(&weak)], Some(&bytes), |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, want);
     let mut failed = Vec::new();
-    mark_repeats(&pairs(&exact), None, |r| failed.push(r));
+    mark_repeats(vec![pairs(&exact)], None, |r| failed.push(r));
     failed.sort();
     assert_eq!(failed, want);
 }

@@ -12,6 +12,8 @@
 //! Keys are mostly distinct in a column meant to be unique, so a bucket is mostly done after one
 //! table pass: no sort of the whole batch, and no pass that runs on one core.
 
+use std::sync::Mutex;
+
 use crate::par::{cores, par_map};
 
 /// Items a bucket holds on average: small enough that its table stays in the cache.
@@ -26,15 +28,17 @@ fn mix(key: u64) -> u64 {
     key.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// Runs `find(group, out)` on every group of two or more items of `items` whose `key` is equal,
+/// Runs `find(group, out)` on every group of two or more items of `parts` whose `key` is equal,
 /// every core at once, and gives what it put out (in no particular order). The items of a group
-/// come in the order of `items`.
+/// come in the order of the parts and of the items in them. Parts, one per chunk for the
+/// callers, are scattered one by one and each dropped once scattered, so the copy the buckets
+/// are does not double the keys held (when there are at least as many parts as cores).
 pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
-    items: &[T],
+    parts: Vec<Vec<T>>,
     key: impl Fn(&T) -> u64 + Sync,
     find: impl Fn(&[T], &mut dyn FnMut(O)) + Sync,
 ) -> Vec<O> {
-    let n = items.len();
+    let n: usize = parts.iter().map(Vec::len).sum();
     if n < 2 {
         return Vec::new();
     }
@@ -50,14 +54,8 @@ pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
             (mix(key(t)) >> (64 - bits)) as usize
         }
     };
-    let parallel = n >= PARALLEL_ITEMS;
-    let ranges: Vec<&[T]> = if parallel {
-        items.chunks(n.div_ceil(cores())).collect()
-    } else {
-        vec![items]
-    };
     // 1. Counts per range and bucket; 2. each range scattered into its own buckets.
-    let scattered: Vec<(Vec<T>, Vec<usize>)> = par_map(&ranges, |range| {
+    let scatter = |range: &[T]| -> (Vec<T>, Vec<usize>) {
         let mut starts = vec![0usize; buckets + 1];
         for t in range.iter() {
             starts[bucket(t) + 1] += 1;
@@ -73,7 +71,22 @@ pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
             next[b] += 1;
         }
         (out, starts)
-    });
+    };
+    let parallel = n >= PARALLEL_ITEMS;
+    let scattered: Vec<(Vec<T>, Vec<usize>)> = if !parallel {
+        parts.iter().map(|p| scatter(p)).collect()
+    } else if parts.len() >= cores() {
+        let parts: Vec<Mutex<Vec<T>>> = parts.into_iter().map(Mutex::new).collect();
+        par_map(&parts, |p| {
+            let part = std::mem::take(&mut *p.lock().expect("one task per part"));
+            scatter(&part)
+        })
+    } else {
+        // Fewer parts than cores: each cut into ranges, so every core scatters.
+        let per = n.div_ceil(cores());
+        let ranges: Vec<&[T]> = parts.iter().flat_map(|p| p.chunks(per)).collect();
+        par_map(&ranges, |r| scatter(r))
+    };
     // 3. Buckets looked at in runs, every core at once.
     let tasks = if parallel { cores() * 4 } else { 1 };
     let runs: Vec<(usize, usize)> = (0..tasks)
@@ -175,15 +188,6 @@ mod tests {
                         (k, row)
                     })
                     .collect();
-                let mut got = in_groups(
-                    &items,
-                    |t| t.0,
-                    |g, out| {
-                        assert!(g.windows(2).all(|w| w[0].0 == w[1].0 && w[0].1 < w[1].1));
-                        out(g.to_vec())
-                    },
-                );
-                got.sort();
                 let mut want: std::collections::BTreeMap<u64, Vec<(u64, u64)>> = Default::default();
                 for t in &items {
                     want.entry(t.0).or_default().push(*t);
@@ -191,7 +195,25 @@ mod tests {
                 let mut want: Vec<Vec<(u64, u64)>> =
                     want.into_values().filter(|g| g.len() > 1).collect();
                 want.sort();
-                assert_eq!(got, want, "n {n} distinct {distinct}");
+                // Cut into parts of uneven lengths (one empty), as chunks are; and whole, fewer
+                // parts than cores.
+                let cuts = [0, n / 5, n / 5, n / 2, n];
+                let cut: Vec<Vec<(u64, u64)>> = cuts
+                    .windows(2)
+                    .map(|w| items[w[0]..w[1]].to_vec())
+                    .collect();
+                for parts in [cut, vec![items.clone()]] {
+                    let mut got = in_groups(
+                        parts,
+                        |t| t.0,
+                        |g, out| {
+                            assert!(g.windows(2).all(|w| w[0].0 == w[1].0 && w[0].1 < w[1].1));
+                            out(g.to_vec())
+                        },
+                    );
+                    got.sort();
+                    assert_eq!(got, want, "n {n} distinct {distinct}");
+                }
             }
         }
     }
