@@ -3,8 +3,9 @@
 //! one) with its row.
 //!
 //! ```text
-//!  count     each core counts its range of the items by the top bits of their key's mix
-//!  scatter   each core moves its range into buckets of about BUCKET_ITEMS items, in order
+//!  count     each core takes a part (a chunk's keys) and counts it by the top bits of the
+//!            keys' mix
+//!  scatter   and moves it into buckets of about BUCKET_ITEMS items, in order, and drops it
 //!  look      each bucket's items go through a small table (it fits the cache) that marks the
 //!            items whose key another holds; only those are sorted, and their groups handed on
 //! ```
@@ -54,7 +55,7 @@ pub(super) fn in_groups<T: Copy + Send + Sync, O: Send>(
             (mix(key(t)) >> (64 - bits)) as usize
         }
     };
-    // 1. Counts per range and bucket; 2. each range scattered into its own buckets.
+    // 1. Counts per part (or range of one) and bucket; 2. each scattered into its own buckets.
     let scatter = |range: &[T]| -> (Vec<T>, Vec<usize>) {
         let mut starts = vec![0usize; buckets + 1];
         for t in range.iter() {
