@@ -13,7 +13,7 @@ use crate::values::access::char_count;
 use crate::values::access::for_each_bytes;
 use crate::values::domain::typed_cmp;
 use crate::values::domain::{Domain, Typed, domain_of, float_cmp};
-use crate::values::numeric::{for_each_float, for_each_int, ints_as_f64};
+use crate::values::numeric::{for_each_float, for_each_int, numbers_as_f64};
 
 /// What a metric observed.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,12 +156,7 @@ impl Inner {
                     Some(a) if !is_int && n_valid as usize == a.len() => a.values(),
                     _ => {
                         let mut xs = Vec::with_capacity(n_valid as usize);
-                        if is_int {
-                            let scale = 10f64.powi(m.scale as i32);
-                            isum = ints_as_f64(array, &valid, scale, &mut xs);
-                        } else {
-                            for_each_float(array, &valid, |_, x| xs.push(x));
-                        }
+                        isum = numbers_as_f64(array, &valid, &mut xs).unwrap_or(0);
                         collected = xs;
                         &collected
                     }
@@ -265,18 +260,8 @@ impl Inner {
                 });
             }
             Inner::Values(runs) => {
-                let ints = domain_of(array.data_type()) == Some(Domain::Int);
-                let scale = match array.data_type() {
-                    DataType::Decimal128(_, s) => *s as i32,
-                    _ => 0,
-                };
                 let mut vals = Vec::with_capacity(n_valid as usize);
-                if ints {
-                    let scale = 10f64.powi(scale);
-                    ints_as_f64(array, &valid, scale, &mut vals);
-                } else {
-                    for_each_float(array, &valid, |_, x| vals.push(x));
-                }
+                numbers_as_f64(array, &valid, &mut vals);
                 if !vals.is_empty() {
                     runs.push(vals);
                 }

@@ -134,7 +134,7 @@ pub(crate) fn for_each_int(
 /// divided by `divisor`, and gives their exact sum (saturating). A value that fits 64 bits (every
 /// decimal up to precision 18) converts in one instruction; only when one does not are the
 /// values converted again through the software conversion of 128-bit integers.
-pub(crate) fn ints_as_f64(
+fn ints_as_f64(
     array: &dyn Array,
     rows: &arrow::buffer::BooleanBuffer,
     divisor: f64,
@@ -154,6 +154,25 @@ pub(crate) fn ints_as_f64(
         for_each_int(array, rows, |_, v| out.push(v as f64 / divisor));
     }
     sum
+}
+
+/// Appends the numbers of the rows set in `rows` to `out` as `f64`, decimals at their scale
+/// ([`ints_as_f64`]); for an integer-like column gives their exact unscaled sum, else `None`.
+pub(crate) fn numbers_as_f64(
+    array: &dyn Array,
+    rows: &arrow::buffer::BooleanBuffer,
+    out: &mut Vec<f64>,
+) -> Option<i128> {
+    use crate::values::domain::{Domain, domain_of};
+    if domain_of(array.data_type()) != Some(Domain::Int) {
+        for_each_float(array, rows, |_, x| out.push(x));
+        return None;
+    }
+    let scale = match array.data_type() {
+        DataType::Decimal128(_, s) => *s as i32,
+        _ => 0,
+    };
+    Some(ints_as_f64(array, rows, 10f64.powi(scale), out))
 }
 
 /// Calls `f(i, value)` for every row `i` set in `rows` of a float column, as `f64`. Dispatches
