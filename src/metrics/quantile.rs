@@ -117,11 +117,8 @@ mod tests {
     /// with repeats, NaN, infinities, signed zeros, and values that share a bucket or not.
     #[test]
     fn quantile_by_selection_matches_a_sort() {
-        let mut seed = 3u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-            seed >> 33
-        };
+        let mut rng = crate::internal::generate::Rng(3);
+        let mut next = || rng.next() >> 33;
         for n in [1usize, 2, 3, 10, 257, 1000, 5000] {
             for spread in [0, 1, 2] {
                 let vals: Vec<f64> = (0..n)

@@ -4,8 +4,8 @@
 //! columns' values a column at a time (on every core, in pieces), and the pairs are grouped by
 //! hash: only the tuples in a group of equal hashes (the repeats, and rarely a collision) are
 //! converted to the Arrow row format, and those whose row bytes are equal too are the repeats
-//! (the sorted strategy of [`super::batch_unique`], for tuples). No allocation per value, unlike a hash map
-//! of every distinct tuple, and no row bytes for the tuples that occur once.
+//! (the sorted strategy of [`super::batch_unique`], for tuples). No allocation per value,
+//! unlike a hash map of every distinct tuple, and no row bytes for the tuples that occur once.
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer};

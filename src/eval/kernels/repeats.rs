@@ -173,11 +173,8 @@ mod tests {
     /// differ only in their low bits, and groups that span the ranges of both cores.
     #[test]
     fn groups_are_the_keys_seen_twice() {
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-            seed >> 20
-        };
+        let mut rng = crate::internal::generate::Rng(7);
+        let mut next = || rng.next() >> 20;
         for n in [0usize, 1, 2, 3, 100, 255, 256, 5000, 70_000] {
             for distinct in [1u64, 3, 1000, u64::MAX] {
                 let items: Vec<(u64, u64)> = (0..n as u64)
