@@ -294,8 +294,11 @@ proptest! {
                 rev.merge(&state(&x));
                 let mut with_empty = state(&xy);
                 with_empty.merge(&state(&x.slice(0, 0)));
+                // What the evaluator does: the other state taken, not copied.
+                let mut absorbed = state(&x);
+                absorbed.absorb(state(&y));
                 let whole = state(&xy).finish(m, Some(0.3));
-                for got in [merged.finish(m, Some(0.3)), rev.finish(m, Some(0.3)), with_empty.finish(m, Some(0.3))] {
+                for got in [merged.finish(m, Some(0.3)), rev.finish(m, Some(0.3)), with_empty.finish(m, Some(0.3)), absorbed.finish(m, Some(0.3))] {
                     match (&got, &whole) {
                         (Observed::Number(p), Observed::Number(q)) => {
                             prop_assert!((p - q).abs() <= 1e-9 * q.abs().max(1.0), "{:?}: {} vs {}", m, p, q)
