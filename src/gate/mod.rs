@@ -19,6 +19,7 @@ pub mod delta_input;
 pub(crate) mod encoding;
 pub(crate) mod failpoint;
 pub(crate) mod history;
+pub(crate) mod local_store;
 pub(crate) mod route;
 pub(crate) mod run;
 pub(crate) mod runlog;

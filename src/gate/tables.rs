@@ -185,6 +185,7 @@ pub(crate) async fn open_existing(
             "{uri}: this dq-check was built without S3 support; build it with `--features s3`"
         )));
     }
+    super::local_store::install();
     let url = deltalake::ensure_table_uri(uri)
         .map_err(|e| Error::table(uri, "resolve the location", e))?;
     match DeltaTableBuilder::from_url(url)

@@ -34,6 +34,7 @@ pub(crate) async fn open_quarantine_at(
     storage: &HashMap<String, String>,
     version: i64,
 ) -> Result<DeltaTable> {
+    crate::gate::local_store::install();
     let url = deltalake::ensure_table_uri(uri)
         .map_err(|e| Error::table(uri, "resolve the location", e))?;
     DeltaTableBuilder::from_url(url)
