@@ -42,8 +42,14 @@ use url::Url;
 /// devices, so it suits 512-byte devices too.
 const BLOCK: usize = 4096;
 
-/// Aligned buffers kept for reuse across parts and files (one per part in flight).
-const POOLED: usize = 4;
+/// Bytes written direct per call, from one aligned buffer (a multiple of `BLOCK`): large enough
+/// that each write keeps the device busy, small enough that the buffers cost little memory.
+const WINDOW: usize = 1 << 20;
+
+/// Aligned buffers kept for reuse across parts and files: one per file being written at once
+/// (a file's parts are written one at a time), as many as a sink has lanes on this machine's
+/// two cores; more are made when needed and dropped after.
+const POOLED: usize = 2;
 
 /// Puts the store in deltalake's registry for `file://` tables, around the store it held.
 /// Tables opened before keep the store they were opened with.
@@ -335,6 +341,26 @@ fn write_plain(file: &File, payload: &PutPayload, from: usize, offset: u64) -> s
     Ok(())
 }
 
+/// Writes the first `blocks` bytes of `payload` (whole blocks) at `offset` (aligned) through
+/// `direct`, a window of `buf` at a time.
+fn direct_blocks(
+    direct: &File,
+    buf: &mut [u8],
+    payload: &PutPayload,
+    blocks: usize,
+    offset: u64,
+) -> std::io::Result<()> {
+    let mut from = 0;
+    while from < blocks {
+        let n = WINDOW.min(blocks - from);
+        let out = aligned(buf, n);
+        copy_range(payload, from, out);
+        direct.write_all_at(out, offset + from as u64)?;
+        from += n;
+    }
+    Ok(())
+}
+
 impl Upload {
     /// Writes `payload` at `offset`: its whole blocks direct when the offset is aligned and the
     /// file takes direct writes, the rest through the page cache.
@@ -353,10 +379,10 @@ impl Upload {
         if blocks > 0
             && let Some(direct) = handles.direct.as_ref()
         {
-            let mut buf = take_buffer(blocks);
-            let out = aligned(&mut buf, blocks);
-            copy_range(payload, 0, out);
-            match direct.write_all_at(out, offset) {
+            let mut buf = take_buffer(WINDOW.min(blocks));
+            let written = direct_blocks(direct, &mut buf, payload, blocks, offset);
+            give_back(buf);
+            match written {
                 Ok(()) => {
                     done = blocks;
                     handles.direct_bytes += blocks as u64;
@@ -364,12 +390,8 @@ impl Upload {
                 // The file system took the open but not the write: the page cache from here on
                 // (what was written of this part is written again below).
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => handles.direct = None,
-                Err(e) => {
-                    give_back(buf);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
-            give_back(buf);
         }
         write_plain(&handles.plain, payload, done, offset)
     }
@@ -502,10 +524,10 @@ mod tests {
         (0..n).map(|_| rng.next() as u8).collect()
     }
 
-    /// Parts of every shape: whole blocks, a part ending mid-block (the parts after it are at
+    /// Parts of every shape: whole blocks past one window, a part ending mid-block (the parts after it are at
     /// unaligned offsets), a short tail.
     fn parts() -> Vec<Vec<u8>> {
-        [3 * BLOCK, 5 * BLOCK + 17, 2 * BLOCK, 100, BLOCK * 2 - 1]
+        [WINDOW + 3 * BLOCK, 5 * BLOCK + 17, 2 * BLOCK, 100, BLOCK * 2 - 1]
             .iter()
             .enumerate()
             .map(|(i, n)| bytes(*n, i as u64 + 1))
@@ -524,7 +546,7 @@ mod tests {
         std::fs::write(&probe, b"").unwrap();
         if open_direct(&probe).is_some() {
             // The first part whole, the second's five whole blocks; the rest start unaligned.
-            assert_eq!(direct, 8 * BLOCK as u64);
+            assert_eq!(direct, (WINDOW + 8 * BLOCK) as u64);
         }
     }
 
