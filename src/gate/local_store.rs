@@ -370,7 +370,7 @@ impl Upload {
             .lock()
             .map_err(|_| std::io::Error::other("an earlier write of this file panicked"))?;
         let len = payload.content_length();
-        let blocks = if offset % BLOCK as u64 == 0 {
+        let blocks = if offset.is_multiple_of(BLOCK as u64) {
             len / BLOCK * BLOCK
         } else {
             0
