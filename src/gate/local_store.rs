@@ -527,11 +527,17 @@ mod tests {
     /// Parts of every shape: whole blocks past one window, a part ending mid-block (the parts after it are at
     /// unaligned offsets), a short tail.
     fn parts() -> Vec<Vec<u8>> {
-        [WINDOW + 3 * BLOCK, 5 * BLOCK + 17, 2 * BLOCK, 100, BLOCK * 2 - 1]
-            .iter()
-            .enumerate()
-            .map(|(i, n)| bytes(*n, i as u64 + 1))
-            .collect()
+        [
+            WINDOW + 3 * BLOCK,
+            5 * BLOCK + 17,
+            2 * BLOCK,
+            100,
+            BLOCK * 2 - 1,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| bytes(*n, i as u64 + 1))
+        .collect()
     }
 
     /// Every byte lands at its place whatever the parts' sizes, and where the file system takes
@@ -559,6 +565,29 @@ mod tests {
         let (got, direct) = upload(dir.path(), &parts, false).await;
         assert_eq!(got, parts.concat());
         assert_eq!(direct, 0);
+    }
+
+    /// A local table the gate opens (and creates) writes through this store.
+    #[tokio::test]
+    async fn local_tables_are_opened_on_this_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap().to_string();
+        let schema = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "x",
+            arrow::datatypes::DataType::Int64,
+            true,
+        )]);
+        let table = crate::gate::tables::open_or_create(
+            &uri,
+            &std::collections::HashMap::new(),
+            &schema,
+            "t",
+            &[],
+        )
+        .await
+        .unwrap();
+        let store = table.log_store().root_object_store(None).to_string();
+        assert!(store.starts_with("DirectFiles("), "{store}");
     }
 
     #[test]

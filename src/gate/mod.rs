@@ -19,7 +19,13 @@ pub mod delta_input;
 pub(crate) mod encoding;
 pub(crate) mod failpoint;
 pub(crate) mod history;
+#[cfg(unix)]
 pub(crate) mod local_store;
+/// Elsewhere, local tables are written through the file system store as it is.
+#[cfg(not(unix))]
+pub(crate) mod local_store {
+    pub(crate) fn install() {}
+}
 pub(crate) mod route;
 pub(crate) mod run;
 pub(crate) mod runlog;
