@@ -4,15 +4,15 @@
 //! a data file as parts of a few megabytes into a staging file (`<file>#<n>`) and renames it
 //! when complete. Written the usual way, every part is copied into the page cache, which takes
 //! fresh memory for each: on a virtual machine whose freed memory goes back to its host that is
-//! the costliest write there is (a buffered write of 145 MB cost 0.8 s of system time here,
-//! a direct one 0.02 s; see `docs/performance.md`), and on any machine the files of a run push
-//! other data out of the cache to hold bytes the run will not read again.
+//! the costliest write there is (a buffered write of 145 MB cost 0.8 s of system time on the
+//! machine of `docs/performance.md`, a direct one 0.02 s), and on any machine the files of a run
+//! push other data out of the cache to hold bytes the run will not read again.
 //!
 //! So every part of a streamed upload is written with `O_DIRECT` where it can be: the run of
 //! whole 4 KiB blocks at a block-aligned offset goes straight to the device from a reused
 //! aligned buffer, and what is left (the last part's tail, or a part at an unaligned offset)
-//! through the page cache as before. A file system that refuses direct writes (tmpfs) gets
-//! every byte the usual way. Everything else (reads, listings, the log's small files, single
+//! through the page cache as before. A file system that refuses direct writes (at the open or
+//! at the first write) gets every byte the usual way. Everything else (reads, listings, the log's small files, single
 //! puts) is the file system store's own. Durability is unchanged: neither path syncs, as the
 //! file system store does not.
 //!
