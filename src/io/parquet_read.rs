@@ -1,6 +1,7 @@
 //! Parquet inputs: the Arrow types a file is read as (dictionary pages kept as dictionaries,
 //! plain strings as written or as views), and the whole-file reader that decodes the columns of
-//! a row group in parallel, a round of chunks at a time.
+//! a row group in parallel, a round of chunks at a time (plain strings wanted as written are
+//! decoded as views and cast back, see [`as_views`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -214,6 +215,7 @@ pub(super) fn read_parquet_whole(
     ));
     let chunks: Chunks = Box::new(ParallelChunks {
         path: path.to_path_buf(),
+        views: as_views(&meta),
         meta,
         schema: schema.clone(),
         chunk_rows,
@@ -227,6 +229,38 @@ pub(super) fn read_parquet_whole(
     (super::at_least_one(chunks, schema), carried_out)
 }
 
+/// The file's metadata with its plain string columns (`Utf8`, `LargeUtf8`) read as views, when
+/// it has any. The whole-file reader decodes them as views and casts each chunk back: the cast
+/// sizes the values buffer once, where decoding into the plain layout grows it page by page, and
+/// every reallocation copies the whole old buffer, the capacity reserved and never written
+/// included (a first read of fresh pages, which costs a zero page and then a copy-on-write
+/// fault with a TLB flush when they are written).
+fn as_views(meta: &ArrowReaderMetadata) -> Option<ArrowReaderMetadata> {
+    let schema = meta.schema();
+    let plain = |f: &Field| matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+    if !schema.fields().iter().any(|f| plain(f)) {
+        return None;
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone();
+            if plain(&f) {
+                f.with_data_type(DataType::Utf8View)
+            } else {
+                f
+            }
+        })
+        .collect();
+    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(hinted),
+    )
+    .ok()
+}
+
 /// A column read for its nulls alone.
 struct Masked {
     column: usize,
@@ -237,7 +271,9 @@ struct Masked {
 
 /// The reader of one column of a row group.
 enum ColumnReader {
-    Values(ParquetRecordBatchReader),
+    /// A column's values, cast to the type given when they are read as another (see
+    /// [`as_views`]).
+    Values(ParquetRecordBatchReader, Option<DataType>),
     Nulls(Box<levels::NullsReader>),
 }
 
@@ -245,10 +281,16 @@ impl ColumnReader {
     /// Up to `n` more chunks of the column.
     fn chunks(&mut self, n: usize) -> std::result::Result<Vec<ArrayRef>, ArrowError> {
         match self {
-            ColumnReader::Values(r) => r
+            ColumnReader::Values(r, cast) => r
                 .by_ref()
                 .take(n)
-                .map(|b| b.map(|b| b.column(0).clone()))
+                .map(|b| {
+                    let a = b?.column(0).clone();
+                    match cast {
+                        Some(ty) => arrow::compute::cast(&a, ty),
+                        None => Ok(a),
+                    }
+                })
                 .collect(),
             ColumnReader::Nulls(r) => std::iter::from_fn(|| r.next_chunk())
                 .take(n)
@@ -262,6 +304,8 @@ impl ColumnReader {
 struct ParallelChunks {
     path: PathBuf,
     meta: ArrowReaderMetadata,
+    /// The file read with its plain string columns as views (see [`as_views`]).
+    views: Option<ArrowReaderMetadata>,
     /// The chunks' schema.
     schema: SchemaRef,
     chunk_rows: usize,
@@ -315,14 +359,20 @@ impl ParallelChunks {
                 // Its own handle: clones of one share the file position, which threads would
                 // race on.
                 let f = File::open(path).map_err(|e| Error::input(path, e))?;
-                let reader =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
-                        .with_row_groups(vec![g])
-                        .with_projection(ProjectionMask::roots(&descr, [c]))
-                        .with_batch_size(self.chunk_rows)
-                        .build()
-                        .map_err(|e| format_error(path, e.into()))?;
-                Ok((c, Mutex::new(ColumnReader::Values(reader))))
+                let ty = self.meta.schema().field(c).data_type();
+                let (meta, cast) = match &self.views {
+                    Some(views) if matches!(ty, DataType::Utf8 | DataType::LargeUtf8) => {
+                        (views.clone(), Some(ty.clone()))
+                    }
+                    _ => (self.meta.clone(), None),
+                };
+                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta)
+                    .with_row_groups(vec![g])
+                    .with_projection(ProjectionMask::roots(&descr, [c]))
+                    .with_batch_size(self.chunk_rows)
+                    .build()
+                    .map_err(|e| format_error(path, e.into()))?;
+                Ok((c, Mutex::new(ColumnReader::Values(reader, cast))))
             })
             .collect()
     }

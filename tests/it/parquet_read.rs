@@ -241,7 +241,8 @@ expectations:
 }
 
 /// Row groups longer than one decoding round (several chunks of every column decoded at once)
-/// come back whole, in order, with every column's chunks lined up.
+/// come back whole, in order, with every column's chunks lined up; plain strings (decoded as
+/// views and cast back) in the type they were written in, nulls and empty values kept.
 #[test]
 fn long_row_groups_read_back_in_order_across_decoding_rounds() {
     let n = 700_000i64;
@@ -251,7 +252,15 @@ fn long_row_groups_read_back_in_order_across_decoding_rounds() {
     let text: ArrayRef = Arc::new(StringArray::from_iter_values(
         (0..n).map(|i| format!("row {i} of the file")),
     ));
-    let batch = RecordBatch::try_from_iter(vec![("id", ids), ("text", text)]).unwrap();
+    let large: ArrayRef = Arc::new(arrow::array::LargeStringArray::from_iter((0..n).map(
+        |i| match i % 5 {
+            0 => None,
+            1 => Some(String::new()),
+            _ => Some(format!("a longer value than a view holds inline, {i}")),
+        },
+    )));
+    let batch =
+        RecordBatch::try_from_iter(vec![("id", ids), ("text", text), ("large", large)]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.parquet");
     // Groups of 300,000, 300,000 and 100,000 rows: five, five and two chunks of 65,536 rows.
@@ -263,6 +272,8 @@ fn long_row_groups_read_back_in_order_across_decoding_rounds() {
     let whole = concat_batches(&chunks[0].schema(), &chunks).unwrap();
     assert_eq!(whole.column(0).as_ref(), batch.column(0).as_ref());
     assert_eq!(whole.column(1).as_ref(), batch.column(1).as_ref());
+    assert_eq!(whole.column(2).data_type(), &DataType::LargeUtf8);
+    assert_eq!(whole.column(2).as_ref(), batch.column(2).as_ref());
 }
 
 /// The file at `path` with its footer written again without page encoding statistics, as
