@@ -45,6 +45,15 @@ pub(super) fn parquet_metadata(
         detail: format!("not a readable Parquet file: {e}"),
     };
     let meta = ArrowReaderMetadata::load(f, ArrowReaderOptions::new()).map_err(bad)?;
+    with_strings(meta, strings).map_err(bad)
+}
+
+/// `meta` with its string columns read as [`parquet_metadata`] says: dictionary-only ones as
+/// dictionaries, the other plain ones (`Utf8`, `LargeUtf8`, `Utf8View`) as `strings` says.
+fn with_strings(
+    meta: ArrowReaderMetadata,
+    strings: Strings,
+) -> std::result::Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
     let schema = meta.schema().clone();
     let pq = meta.metadata();
     let leaves = pq.file_metadata().schema_descr();
@@ -83,7 +92,6 @@ pub(super) fn parquet_metadata(
     }
     let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     ArrowReaderMetadata::try_new(pq.clone(), ArrowReaderOptions::new().with_schema(hinted))
-        .map_err(bad)
 }
 
 /// Largest dictionary page (compressed bytes) taken to mean that a column chunk written
@@ -236,29 +244,11 @@ pub(super) fn read_parquet_whole(
 /// included (a first read of fresh pages, which costs a zero page and then a copy-on-write
 /// fault with a TLB flush when they are written).
 fn as_views(meta: &ArrowReaderMetadata) -> Option<ArrowReaderMetadata> {
-    let schema = meta.schema();
     let plain = |f: &Field| matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
-    if !schema.fields().iter().any(|f| plain(f)) {
+    if !meta.schema().fields().iter().any(|f| plain(f)) {
         return None;
     }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let f = f.as_ref().clone();
-            if plain(&f) {
-                f.with_data_type(DataType::Utf8View)
-            } else {
-                f
-            }
-        })
-        .collect();
-    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-    ArrowReaderMetadata::try_new(
-        meta.metadata().clone(),
-        ArrowReaderOptions::new().with_schema(hinted),
-    )
-    .ok()
+    with_strings(meta.clone(), Strings::Views).ok()
 }
 
 /// A column read for its nulls alone.
