@@ -312,31 +312,38 @@ fn aligned(buf: &mut [u8], len: usize) -> &mut [u8] {
     &mut buf[start..start + len]
 }
 
+/// The bytes of `payload` from position `from` on, as its slices hold them, each with its
+/// position in the payload.
+fn slices_from(payload: &PutPayload, from: usize) -> impl Iterator<Item = (usize, &[u8])> {
+    payload
+        .iter()
+        .scan(0usize, |at, chunk| {
+            let start = *at;
+            *at += chunk.len();
+            Some((start, &chunk[..]))
+        })
+        .filter(move |(start, chunk)| start + chunk.len() > from)
+        .map(move |(start, chunk)| {
+            let skip = from.saturating_sub(start);
+            (start + skip, &chunk[skip..])
+        })
+}
+
 /// Copies bytes `from..from + out.len()` of `payload` into `out`.
 fn copy_range(payload: &PutPayload, from: usize, out: &mut [u8]) {
-    let (mut at, mut filled) = (0usize, 0usize);
-    for chunk in payload {
-        let end = at + chunk.len();
-        if end > from && filled < out.len() {
-            let skip = (from + filled).saturating_sub(at);
-            let n = (chunk.len() - skip).min(out.len() - filled);
-            out[filled..filled + n].copy_from_slice(&chunk[skip..skip + n]);
-            filled += n;
-        }
-        at = end;
+    for (at, bytes) in slices_from(payload, from) {
+        let Some(dst) = out.get_mut(at - from..) else {
+            break;
+        };
+        let n = bytes.len().min(dst.len());
+        dst[..n].copy_from_slice(&bytes[..n]);
     }
 }
 
 /// Writes bytes `from..` of `payload` at `offset + from` through the page cache.
 fn write_plain(file: &File, payload: &PutPayload, from: usize, offset: u64) -> std::io::Result<()> {
-    let mut at = 0usize;
-    for chunk in payload {
-        let end = at + chunk.len();
-        if end > from {
-            let skip = from.saturating_sub(at);
-            file.write_all_at(&chunk[skip..], offset + (at + skip) as u64)?;
-        }
-        at = end;
+    for (at, bytes) in slices_from(payload, from) {
+        file.write_all_at(bytes, offset + at as u64)?;
     }
     Ok(())
 }
