@@ -77,10 +77,8 @@ impl ObjectStoreFactory for Factory {
         config: &StorageConfig,
     ) -> DeltaResult<(ObjectStoreRef, Path)> {
         let (inner, path) = self.inner.parse_url_opts(url, config)?;
-        if url.scheme() != "file" {
-            return Ok((inner, path));
-        }
-        // The file system store a `file://` URL gets is rooted at `/`: locations are paths.
+        // Registered for `file://` alone, whose file system store is rooted at `/`: locations
+        // are paths.
         let files = LocalFileSystem::new();
         let store: ObjectStoreRef = Arc::new(DirectFiles { inner, files });
         Ok((store, path))
