@@ -223,15 +223,15 @@ pub(crate) fn quarantine_rows(
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// The target rows: the selected rows in the table's exact schema.
+/// The target rows: the selected rows, then cast into the table's exact schema.
+///
+/// Selecting first casts only the rows kept, and a column that arrives dictionary-encoded is
+/// selected by its keys alone: its values are copied once, by the cast, for the rows kept.
 pub(crate) fn target_rows(
-    table_rows: &RecordBatch,
+    rows: &RecordBatch,
     selected: &BooleanBuffer,
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
-    let rows = filter_record_batch(table_rows, &BooleanArray::new(selected.clone(), None))?;
-    Ok(RecordBatch::try_new(
-        schema.clone(),
-        rows.columns().to_vec(),
-    )?)
+    let rows = filter_record_batch(rows, &BooleanArray::new(selected.clone(), None))?;
+    to_schema(&rows, schema)
 }

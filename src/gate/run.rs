@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::Array;
-use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -135,20 +134,10 @@ pub(crate) async fn open_data_tables(
             .map(|f| f.name().clone())
             .collect(),
     };
-    // Rows are held in the table's column order and storage types, every column nullable,
-    // until the split.
-    let loose = Arc::new(arrow::datatypes::Schema::new(
-        actual
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    ));
     Ok(DataTables {
         target: TableSink::new(&g.target, target, actual, &g.run_id, g.files).await?,
         quarantine: TableSink::new(&g.quarantine, quarantine, q_actual, &g.run_id, g.files).await?,
         rules,
-        loose,
     })
 }
 
@@ -157,8 +146,6 @@ pub(crate) struct DataTables {
     pub(crate) quarantine: TableSink,
     /// The target's own rules, evaluated with the suite's.
     pub(crate) rules: TableRules,
-    /// The target's columns, every one nullable: rows are held so until the split.
-    pub(crate) loose: SchemaRef,
 }
 
 pub(super) struct ActiveRun {
@@ -222,8 +209,7 @@ impl ActiveRun {
             if write_target && quarantined < chunk.batch.num_rows() {
                 let keep = !&chunk.quarantine;
                 let shared = self.gate.sharing.apply(&chunk.batch)?;
-                let rows = route::to_schema(&shared, &data.loose)?;
-                data.target.write_selected(rows, keep).await?;
+                data.target.write_selected(shared, keep).await?;
             }
             if write_quarantine && quarantined > 0 {
                 // The quarantine keeps the original values, whatever the target receives.

@@ -424,8 +424,7 @@ impl Release {
                     continue;
                 }
                 let shared = self.gate.sharing().apply(&c.batch)?;
-                let rows = to_schema(&shared, &data.loose)?;
-                let t = target_rows(&rows, &keep, data.target.schema())?;
+                let t = target_rows(&shared, &keep, data.target.schema())?;
                 data.target.write(t).await?;
             }
             data.target.commit(1, meta(released)).await?;
