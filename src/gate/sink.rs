@@ -252,8 +252,9 @@ impl TableSink {
         self.write_rows(batch, None).await
     }
 
-    /// Streams the rows of `batch` that `keep` selects into the current files, in the table's
-    /// schema. Each lane selects its own slice's rows, so the copy is made on every core.
+    /// Streams the rows of `batch` that `keep` selects into the current files, cast into the
+    /// table's schema (`batch` may hold other layouts, e.g. dictionaries, and other columns).
+    /// Each lane selects and casts its own slice's rows, so the copies are made on every core.
     pub(crate) async fn write_selected(
         &mut self,
         batch: RecordBatch,
