@@ -223,6 +223,8 @@ fn column_costs(args: &[String]) {
 }
 
 fn main() {
+    // As `dq-check` starts: no huge pages for the process (its memory and peak as dq-check's).
+    dq_gate::internal::process::no_huge_pages();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
