@@ -132,7 +132,7 @@ pub async fn commit_staged(
         })?;
         manifests.push((meta.location, m));
     }
-    manifests.sort_by(|a, b| a.1.staged_at.cmp(&b.1.staged_at));
+    manifests.sort_by_key(|a| a.1.staged_at);
     let mut out = StagedCommit {
         runs: manifests.iter().map(|(_, m)| m.run_id.clone()).collect(),
         commits: Vec::new(),

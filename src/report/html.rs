@@ -188,10 +188,10 @@ pub fn render(r: &Report) -> String {
         }
         h.push_str("</ul>");
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<p class=\"small\">Inputs: {}. dq-check report, format {}. Values of protected (pii) \
-         columns are shown by their shape only.</p></body></html>\n",
+         columns are shown by their shape only.</p></body></html>",
         r.inputs
             .iter()
             .map(|i| format!("<code>{}</code>", escape(i)))

@@ -325,8 +325,8 @@ fn number(ctx: &mut Ctx, m: &mut MapReader<'_>, key: &str) -> Option<f64> {
 /// `window: 30` (points) or `window: 28d` (a duration).
 fn window(ctx: &mut Ctx, n: &Node, path: &str) -> Option<Window> {
     match n.scalar() {
-        Some(Scalar::Int(i)) if i >= 1 && i <= 1_000_000 => Some(Window::Points(i as u64)),
-        Some(Scalar::Str(s)) => match parse_duration(&s) {
+        Some(Scalar::Int(i)) if (1..=1_000_000).contains(&i) => Some(Window::Points(i as u64)),
+        Some(Scalar::Str(s)) => match parse_duration(s) {
             Ok(secs) if secs > 0 => Some(Window::Seconds(secs)),
             Ok(_) => {
                 ctx.err(n.pos, path, "a window is longer than 0".into());
