@@ -433,6 +433,52 @@ mod tests {
         assert!(a.arena.len() <= 2 * live + (1 << 20));
     }
 
+    /// A chunk's entries whose sort keys tie are ordered by hash and bytes before copies of a
+    /// value collapse (checked to fail without that order).
+    #[test]
+    fn ties_in_the_sort_are_ordered_before_they_collapse() {
+        // Hashes equal in their high bits (the sort's keys tie) and one hash shared by two
+        // values, each interleaved with the others, copies of a value far apart.
+        let mut c = ByteCounts::default();
+        let vals: [(&[u8], u64); 9] = [
+            (b"a", 0x100),
+            (b"b", 0x101),
+            (b"x", 0x200),
+            (b"a", 0x100),
+            (b"y", 0x200),
+            (b"b", 0x101),
+            (b"x", 0x200),
+            (b"z", 0x50),
+            (b"a", 0x100),
+        ];
+        let entries: Vec<Entry> = vals
+            .iter()
+            .map(|(v, hash)| {
+                let start = c.arena.len();
+                c.arena.extend_from_slice(v);
+                Entry {
+                    hash: *hash,
+                    start,
+                    len: v.len() as u32,
+                    count: 1,
+                }
+            })
+            .collect();
+        let run = c.collapse(entries);
+        let seen: Vec<(&[u8], u64, u32)> =
+            run.iter().map(|e| (c.bytes(e), e.hash, e.count)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (&b"z"[..], 0x50, 1),
+                (b"a", 0x100, 3),
+                (b"b", 0x101, 2),
+                (b"x", 0x200, 2),
+                (b"y", 0x200, 1)
+            ]
+        );
+    }
+
     /// Two values under one hash stay two values: runs order them by bytes.
     #[test]
     fn equal_hashes_with_different_bytes_stay_apart() {
