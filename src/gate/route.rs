@@ -16,6 +16,7 @@ use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use chrono::{DateTime, Utc};
 
+use super::share::Sharing;
 use super::tables::violation_fields;
 use crate::error::Result;
 use crate::eval::Rule;
@@ -223,15 +224,22 @@ pub(crate) fn quarantine_rows(
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// The target rows: the selected rows, then cast into the table's exact schema.
+/// The target rows: the selected rows, shared as `sharing` says, then cast into the table's
+/// exact schema.
 ///
-/// Selecting first casts only the rows kept, and a column that arrives dictionary-encoded is
-/// selected by its keys alone: its values are copied once, by the cast, for the rows kept.
+/// Selecting first computes tokens and masks and casts only for the rows kept, and a column
+/// that arrives dictionary-encoded is selected by its keys alone: its values are copied once,
+/// by the cast, for the rows kept.
 pub(crate) fn target_rows(
     rows: &RecordBatch,
     selected: &BooleanBuffer,
+    sharing: Option<&Sharing>,
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
     let rows = filter_record_batch(rows, &BooleanArray::new(selected.clone(), None))?;
+    let rows = match sharing {
+        Some(s) => s.apply(&rows)?,
+        None => rows,
+    };
     to_schema(&rows, schema)
 }

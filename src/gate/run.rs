@@ -134,8 +134,10 @@ pub(crate) async fn open_data_tables(
             .map(|f| f.name().clone())
             .collect(),
     };
+    let mut target = TableSink::new(&g.target, target, actual, &g.run_id, g.files).await?;
+    target.share_with(&g.sharing);
     Ok(DataTables {
-        target: TableSink::new(&g.target, target, actual, &g.run_id, g.files).await?,
+        target,
         quarantine: TableSink::new(&g.quarantine, quarantine, q_actual, &g.run_id, g.files).await?,
         rules,
     })
@@ -208,8 +210,9 @@ impl ActiveRun {
             let quarantined = chunk.quarantine.count_set_bits();
             if write_target && quarantined < chunk.batch.num_rows() {
                 let keep = !&chunk.quarantine;
-                let shared = self.gate.sharing.apply(&chunk.batch)?;
-                data.target.write_selected(shared, keep).await?;
+                data.target
+                    .write_selected(chunk.batch.clone(), keep)
+                    .await?;
             }
             if write_quarantine && quarantined > 0 {
                 // The quarantine keeps the original values, whatever the target receives.

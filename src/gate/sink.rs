@@ -25,6 +25,7 @@
 //! asks [`TableSink::has`]; a batch at or below the table's txn version is already in it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -41,6 +42,7 @@ use parquet::file::properties::WriterProperties;
 use crate::error::{Error, Result};
 use crate::gate::encoding::{FileOptions, writer_properties};
 use crate::gate::route::target_rows;
+use crate::gate::share::Sharing;
 
 /// Fewest rows per lane worth cutting a batch across lanes for.
 const MIN_LANE_ROWS: usize = 4096;
@@ -50,14 +52,16 @@ fn lanes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// The rows `keep` selects (all without it), in the table's exact fields.
+/// The rows `keep` selects, shared as `sharing` says, in the table's exact fields (`batch`
+/// as it is without `keep`).
 fn select(
     batch: RecordBatch,
     keep: Option<&BooleanBuffer>,
+    sharing: Option<&Sharing>,
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
     match keep {
-        Some(keep) => target_rows(&batch, keep, schema),
+        Some(keep) => target_rows(&batch, keep, sharing, schema),
         None => Ok(batch),
     }
 }
@@ -82,11 +86,16 @@ struct Lane {
 impl Lane {
     /// Starts a lane on `w`: it encodes the slices it is handed in order, and stops taking them
     /// at its first error (which it returns with its writer when the queue closes).
-    fn start(mut w: RecordBatchWriter, schema: SchemaRef, uri: String) -> Lane {
+    fn start(
+        mut w: RecordBatchWriter,
+        schema: SchemaRef,
+        sharing: Option<Arc<Sharing>>,
+        uri: String,
+    ) -> Lane {
         let (queue, mut slices) = tokio::sync::mpsc::channel::<Slice>(LANE_QUEUE);
         let task = tokio::spawn(async move {
             while let Some(Slice { part, keep }) = slices.recv().await {
-                let r = match select(part, keep.as_ref(), &schema) {
+                let r = match select(part, keep.as_ref(), sharing.as_deref(), &schema) {
                     Ok(part) if part.num_rows() == 0 => Ok(()),
                     Ok(part) => w
                         .write(part)
@@ -120,6 +129,9 @@ pub(crate) struct TableSink {
     width: usize,
     /// The files' properties, chosen from the first batch written.
     props: Option<WriterProperties>,
+    /// What the rows of [`TableSink::write_selected`] receive of their `pii` columns (the
+    /// target's sharing; none elsewhere).
+    sharing: Option<Arc<Sharing>>,
     files: FileOptions,
     pending_rows: u64,
     /// In staged mode, what the commits so far would have added.
@@ -167,6 +179,7 @@ impl TableSink {
             encoding: Vec::new(),
             width: lanes(),
             props: None,
+            sharing: None,
             files,
             pending_rows: 0,
             staged: None,
@@ -247,14 +260,21 @@ impl TableSink {
         }
     }
 
+    /// Shares the `pii` columns of the rows [`TableSink::write_selected`] writes as `sharing`
+    /// says, in the lanes, for the rows kept only.
+    pub(crate) fn share_with(&mut self, sharing: &Sharing) {
+        self.sharing = (!sharing.changes_nothing()).then(|| Arc::new(sharing.clone()));
+    }
+
     /// Streams a batch (already in the table's schema) into the current files.
     pub(crate) async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         self.write_rows(batch, None).await
     }
 
-    /// Streams the rows of `batch` that `keep` selects into the current files, cast into the
-    /// table's schema (`batch` may hold other layouts, e.g. dictionaries, and other columns).
-    /// Each lane selects and casts its own slice's rows, so the copies are made on every core.
+    /// Streams the rows of `batch` that `keep` selects into the current files, shared (see
+    /// [`TableSink::share_with`]) and cast into the table's schema (`batch` may hold other
+    /// layouts, e.g. dictionaries, and other columns). Each lane selects, shares and casts its
+    /// own slice's rows, so that work is done on every core and for kept rows only.
     pub(crate) async fn write_selected(
         &mut self,
         batch: RecordBatch,
@@ -291,7 +311,7 @@ impl TableSink {
             }
         }
         if !split {
-            let rows = select(batch, keep.as_ref(), &self.schema)?;
+            let rows = select(batch, keep.as_ref(), self.sharing.as_deref(), &self.schema)?;
             return self.lanes[0]
                 .write(rows)
                 .await
@@ -299,7 +319,14 @@ impl TableSink {
         }
         self.encoding = std::mem::take(&mut self.lanes)
             .into_iter()
-            .map(|w| Lane::start(w, self.schema.clone(), self.uri.clone()))
+            .map(|w| {
+                Lane::start(
+                    w,
+                    self.schema.clone(),
+                    self.sharing.clone(),
+                    self.uri.clone(),
+                )
+            })
             .collect();
         self.hand_to_lanes(batch, keep).await
     }

@@ -31,9 +31,7 @@ use crate::error::{Error, Result};
 use crate::eval::CompiledSuite;
 use crate::eval::batch::BatchRun;
 use crate::eval::mask::{Fate, RoutedChunk};
-use crate::gate::route::{
-    Violation, read_violations, target_rows, to_schema, violation_list, violations_of,
-};
+use crate::gate::route::{Violation, read_violations, to_schema, violation_list, violations_of};
 use crate::gate::run::{DataTables, open_data_tables, read_start};
 use crate::gate::runlog::RunLog;
 use crate::gate::sink::TableSink;
@@ -423,9 +421,7 @@ impl Release {
                 if keep.count_set_bits() == 0 {
                     continue;
                 }
-                let shared = self.gate.sharing().apply(&c.batch)?;
-                let t = target_rows(&shared, &keep, data.target.schema())?;
-                data.target.write(t).await?;
+                data.target.write_selected(c.batch.clone(), keep).await?;
             }
             data.target.commit(1, meta(released)).await?;
         }
