@@ -244,11 +244,20 @@ pub(super) fn read_parquet_whole(
 /// included (a first read of fresh pages, which costs a zero page and then a copy-on-write
 /// fault with a TLB flush when they are written).
 fn as_views(meta: &ArrowReaderMetadata) -> Option<ArrowReaderMetadata> {
-    let plain = |f: &Field| matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
-    if !meta.schema().fields().iter().any(|f| plain(f)) {
+    if !meta
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| plain_string(f.data_type()))
+    {
         return None;
     }
     with_strings(meta.clone(), Strings::Views).ok()
+}
+
+/// A string type in the plain layout, which [`as_views`] reads as views.
+fn plain_string(ty: &DataType) -> bool {
+    matches!(ty, DataType::Utf8 | DataType::LargeUtf8)
 }
 
 /// A column read for its nulls alone.
@@ -351,9 +360,7 @@ impl ParallelChunks {
                 let f = File::open(path).map_err(|e| Error::input(path, e))?;
                 let ty = self.meta.schema().field(c).data_type();
                 let (meta, cast) = match &self.views {
-                    Some(views) if matches!(ty, DataType::Utf8 | DataType::LargeUtf8) => {
-                        (views.clone(), Some(ty.clone()))
-                    }
+                    Some(views) if plain_string(ty) => (views.clone(), Some(ty.clone())),
                     _ => (self.meta.clone(), None),
                 };
                 let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta)
