@@ -1,10 +1,11 @@
 //! Counts of byte strings (string and binary values) as sorted runs, not a hash table.
 //!
-//! A chunk's values are hashed, sorted by `(hash, bytes)` and collapsed into one run holding
-//! each distinct value once with its count; runs merge like the digits of a binary counter
-//! ([`super::runs`]), as the integer runs of [`super::distinct`] do. Sorting reads memory in order where a table of a
-//! million values misses the cache on every insert. Equal hashes are told apart by their bytes,
-//! so a collision never merges two values.
+//! A chunk's values are hashed, sorted by `(hash, bytes)` (scattered into buckets by the hash's
+//! top bits, each bucket sorted in the cache) and collapsed into one run holding each distinct
+//! value once with its count; runs merge like the digits of a binary counter ([`super::runs`]),
+//! as the integer runs of [`super::distinct`] do. Sorting reads memory in order where a table
+//! of a million values misses the cache on every insert. Equal hashes are told apart by their
+//! bytes, so a collision never merges two values.
 
 use std::cmp::Ordering;
 use std::sync::OnceLock;
@@ -15,19 +16,36 @@ use arrow::buffer::BooleanBuffer;
 use super::runs::{merge_by, push_merging};
 use crate::values::access::{for_each_bytes, values_len};
 
-/// One distinct value: its hash, where its bytes stand in the arena, and its count.
+/// One distinct value: its hash, where its bytes stand (see [`place`]), and its count.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     hash: u64,
-    start: usize,
+    start: u64,
     len: u32,
     count: u32,
 }
 
-/// Runs of distinct values, each sorted by `(hash, bytes)`, over one arena of their bytes.
-#[derive(Debug, Default)]
+/// Bits of an entry's `start` that give the offset in its arena; the bits above give the arena.
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+
+/// An entry's `start`: the offset `offset` in arena `arena`.
+fn place(arena: usize, offset: usize) -> u64 {
+    ((arena as u64) << OFFSET_BITS) | offset as u64
+}
+
+/// The bytes of `e` in `arena` (the one its `start` names).
+fn in_arena<'a>(arena: &'a [u8], e: &Entry) -> &'a [u8] {
+    let at = (e.start & OFFSET_MASK) as usize;
+    &arena[at..at + e.len as usize]
+}
+
+/// Runs of distinct values, each sorted by `(hash, bytes)`, over arenas of their bytes: one per
+/// counter taken in whole by [`ByteCounts::absorb`], which so moves the other's bytes instead of
+/// copying them, until [`ByteCounts::compact`] rewrites them as one.
+#[derive(Debug, Default, Clone)]
 pub(super) struct ByteCounts {
-    arena: Vec<u8>,
+    arenas: Vec<Vec<u8>>,
     runs: Vec<Vec<Entry>>,
     /// Entries of chunks not sorted yet, in no order, a value possibly in several: chunks and
     /// the counters of other chunks are gathered here and sorted together once they reach
@@ -39,6 +57,9 @@ pub(super) struct ByteCounts {
     /// The runs merged into one, once something asks for every value (reset by any change).
     merged: OnceLock<Vec<Entry>>,
 }
+
+/// Arenas held before they are rewritten as one (fewer in unit tests).
+const ARENAS_MAX: usize = if cfg!(test) { 2 } else { 64 };
 
 /// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
 const LOCAL_MAX: usize = 1 << 12;
@@ -64,37 +85,49 @@ fn hasher() -> &'static ahash::RandomState {
     HASHER.get_or_init(ahash::RandomState::new)
 }
 
-/// Entries sorted by hash. The sort moves 8-byte keys, not entries: each key is the hash with
-/// its low bits replaced by the entry's index, and the entries are then gathered in the keys'
-/// order. Entries whose hashes differ only in those low bits (a few in a chunk) are put in
-/// order afterwards. Sorting a chunk's 24-byte entries directly cost a third of a count.
-fn sort_by_hash(run: Vec<Entry>) -> Vec<Entry> {
+/// Entries sorted by hash: scattered by the hash's top bits into buckets of about a thousand
+/// (one pass over the entries, no comparisons), each bucket then sorted while it sits in the
+/// cache. The hash spreads values evenly over the buckets; copies of one value share a bucket
+/// (a column of few values collapses before it gets here, see [`ByteCounts::count`]). A
+/// comparison sort of the whole chunk cost a third of a count.
+fn sort_by_hash(mut run: Vec<Entry>) -> (Vec<Entry>, Vec<usize>) {
     let n = run.len();
-    if n < 64 {
-        let mut run = run;
+    if n < BUCKETED_MIN {
         run.sort_unstable_by_key(|e| e.hash);
-        return run;
+        return (run, vec![0, n]);
     }
-    let low = (usize::BITS - (n - 1).leading_zeros()).min(63);
-    let mask = (1u64 << low) - 1;
-    let mut keys: Vec<u64> = run
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.hash & !mask) | i as u64)
-        .collect();
-    keys.sort_unstable();
-    let mut out: Vec<Entry> = keys.iter().map(|k| run[(k & mask) as usize]).collect();
-    for group in out.chunk_by_mut(|a, b| a.hash & !mask == b.hash & !mask) {
-        if group.len() > 1 {
-            group.sort_unstable_by_key(|e| e.hash);
-        }
+    let bits = (n >> 10).max(1).ilog2().clamp(1, 16);
+    let shift = u64::BITS - bits;
+    let mut starts = vec![0usize; (1 << bits) + 1];
+    for e in &run {
+        starts[(e.hash >> shift) as usize + 1] += 1;
     }
-    out
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut out: Vec<Entry> = Vec::with_capacity(n);
+    let mut at = starts.clone();
+    let spare = out.spare_capacity_mut();
+    for e in &run {
+        let b = (e.hash >> shift) as usize;
+        spare[at[b]].write(*e);
+        at[b] += 1;
+    }
+    // SAFETY: the buckets' slots tile 0..n (`starts` sums the counts of every entry), and each
+    // entry was written into its bucket's next slot, so all n slots are initialized.
+    unsafe { out.set_len(n) };
+    for w in starts.windows(2) {
+        out[w[0]..w[1]].sort_unstable_by_key(|e| e.hash);
+    }
+    (out, starts)
 }
+
+/// Chunks of at least this many entries are sorted in buckets (fewer in unit tests).
+const BUCKETED_MIN: usize = if cfg!(test) { 1 << 6 } else { 1 << 12 };
 
 impl ByteCounts {
     fn bytes(&self, e: &Entry) -> &[u8] {
-        &self.arena[e.start..e.start + e.len as usize]
+        in_arena(&self.arenas[(e.start >> OFFSET_BITS) as usize], e)
     }
 
     fn order(&self, a: &Entry, b: &Entry) -> Ordering {
@@ -116,11 +149,20 @@ impl ByteCounts {
         let mut run: Vec<Entry> = Vec::new();
         let mut local: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
         let (mut probing, mut hits) = (true, 0usize);
+        // Bytes go into the last arena (a new one once the last is near the offsets' limit).
+        if self
+            .arenas
+            .last()
+            .is_none_or(|a| a.len() + bytes > OFFSET_MASK as usize / 2)
+        {
+            self.arenas.push(Vec::new());
+        }
+        let last = self.arenas.len() - 1;
         let mut push = |arena: &mut Vec<u8>, v: &[u8], count: u32| {
             let hash = h.hash_one(v);
             let same = |i: &u32| {
                 let e = &run[*i as usize];
-                e.hash == hash && &arena[e.start..e.start + e.len as usize] == v
+                e.hash == hash && in_arena(arena, e) == v
             };
             if probing {
                 if let Some(i) = local.find(hash, same) {
@@ -144,7 +186,7 @@ impl ByteCounts {
                 let run = &run;
                 local.insert_unique(hash, at, |i| run[*i as usize].hash);
             }
-            let start = arena.len();
+            let start = place(last, arena.len());
             arena.extend_from_slice(v);
             run.push(Entry {
                 hash,
@@ -153,7 +195,7 @@ impl ByteCounts {
                 count,
             });
         };
-        let arena = &mut self.arena;
+        let arena = &mut self.arenas[last];
         if let Some(d) = array.as_any_dictionary_opt() {
             let keys = d.normalized_keys();
             let valid = array.logical_nulls();
@@ -238,40 +280,56 @@ impl ByteCounts {
     }
 
     /// A chunk's entries sorted by hash, entries sharing a hash ordered by their bytes, and
-    /// copies of one value collapsed into one entry.
+    /// copies of one value collapsed into one entry (in place, a bucket at a time while it is
+    /// in the cache).
     fn collapse(&self, run: Vec<Entry>) -> Vec<Entry> {
         // Sorted by hash alone; bytes are compared only within a run of equal hashes (the
         // copies of one value, or rarely a collision).
-        let mut run = sort_by_hash(run);
-        let mut out: Vec<Entry> = Vec::with_capacity(run.len());
-        for group in run.chunk_by_mut(|a, b| a.hash == b.hash) {
-            if group.len() > 1 {
-                group.sort_unstable_by(|a, b| self.bytes(a).cmp(self.bytes(b)));
-            }
-            for e in group.iter() {
-                match out.last_mut() {
-                    Some(last) if last.hash == e.hash && self.bytes(last) == self.bytes(e) => {
-                        last.count = last.count.saturating_add(e.count)
-                    }
-                    _ => out.push(*e),
+        let (mut run, buckets) = sort_by_hash(run);
+        let mut kept = 0;
+        for w in buckets.windows(2) {
+            let mut i = w[0];
+            while i < w[1] {
+                let hash = run[i].hash;
+                let mut j = i + 1;
+                while j < w[1] && run[j].hash == hash {
+                    j += 1;
                 }
+                if j - i > 1 {
+                    run[i..j].sort_unstable_by(|a, b| self.bytes(a).cmp(self.bytes(b)));
+                }
+                // Entries before `kept` are done; `kept <= k`, so nothing unread is overwritten.
+                for k in i..j {
+                    let e = run[k];
+                    if k > i && self.bytes(&run[kept - 1]) == self.bytes(&e) {
+                        run[kept - 1].count = run[kept - 1].count.saturating_add(e.count);
+                    } else {
+                        run[kept] = e;
+                        kept += 1;
+                    }
+                }
+                i = j;
             }
         }
-        out
+        run.truncate(kept);
+        run
     }
 
-    /// Adds another counter's counts: its bytes appended to this arena, its runs merged in.
-    pub(super) fn merge(&mut self, other: &ByteCounts) {
-        let offset = self.arena.len();
-        self.arena.extend_from_slice(&other.arena);
-        let moved = |e: &Entry| Entry {
-            start: e.start + offset,
-            ..*e
-        };
-        for run in &other.runs {
-            self.push_run(run.iter().map(moved).collect());
+    /// Adds another counter's counts: its arenas taken over, its runs merged in.
+    pub(super) fn absorb(&mut self, mut other: ByteCounts) {
+        if self.arenas.is_empty() {
+            *self = other;
+            return;
         }
-        self.add_pending(other.pending.iter().map(moved).collect());
+        let shift = (self.arenas.len() as u64) << OFFSET_BITS;
+        self.arenas.append(&mut other.arenas);
+        for run in other.runs.iter_mut().chain([&mut other.pending]) {
+            run.iter_mut().for_each(|e| e.start += shift);
+        }
+        for run in other.runs {
+            self.push_run(run);
+        }
+        self.add_pending(other.pending);
         self.compact();
     }
 
@@ -311,22 +369,27 @@ impl ByteCounts {
         }
     }
 
-    /// Rewrites the arena with only the bytes the runs still point at, once merges have left
-    /// it more than twice that size (a value counted in several chunks stands in it once each).
+    /// Rewrites the arenas as one with only the bytes the runs still point at, once merges
+    /// have left them more than twice that size (a value counted in several chunks stands in
+    /// them once each), or once they are many.
     fn compact(&mut self) {
         let live = self.live;
-        if self.arena.len() <= 2 * live + (1 << 20) {
+        let held: usize = self.arenas.iter().map(Vec::len).sum();
+        if held <= 2 * live + (1 << 20) && self.arenas.len() <= ARENAS_MAX {
             return;
         }
         let mut arena = Vec::with_capacity(live);
         for run in self.runs.iter_mut().chain([&mut self.pending]) {
             for e in run.iter_mut() {
-                let start = arena.len();
-                arena.extend_from_slice(&self.arena[e.start..e.start + e.len as usize]);
+                let start = place(0, arena.len());
+                arena.extend_from_slice(in_arena(
+                    &self.arenas[(e.start >> OFFSET_BITS) as usize],
+                    e,
+                ));
                 e.start = start;
             }
         }
-        self.arena = arena;
+        self.arenas = vec![arena];
         self.merged = OnceLock::new();
     }
 
@@ -363,147 +426,5 @@ impl ByteCounts {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow::array::{DictionaryArray, StringArray};
-    use arrow::datatypes::Int32Type;
-    use std::collections::HashMap;
-
-    /// Counts, distinct values and singletons agree with a map across chunks, scopes,
-    /// dictionaries and merged counters, with the arena compacted on the way.
-    #[test]
-    fn runs_count_like_a_map() {
-        let mut seed = 5u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            seed >> 33
-        };
-        let mut want: HashMap<String, u32> = HashMap::new();
-        let (mut a, mut b) = (ByteCounts::default(), ByteCounts::default());
-        let mut chunks = Vec::new();
-        for c in 0..40 {
-            // Chunks of many distinct values sort alone; small ones gather unsorted.
-            let n = if c % 4 == 1 { 1000 } else { 5000 };
-            let values: Vec<Option<String>> = (0..n)
-                .map(|_| {
-                    let v = next();
-                    (v % 17 != 0).then(|| format!("v{}", v % 30_000))
-                })
-                .collect();
-            let scope = BooleanBuffer::from_iter((0..n).map(|i| i % 5 != 0));
-            for (i, v) in values.iter().enumerate() {
-                if let Some(v) = v
-                    && scope.value(i)
-                {
-                    *want.entry(v.clone()).or_default() += 1;
-                }
-            }
-            let array = StringArray::from(values);
-            let counter = if c % 2 == 0 { &mut a } else { &mut b };
-            if c % 3 == 0 {
-                let dict: DictionaryArray<Int32Type> = array.iter().collect();
-                counter.count(&dict, Some(&scope));
-            } else {
-                counter.count(&array, Some(&scope));
-            }
-            chunks.push(array);
-        }
-        a.merge(&b);
-        assert!(a.runs.len() <= 16, "{}", a.runs.len());
-        assert_eq!(a.len(), want.len());
-        assert_eq!(
-            a.singletons(),
-            want.values().filter(|c| **c == 1).count() as u64
-        );
-        let counts = a.counts_of(&chunks[0]);
-        for (i, v) in chunks[0].iter().enumerate() {
-            let expected = v.map_or(0, |v| want.get(v).copied().unwrap_or(0));
-            assert_eq!(counts[i], expected, "row {i}");
-        }
-        let live: usize = a
-            .runs
-            .iter()
-            .flatten()
-            .chain(&a.pending)
-            .map(|e| e.len as usize)
-            .sum();
-        assert_eq!(a.live, live);
-        assert!(a.arena.len() <= 2 * live + (1 << 20));
-    }
-
-    /// A chunk's entries whose sort keys tie are ordered by hash and bytes before copies of a
-    /// value collapse (checked to fail without that order).
-    #[test]
-    fn ties_in_the_sort_are_ordered_before_they_collapse() {
-        // Hashes equal in their high bits (the sort's keys tie) and one hash shared by two
-        // values, each interleaved with the others, copies of a value far apart.
-        let mut c = ByteCounts::default();
-        let vals: [(&[u8], u64); 9] = [
-            (b"a", 0x100),
-            (b"b", 0x101),
-            (b"x", 0x200),
-            (b"a", 0x100),
-            (b"y", 0x200),
-            (b"b", 0x101),
-            (b"x", 0x200),
-            (b"z", 0x50),
-            (b"a", 0x100),
-        ];
-        let entries: Vec<Entry> = vals
-            .iter()
-            .map(|(v, hash)| {
-                let start = c.arena.len();
-                c.arena.extend_from_slice(v);
-                Entry {
-                    hash: *hash,
-                    start,
-                    len: v.len() as u32,
-                    count: 1,
-                }
-            })
-            .collect();
-        let run = c.collapse(entries);
-        let seen: Vec<(&[u8], u64, u32)> =
-            run.iter().map(|e| (c.bytes(e), e.hash, e.count)).collect();
-        assert_eq!(
-            seen,
-            vec![
-                (&b"z"[..], 0x50, 1),
-                (b"a", 0x100, 3),
-                (b"b", 0x101, 2),
-                (b"x", 0x200, 2),
-                (b"y", 0x200, 1)
-            ]
-        );
-    }
-
-    /// Two values under one hash stay two values: runs order them by bytes.
-    #[test]
-    fn equal_hashes_with_different_bytes_stay_apart() {
-        let mut c = ByteCounts::default();
-        let run = |c: &mut ByteCounts, vals: &[(&[u8], u32)]| {
-            let mut entries: Vec<Entry> = vals
-                .iter()
-                .map(|(v, n)| {
-                    let start = c.arena.len();
-                    c.arena.extend_from_slice(v);
-                    Entry {
-                        hash: 7,
-                        start,
-                        len: v.len() as u32,
-                        count: *n,
-                    }
-                })
-                .collect();
-            entries.sort_by(|x, y| c.order(x, y));
-            c.push_run(entries);
-        };
-        run(&mut c, &[(b"b", 1), (b"a", 2)]);
-        run(&mut c, &[(b"a", 1), (b"c", 1)]);
-        let all = c.all();
-        let seen: Vec<(&[u8], u32)> = all.iter().map(|e| (c.bytes(e), e.count)).collect();
-        assert_eq!(seen, vec![(&b"a"[..], 3), (b"b", 1), (b"c", 1)]);
-    }
-}
+#[path = "byte_counts_tests.rs"]
+mod tests;

@@ -360,7 +360,15 @@ impl UniqueCounter {
     /// Adds another counter's counts (merge of two states over disjoint rows).
     pub(crate) fn merge(&mut self, other: &UniqueCounter) {
         self.ints.merge(&other.ints);
-        self.bytes.merge(&other.bytes);
+        self.bytes.absorb(other.bytes.clone());
+        self.nulls += other.nulls;
+    }
+
+    /// [`merge`](Self::merge), taking the other counter: its strings' bytes move instead of
+    /// being copied.
+    pub(crate) fn absorb(&mut self, other: UniqueCounter) {
+        self.ints.merge(&other.ints);
+        self.bytes.absorb(other.bytes);
         self.nulls += other.nulls;
     }
 

@@ -486,11 +486,21 @@ impl MetricState {
         self.0.merge(&other.0)
     }
 
-    /// [`merge`](Self::merge), taking the other state: the values a quantile gathered move
-    /// instead of being copied.
+    /// [`merge`](Self::merge), taking the other state: the values a quantile gathered and the
+    /// strings a distinct count holds move instead of being copied.
     pub fn absorb(&mut self, other: MetricState) {
         match (&mut self.0, other.0) {
             (Inner::Values(a), Inner::Values(b)) => a.extend(b),
+            (
+                Inner::Distinct { counts, rows },
+                Inner::Distinct {
+                    counts: c2,
+                    rows: r2,
+                },
+            ) => {
+                counts.absorb(*c2);
+                *rows += r2;
+            }
             (_, other) => self.0.merge(&other),
         }
     }
