@@ -46,15 +46,60 @@ struct Runs {
     ones: Vec<i128>,
 }
 
-/// Sorts keys and counts the copies of each.
+/// Sorts keys and counts the copies of each. Keys within 2⁶⁴ of each other (any integer,
+/// timestamp or float column) are sorted as 8-byte offsets from the smallest, in buckets.
 fn count_sorted(mut v: Vec<i128>) -> Vec<(i128, u32)> {
-    v.sort_unstable();
+    let (Some(&lo), Some(&hi)) = (v.iter().min(), v.iter().max()) else {
+        return Vec::new();
+    };
+    let span = hi.checked_sub(lo).and_then(|s| u64::try_from(s).ok());
     let mut out: Vec<(i128, u32)> = Vec::with_capacity(v.len());
-    for k in v {
-        match out.last_mut() {
-            Some(last) if last.0 == k => last.1 = last.1.saturating_add(1),
-            _ => out.push((k, 1)),
+    let mut push = |k: i128| match out.last_mut() {
+        Some(last) if last.0 == k => last.1 = last.1.saturating_add(1),
+        _ => out.push((k, 1)),
+    };
+    match span {
+        Some(span) if v.len() >= BUCKETED_MIN => {
+            let offsets: Vec<u64> = v.iter().map(|k| (k - lo) as u64).collect();
+            drop(v);
+            sort_in_buckets(offsets, span)
+                .into_iter()
+                .for_each(|o| push(lo + o as i128));
         }
+        _ => {
+            v.sort_unstable();
+            v.into_iter().for_each(push);
+        }
+    }
+    out
+}
+
+/// Key lists of at least this many keys are sorted in buckets (fewer in unit tests).
+const BUCKETED_MIN: usize = if cfg!(test) { 1 << 6 } else { 1 << 12 };
+
+/// Offsets up to `span`, sorted: scattered by their top bits into buckets of about a thousand
+/// (one pass, no comparisons), each bucket then sorted while it sits in the cache. Offsets
+/// bunched in a few buckets (floats' bit patterns, skewed keys) sort as well, only slower.
+fn sort_in_buckets(v: Vec<u64>, span: u64) -> Vec<u64> {
+    let n = v.len();
+    let bits = (n >> 10).max(1).ilog2().clamp(1, 16);
+    let shift = (u64::BITS - span.leading_zeros()).saturating_sub(bits);
+    let mut starts = vec![0usize; (span >> shift) as usize + 2];
+    for o in &v {
+        starts[(o >> shift) as usize + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut out = vec![0u64; n];
+    let mut at = starts.clone();
+    for o in &v {
+        let b = (o >> shift) as usize;
+        out[at[b]] = *o;
+        at[b] += 1;
+    }
+    for w in starts.windows(2) {
+        out[w[0]..w[1]].sort_unstable();
     }
     out
 }
@@ -275,6 +320,22 @@ impl IntCounts {
         self.seal();
     }
 
+    /// [`merge`](Self::merge), taking the other counter: its runs move instead of being copied.
+    fn absorb(&mut self, other: IntCounts) {
+        match (&mut *self, other) {
+            (IntCounts::Dense { counts, added, .. }, other) if counts.is_empty() && *added == 0 => {
+                *self = other
+            }
+            (IntCounts::Sparse(mine), IntCounts::Sparse(theirs)) => {
+                theirs.runs.into_iter().for_each(|r| mine.push_run(r));
+                theirs.pending.iter().for_each(|(k, c)| mine.add(*k, *c));
+                theirs.ones.iter().for_each(|k| mine.add(*k, 1));
+                self.seal();
+            }
+            (_, other) => self.merge(&other),
+        }
+    }
+
     /// Adds a dense counter to a dense one slot by slot, when their union stays dense (a
     /// chunk's range of keys is usually the batch's, so the counters of a batch's chunks
     /// merge as byte-wise additions instead of one [`IntCounts::add`] per slot). `false`:
@@ -364,10 +425,10 @@ impl UniqueCounter {
         self.nulls += other.nulls;
     }
 
-    /// [`merge`](Self::merge), taking the other counter: its strings' bytes move instead of
-    /// being copied.
+    /// [`merge`](Self::merge), taking the other counter: its runs and its strings' bytes move
+    /// instead of being copied.
     pub(crate) fn absorb(&mut self, other: UniqueCounter) {
-        self.ints.merge(&other.ints);
+        self.ints.absorb(other.ints);
         self.bytes.absorb(other.bytes);
         self.nulls += other.nulls;
     }
@@ -422,103 +483,5 @@ pub(crate) const DENSE_FLOOR: u128 = 1 << 26;
 pub(crate) const DENSE_MAX_SLOTS: u128 = 1 << 28;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Spread-out keys in runs: counts, distinct and singletons agree with a hash map, across
-    /// more keys than one pending run holds and across merged counters.
-    #[test]
-    fn sorted_runs_count_like_a_map() {
-        let mut seed = 9u64;
-        let mut key = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 35) % 150_000) as i128 * (1 << 40) - (1 << 50)
-        };
-        let (mut a, mut b) = (IntCounts::default(), IntCounts::default());
-        let mut want: std::collections::HashMap<i128, u32> = Default::default();
-        for i in 0..200_000 {
-            let k = key();
-            *want.entry(k).or_insert(0) += 1;
-            if i % 3 == 0 { a.add(k, 1) } else { b.add(k, 1) }
-        }
-        a.seal();
-        b.seal();
-        a.merge(&b);
-        assert!(
-            matches!(&a, IntCounts::Sparse(r) if r.runs.len() <= 8 && r.pending.is_empty() && r.ones.is_empty())
-        );
-        assert_eq!(a.distinct(), want.len() as u64);
-        assert_eq!(
-            a.singletons(),
-            want.values().filter(|c| **c == 1).count() as u64
-        );
-        for (k, c) in want.iter().take(5000) {
-            assert_eq!(a.get(*k), *c);
-        }
-        assert_eq!(a.get(7), 0);
-    }
-
-    #[test]
-    fn int_counts_grow_both_ways_and_turn_sparse() {
-        let mut keys: Vec<i128> = (0..3000).map(|i| (i * 7919) % 2000 - 1000).collect();
-        keys.extend([5, 5, -999, 999]);
-        let mut dense = IntCounts::default();
-        let mut want: std::collections::HashMap<i128, u32> = Default::default();
-        for k in &keys {
-            dense.add(*k, 1);
-            *want.entry(*k).or_insert(0) += 1;
-        }
-        assert!(matches!(dense, IntCounts::Dense { .. }));
-        for k in -1100..1100 {
-            assert_eq!(
-                dense.get(k),
-                want.get(&k).copied().unwrap_or(0).min(255),
-                "{k}"
-            );
-        }
-        assert_eq!(dense.distinct(), want.len() as u64);
-        dense.add(1 << 60, 1);
-        assert!(matches!(dense, IntCounts::Sparse(_)));
-        dense.seal();
-        assert_eq!(dense.get(5), want[&5]);
-        assert_eq!(dense.get(1 << 60), 1);
-    }
-
-    /// Dense counters over overlapping ranges (each of a chunk) merge slot by slot into one
-    /// dense counter that agrees with a map; a union too spread out turns sparse and still agrees.
-    #[test]
-    fn dense_counters_merge_slot_by_slot() {
-        let mut want: std::collections::HashMap<i128, u32> = Default::default();
-        let mut merged = IntCounts::default();
-        for chunk in 0..6i128 {
-            let mut c = IntCounts::default();
-            for i in 0..4000i128 {
-                let k = (i * 7919 + chunk * 1237) % (3000 + chunk * 500) - 200 * chunk;
-                c.add(k, 1);
-                *want.entry(k).or_insert(0) += 1;
-            }
-            assert!(matches!(c, IntCounts::Dense { .. }));
-            merged.merge(&c);
-            assert!(matches!(merged, IntCounts::Dense { .. }));
-        }
-        let check = |m: &IntCounts, want: &std::collections::HashMap<i128, u32>| {
-            assert_eq!(m.distinct(), want.len() as u64);
-            assert_eq!(
-                m.singletons(),
-                want.values().filter(|c| **c == 1).count() as u64
-            );
-            for (k, c) in want {
-                assert_eq!(m.get(*k), (*c).min(255), "{k}");
-            }
-        };
-        check(&merged, &want);
-        let mut far = IntCounts::default();
-        far.add(1 << 40, 1);
-        *want.entry(1 << 40).or_insert(0) += 1;
-        merged.merge(&far);
-        assert!(matches!(merged, IntCounts::Sparse(_)));
-        check(&merged, &want);
-    }
-}
+#[path = "distinct_tests.rs"]
+mod tests;
