@@ -4,6 +4,8 @@
 //! about log2(values / run) remain.
 
 use std::cmp::Ordering;
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
 
 /// Two runs sorted by `order` as one; entries equal under `order` become `add(a, b)`. Large
 /// runs are cut at entries of `a` into one part per core (`b` cut where those entries would
@@ -30,10 +32,33 @@ pub(super) fn merge_by<T: Copy + Send + Sync>(
         .collect();
     let pieces: Vec<((usize, usize), (usize, usize))> =
         cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    crate::par::par_map(&pieces, |&((i0, j0), (i1, j1))| {
-        merge_one(&a[i0..i1], &b[j0..j1], &order, &add)
-    })
-    .concat()
+    let room = |&((i0, j0), (i1, j1)): &((usize, usize), (usize, usize))| (i1 - i0) + (j1 - j0);
+    // Each part merges into its own stretch of one output, then the stretches close up (a part
+    // is shorter than its stretch by the entries it added up).
+    let mut out: Vec<T> = Vec::with_capacity(a.len() + b.len());
+    let written = {
+        let mut rest = out.spare_capacity_mut();
+        let mut parts = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            let (stretch, tail) = rest.split_at_mut(room(piece));
+            parts.push((*piece, Mutex::new(stretch)));
+            rest = tail;
+        }
+        crate::par::par_map(&parts, |(((i0, j0), (i1, j1)), stretch)| {
+            let mut stretch = stretch.lock().expect("one part per stretch");
+            merge_into(&a[*i0..*i1], &b[*j0..*j1], &order, &add, &mut stretch)
+        })
+    };
+    let spare = out.spare_capacity_mut();
+    let (mut len, mut start) = (0, 0);
+    for (piece, n) in pieces.iter().zip(written) {
+        spare.copy_within(start..start + n, len);
+        (len, start) = (len + n, start + room(piece));
+    }
+    // SAFETY: each part initialized the first `n` slots of its stretch, and those were moved
+    // in order to the front, so the first `len` slots are initialized.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// Runs whose merge together holds at least this many entries are merged on every core.
@@ -47,27 +72,44 @@ fn merge_one<T: Copy>(
     add: &impl Fn(&T, &T) -> T,
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
+    let n = merge_into(a, b, order, add, out.spare_capacity_mut());
+    // SAFETY: `merge_into` initialized the first `n` slots.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// Merges `a` and `b` into the front of `out` (room for both); gives the entries written.
+fn merge_into<T: Copy>(
+    a: &[T],
+    b: &[T],
+    order: &impl Fn(&T, &T) -> Ordering,
+    add: &impl Fn(&T, &T) -> T,
+    out: &mut [MaybeUninit<T>],
+) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        match order(&a[i], &b[j]) {
+        let e = match order(&a[i], &b[j]) {
             Ordering::Less => {
-                out.push(a[i]);
                 i += 1;
+                a[i - 1]
             }
             Ordering::Greater => {
-                out.push(b[j]);
                 j += 1;
+                b[j - 1]
             }
             Ordering::Equal => {
-                out.push(add(&a[i], &b[j]));
-                i += 1;
-                j += 1;
+                (i, j) = (i + 1, j + 1);
+                add(&a[i - 1], &b[j - 1])
             }
-        }
+        };
+        out[n].write(e);
+        n += 1;
     }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
+    for e in a[i..].iter().chain(&b[j..]) {
+        out[n].write(*e);
+        n += 1;
+    }
+    n
 }
 
 /// Pushes `run` onto `runs`, then merges the top two with `merge` while the newer holds more
