@@ -9,15 +9,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::pii::{KEY_ENV, KEY_FILE_ENV, TokenKey, shape};
+use crate::pii::{KEY_ENV, KEY_FILE_ENV, TokenKey, shape_into};
 use crate::report::SharedColumn;
 use crate::report::cells::cell;
 use crate::suite::{Contract, Share};
+use crate::types::is_string_like;
 
 /// The prefix of the target table's configuration keys that record each policy.
 const CONFIG_PREFIX: &str = "dq.share.";
@@ -179,9 +180,11 @@ impl Sharing {
             let replaced = match self.policy(f.name()) {
                 Share::Token => {
                     let key = self.key.as_ref().expect("a token column has a key");
-                    Some(map_text(a.as_ref(), |t| key.token(t)))
+                    Some(map_text(a.as_ref(), &|t, out| {
+                        key.token_into(t.as_bytes(), out)
+                    })?)
                 }
-                Share::Mask => Some(map_text(a.as_ref(), shape)),
+                Share::Mask => Some(map_text(a.as_ref(), &shape_into)?),
                 Share::AsIs | Share::Drop => None,
             };
             match replaced {
@@ -200,15 +203,119 @@ impl Sharing {
     }
 }
 
+/// What a shared column's values become: `f(text, out)` appends the text's replacement.
+type Replace<'a> = &'a dyn Fn(&str, &mut String);
+
 /// A string column of `f` over each value's text (as the report shows it); nulls stay null.
-fn map_text(array: &dyn Array, f: impl Fn(&str) -> String) -> ArrayRef {
-    let mut out = StringBuilder::with_capacity(array.len(), array.len() * 32);
-    for i in 0..array.len() {
-        match cell(array, i) {
-            Value::Null => out.append_null(),
-            Value::String(s) => out.append_value(f(&s)),
-            other => out.append_value(f(&other.to_string())),
+/// Strings are read as they lie and a dictionary's values replaced once each; values of other
+/// types go through their report cell.
+fn map_text(array: &dyn Array, f: Replace) -> Result<ArrayRef> {
+    let len = array.len();
+    Ok(match array.data_type() {
+        DataType::Utf8 => map_each(array.as_string::<i32>().iter(), len, f),
+        DataType::LargeUtf8 => map_each(array.as_string::<i64>().iter(), len, f),
+        DataType::Utf8View => map_each(array.as_string_view().iter(), len, f),
+        DataType::Dictionary(_, v) if is_string_like(v) => {
+            let d = array.as_any_dictionary();
+            let values = map_text(d.values().as_ref(), f)?;
+            arrow::compute::take(values.as_ref(), d.keys(), None)?
+        }
+        _ => {
+            let cells = (0..len).map(|i| match cell(array, i) {
+                Value::Null => None,
+                Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            });
+            let mut out = StringBuilder::with_capacity(len, len * 32);
+            let mut buf = String::new();
+            for c in cells {
+                match c {
+                    None => out.append_null(),
+                    Some(t) => {
+                        buf.clear();
+                        f(&t, &mut buf);
+                        out.append_value(&buf);
+                    }
+                }
+            }
+            Arc::new(out.finish())
+        }
+    })
+}
+
+/// [`map_text`] over the values of a string array.
+fn map_each<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize, f: Replace) -> ArrayRef {
+    let mut out = StringBuilder::with_capacity(len, len * 32);
+    let mut buf = String::new();
+    for v in values {
+        match v {
+            None => out.append_null(),
+            Some(t) => {
+                buf.clear();
+                f(t, &mut buf);
+                out.append_value(&buf);
+            }
         }
     }
     Arc::new(out.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{DictionaryArray, Int64Array, LargeStringArray, StringArray};
+    use arrow::datatypes::Int32Type;
+
+    /// Each value's text as the report shows it, replaced: what `map_text` must give. A null
+    /// stays null, also a dictionary key pointing at a null value (which a cell shows as "").
+    fn by_cells(array: &dyn Array, f: Replace) -> Vec<Option<String>> {
+        let nulls = array.logical_nulls();
+        (0..array.len())
+            .map(|i| {
+                if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                    return None;
+                }
+                let text = match cell(array, i) {
+                    Value::Null => return None,
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let mut out = String::new();
+                f(&text, &mut out);
+                Some(out)
+            })
+            .collect()
+    }
+
+    /// Strings of every layout (a dictionary with null keys and a null value among its
+    /// values) and numbers become the same tokens and shapes as their report cells.
+    #[test]
+    fn every_layout_is_replaced_as_its_cells() {
+        let texts = vec![Some("M100"), None, Some("jö-7 X"), Some("M100"), Some("")];
+        let dict: DictionaryArray<Int32Type> = texts.iter().copied().collect();
+        let values = StringArray::from(vec![Some("M100"), None, Some("b2")]);
+        let keys = arrow::array::Int32Array::from(vec![Some(2), None, Some(1), Some(0), Some(2)]);
+        let with_null_value = DictionaryArray::new(keys, Arc::new(values));
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(texts.clone())),
+            Arc::new(LargeStringArray::from(texts.clone())),
+            Arc::new(arrow::array::StringViewArray::from(texts.clone())),
+            Arc::new(dict),
+            Arc::new(with_null_value),
+            Arc::new(Int64Array::from(vec![Some(-12), None, Some(7)])),
+        ];
+        let key = TokenKey::new(&[7; 32]).unwrap();
+        let token: Replace = &|t, out| key.token_into(t.as_bytes(), out);
+        for a in &arrays {
+            for f in [token, &shape_into] {
+                let got = map_text(a.as_ref(), f).unwrap();
+                let got: Vec<Option<String>> = got
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect();
+                assert_eq!(got, by_cells(a.as_ref(), f), "{}", a.data_type());
+            }
+        }
+    }
 }

@@ -720,6 +720,10 @@ expectations:
             t1.len() == 32 && t1.bytes().all(|b| b.is_ascii_hexdigit()),
             "{t1}"
         );
+        // The token is HMAC-SHA256 under the key, its first 16 bytes in hex: the value Python's
+        // `hmac.new(KEY_A, b"M100", "sha256").hexdigest()[:32]` gives (tokens never change for a
+        // key, or one column would hold two spellings of a value).
+        assert_eq!(t1, "17a518cfb66310c4115070fcb74eea4c");
         assert_eq!(tok(5), None);
         // Distinct counts survive: two members among the target's rows, two tokens.
         let distinct: HashSet<_> = members.iter().filter_map(|(_, m)| m.clone()).collect();
