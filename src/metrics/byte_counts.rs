@@ -51,15 +51,19 @@ pub(super) struct ByteCounts {
     /// the counters of other chunks are gathered here and sorted together once they reach
     /// [`PENDING_MAX`] or something asks for the values, so the chunks of a batch cost one sort
     /// rather than one each and a merge per level.
-    pending: Vec<Entry>,
+    pending: Vec<Vec<Entry>>,
+    /// Entries in `pending`.
+    pending_len: usize,
     /// Bytes the entries point at (a value in two runs counts twice until they merge).
     live: usize,
     /// The runs merged into one, once something asks for every value (reset by any change).
     merged: OnceLock<Vec<Entry>>,
 }
 
-/// Arenas held before they are rewritten as one (fewer in unit tests).
-const ARENAS_MAX: usize = if cfg!(test) { 2 } else { 64 };
+/// Arenas held before they are rewritten as one (fewer in unit tests): a chunk's counter
+/// brings one, so a batch of many chunks holds many, each rewritten only when merges have
+/// left most of the arenas' bytes unused (see [`ByteCounts::compact`]).
+const ARENAS_MAX: usize = if cfg!(test) { 2 } else { 1 << 16 };
 
 /// Distinct values of a chunk collapsed as they are read, before the rest go to the sort.
 const LOCAL_MAX: usize = 1 << 12;
@@ -235,13 +239,10 @@ impl ByteCounts {
             return;
         }
         self.merged = OnceLock::new();
-        self.live += entries.iter().map(|e| e.len as usize).sum::<usize>();
-        if self.pending.is_empty() {
-            self.pending = entries;
-        } else {
-            self.pending.extend_from_slice(&entries);
-        }
-        if self.pending.len() >= PENDING_MAX {
+        self.live += run_bytes(&entries);
+        self.pending_len += entries.len();
+        self.pending.push(entries);
+        if self.pending_len >= PENDING_MAX {
             self.seal();
         }
         self.compact();
@@ -253,24 +254,28 @@ impl ByteCounts {
             return;
         }
         let pending = std::mem::take(&mut self.pending);
-        self.live -= run_bytes(&pending);
-        let run = self.collapse_on_cores(pending);
+        self.pending_len = 0;
+        self.live -= pending.iter().map(|p| run_bytes(p)).sum::<usize>();
+        let run = self.collapse_on_cores(&pending);
+        drop(pending);
         self.push_run(run);
     }
 
-    /// [`ByteCounts::collapse`] on every core: a large run is cut by the top bits of the hash
-    /// into one part per core, each part sorted and collapsed on its own, and the parts joined
-    /// in order (every hash of a part is below the next part's).
-    fn collapse_on_cores(&self, run: Vec<Entry>) -> Vec<Entry> {
+    /// [`ByteCounts::collapse`] of gathered entries on every core: they are cut by the top bits
+    /// of the hash into one part per core, each part sorted and collapsed on its own, and the
+    /// parts joined in order (every hash of a part is below the next part's).
+    fn collapse_on_cores(&self, gathered: &[Vec<Entry>]) -> Vec<Entry> {
         let parts = crate::par::cores().next_power_of_two();
-        if parts == 1 || run.len() < PARALLEL_MIN {
-            return self.collapse(run);
+        let len: usize = gathered.iter().map(Vec::len).sum();
+        if parts == 1 || len < PARALLEL_MIN {
+            return self.collapse(gathered.concat());
         }
         let shift = u64::BITS - parts.trailing_zeros();
         let idx: Vec<u64> = (0..parts as u64).collect();
         let sorted = crate::par::par_map(&idx, |&p| {
-            let part: Vec<Entry> = run
+            let part: Vec<Entry> = gathered
                 .iter()
+                .flatten()
                 .filter(|e| e.hash >> shift == p)
                 .copied()
                 .collect();
@@ -323,13 +328,15 @@ impl ByteCounts {
         }
         let shift = (self.arenas.len() as u64) << OFFSET_BITS;
         self.arenas.append(&mut other.arenas);
-        for run in other.runs.iter_mut().chain([&mut other.pending]) {
+        for run in other.runs.iter_mut().chain(other.pending.iter_mut()) {
             run.iter_mut().for_each(|e| e.start += shift);
         }
         for run in other.runs {
             self.push_run(run);
         }
-        self.add_pending(other.pending);
+        for entries in other.pending {
+            self.add_pending(entries);
+        }
         self.compact();
     }
 
@@ -360,8 +367,8 @@ impl ByteCounts {
             ([], true) => &[],
             ([one], true) => one,
             (runs, _) => self.merged.get_or_init(|| {
-                let sorted = (!self.pending.is_empty())
-                    .then(|| self.collapse_on_cores(self.pending.clone()));
+                let sorted =
+                    (!self.pending.is_empty()).then(|| self.collapse_on_cores(&self.pending));
                 runs.iter()
                     .chain(sorted.as_ref())
                     .fold(Vec::new(), |acc, r| self.merge_runs(&acc, r))
@@ -379,7 +386,7 @@ impl ByteCounts {
             return;
         }
         let mut arena = Vec::with_capacity(live);
-        for run in self.runs.iter_mut().chain([&mut self.pending]) {
+        for run in self.runs.iter_mut().chain(self.pending.iter_mut()) {
             for e in run.iter_mut() {
                 let start = place(0, arena.len());
                 arena.extend_from_slice(in_arena(

@@ -86,7 +86,7 @@ fn runs_count_like_a_map() {
         .runs
         .iter()
         .flatten()
-        .chain(&a.pending)
+        .chain(a.pending.iter().flatten())
         .map(|e| e.len as usize)
         .sum();
     assert_eq!(a.live, live);

@@ -249,6 +249,65 @@ impl IntCounts {
         }
     }
 
+    /// Nothing counted yet.
+    fn is_empty(&self) -> bool {
+        matches!(self, IntCounts::Dense { counts, added, .. } if counts.is_empty() && *added == 0)
+    }
+
+    /// A chunk's keys counted: densely when their range is at most [`CHUNK_DENSE_SPREAD`] times
+    /// their number (zeroing and adding up a byte per slot costs less than sorting the keys
+    /// then), else as one sorted run.
+    fn of_chunk(keys: Vec<i128>) -> IntCounts {
+        let Some((min, max)) = keys.iter().fold(None, |r: Option<(i128, i128)>, k| {
+            Some(r.map_or((*k, *k), |(a, b)| (a.min(*k), b.max(*k))))
+        }) else {
+            return IntCounts::default();
+        };
+        let span = (max - min) as u128 + 1;
+        if span <= CHUNK_DENSE_SPREAD * (keys.len() as u128 + 1) && span <= DENSE_MAX_SLOTS {
+            let mut counts = vec![0u8; span as usize];
+            for k in &keys {
+                let c = &mut counts[(k - min) as usize];
+                *c = c.saturating_add(1);
+            }
+            return IntCounts::Dense {
+                lo: min,
+                counts,
+                added: keys.len() as u64,
+            };
+        }
+        let mut runs = Runs::default();
+        runs.push_run(count_sorted(keys));
+        IntCounts::Sparse(runs)
+    }
+
+    /// The smallest and largest key counted.
+    fn range(&self) -> Option<(i128, i128)> {
+        let mut r: Option<(i128, i128)> = None;
+        let mut see = |lo: i128, hi: i128| {
+            r = Some(r.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        };
+        match self {
+            IntCounts::Dense { lo, counts, .. } => {
+                let first = counts.iter().position(|c| *c > 0);
+                let last = counts.iter().rposition(|c| *c > 0);
+                if let (Some(f), Some(l)) = (first, last) {
+                    see(lo + f as i128, lo + l as i128);
+                }
+            }
+            IntCounts::Sparse(runs) => {
+                for run in &runs.runs {
+                    if let (Some(f), Some(l)) = (run.first(), run.last()) {
+                        see(f.0, l.0);
+                    }
+                }
+                runs.pending.iter().for_each(|(k, _)| see(*k, *k));
+                runs.ones.iter().for_each(|k| see(*k, *k));
+            }
+        }
+        r
+    }
+
     /// Adds each key once. An empty counter first takes the keys' whole range, when it would
     /// count them densely, so it is allocated once and not grown key by key.
     fn add_all(&mut self, keys: &[i128]) {
@@ -321,11 +380,34 @@ impl IntCounts {
     }
 
     /// [`merge`](Self::merge), taking the other counter: its runs move instead of being copied.
+    /// Sorted runs whose keys, with the other's, span at most [`DENSE_FLOOR`] slots become a
+    /// dense counter first, as a stream's counter would be (chunks count their own keys as
+    /// runs, see [`UniqueCounter::count_chunk`]; the batch's counter takes their range once).
     fn absorb(&mut self, other: IntCounts) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        if let IntCounts::Sparse(_) = self
+            && let Some((lo, hi)) = self.range()
+            && let (lo, hi) = other
+                .range()
+                .map_or((lo, hi), |(a, b)| (lo.min(a), hi.max(b)))
+            && let span = (hi - lo) as u128 + 1
+            && span <= DENSE_FLOOR
+            && span <= DENSE_MAX_SLOTS
+        {
+            let sparse = std::mem::replace(
+                self,
+                IntCounts::Dense {
+                    lo,
+                    counts: vec![0; span as usize],
+                    added: 0,
+                },
+            );
+            sparse.for_each(|k, c| self.add(k, c));
+        }
         match (&mut *self, other) {
-            (IntCounts::Dense { counts, added, .. }, other) if counts.is_empty() && *added == 0 => {
-                *self = other
-            }
             (IntCounts::Sparse(mine), IntCounts::Sparse(theirs)) => {
                 theirs.runs.into_iter().for_each(|r| mine.push_run(r));
                 theirs.pending.iter().for_each(|(k, c)| mine.add(*k, *c));
@@ -370,11 +452,29 @@ impl IntCounts {
         {
             return false;
         }
-        if new_lo < *lo || new_hi > *lo + counts.len() as i128 {
-            let mut grown = vec![0u8; span as usize];
-            let at = (*lo - new_lo) as usize;
+        let (grows_down, grows_up) = (new_lo < *lo, new_hi > *lo + counts.len() as i128);
+        if grows_down || grows_up {
+            // Headroom on the side that grew, as `add` leaves, so a batch whose chunks widen
+            // the range one after another (ids, timestamps in order) reallocates rarely.
+            let extra = (span as usize / 2).clamp(64, 1 << 24) as i128;
+            let start = if grows_down {
+                new_lo.checked_sub(extra)
+            } else {
+                Some(new_lo)
+            };
+            let end = if grows_up {
+                new_hi.checked_add(extra)
+            } else {
+                Some(new_hi)
+            };
+            let (start, end) = match (start, end) {
+                (Some(s), Some(e)) if ((e - s) as u128) <= DENSE_MAX_SLOTS => (s, e),
+                _ => (new_lo, new_hi),
+            };
+            let mut grown = vec![0u8; (end - start) as usize];
+            let at = (*lo - start) as usize;
             grown[at..at + counts.len()].copy_from_slice(counts);
-            (*lo, *counts) = (new_lo, grown);
+            (*lo, *counts) = (start, grown);
         }
         let at = (*olo - *lo) as usize;
         counts[at..at + theirs.len()]
@@ -401,6 +501,19 @@ impl IntCounts {
 impl UniqueCounter {
     /// Counts the in-scope values of one chunk of a single column.
     pub(crate) fn count(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>) {
+        self.count_keys(array, scope, false)
+    }
+
+    /// [`count`](Self::count) into a chunk's own counter, one that is then merged into a
+    /// batch's ([`absorb`](Self::absorb)): integer keys spread wider than a dense counter of
+    /// their number allows are kept as one sorted run, not as a counter of their whole range
+    /// (a 64 K-row chunk of amounts up to 10⁷ cents would fill and add up 10 MB); the batch's
+    /// counter takes the range once ([`IntCounts::absorb`]).
+    pub(crate) fn count_chunk(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>) {
+        self.count_keys(array, scope, true)
+    }
+
+    fn count_keys(&mut self, array: &dyn Array, scope: Option<&BooleanBuffer>, chunk: bool) {
         if let Some(n) = array.logical_nulls() {
             let missing = !n.inner();
             self.nulls += match scope {
@@ -413,7 +526,11 @@ impl UniqueCounter {
         } else {
             let mut keys: Vec<i128> = Vec::with_capacity(array.len());
             for_each_int_key(array, &wanted(array, scope), |_, k| keys.push(k));
-            self.ints.add_all(&keys);
+            if chunk && self.ints.is_empty() {
+                self.ints = IntCounts::of_chunk(keys);
+            } else {
+                self.ints.add_all(&keys);
+            }
             self.ints.seal();
         }
     }
@@ -475,6 +592,9 @@ impl UniqueCounter {
 /// Dense ranges at most this many times the value count use the flat counter: a byte per slot,
 /// so at a quarter full it still holds a value in less memory than a hash-map entry.
 pub(crate) const DENSE_SPREAD: u128 = 4;
+
+/// A chunk's own counter is dense over ranges up to this many times its keys' number.
+const CHUNK_DENSE_SPREAD: u128 = 32;
 
 /// Ranges up to this many slots (64 MiB of counters) are counted densely whatever their fill.
 pub(crate) const DENSE_FLOOR: u128 = 1 << 26;

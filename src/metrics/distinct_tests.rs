@@ -138,3 +138,55 @@ fn dense_counters_merge_slot_by_slot() {
     assert!(matches!(merged, IntCounts::Sparse(_)));
     check(&merged, &want);
 }
+
+/// Chunks counted on their own and absorbed into a batch's counter count as one counter over
+/// every chunk: shuffled ids (each chunk sparse over the range, the batch dense over it), keys
+/// spread too far for a dense counter, and a chunk that fills its range.
+#[test]
+fn chunk_counters_absorbed_count_like_one() {
+    use arrow::array::Int64Array;
+    let mut seed = 17u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        seed >> 24
+    };
+    let shuffled: Vec<i64> = (0..40_000).map(|_| (next() % 1_000_000) as i64).collect();
+    let spread: Vec<i64> = (0..40_000)
+        .map(|_| (next() % 1_000_000) as i64 * 1_000_003)
+        .collect();
+    let filled: Vec<i64> = (0..40_000).map(|i| 500_000 + i % 30_000).collect();
+    for (name, keys, dense) in [
+        ("shuffled", &shuffled, true),
+        ("spread", &spread, false),
+        (
+            "filled then shuffled",
+            &[filled.clone(), shuffled.clone()].concat(),
+            true,
+        ),
+    ] {
+        let mut one = UniqueCounter::default();
+        let mut batch = UniqueCounter::default();
+        for chunk in keys.chunks(4096) {
+            let a = Int64Array::from(chunk.to_vec());
+            one.count(&a, None);
+            let mut c = UniqueCounter::default();
+            c.count_chunk(&a, None);
+            if name == "shuffled" {
+                // A chunk's own counter holds its keys, not their range.
+                assert!(matches!(c.ints, IntCounts::Sparse(_)));
+            }
+            batch.absorb(c);
+        }
+        assert_eq!(batch.distinct(), one.distinct(), "{name}");
+        assert_eq!(batch.singletons(), one.singletons(), "{name}");
+        let want: std::collections::HashSet<i64> = keys.iter().copied().collect();
+        assert_eq!(batch.distinct(), want.len() as u64, "{name}");
+        assert_eq!(
+            matches!(batch.ints, IntCounts::Dense { .. }),
+            dense,
+            "{name}"
+        );
+    }
+}

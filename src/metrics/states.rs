@@ -145,7 +145,7 @@ impl Inner {
             }
             Inner::Distinct { counts, rows } => {
                 *rows += in_scope;
-                counts.count(array, scope);
+                counts.count_chunk(array, scope);
             }
             Inner::Moments(m) => {
                 let mut isum: i128 = 0;

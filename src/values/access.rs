@@ -249,8 +249,8 @@ impl<'a> ByteAt<'a> {
     }
 }
 
-/// The bytes all values of a plain string or binary array hold together (0 for other layouts,
-/// whose sizes are not at hand).
+/// The bytes all values of a string or binary array hold together, plain or views (0 for
+/// dictionaries and other layouts, whose sizes are not at hand).
 pub(crate) fn values_len(array: &dyn Array) -> usize {
     fn span<T: ByteArrayType>(a: &GenericByteArray<T>) -> usize {
         let o = a.value_offsets();
@@ -261,8 +261,15 @@ pub(crate) fn values_len(array: &dyn Array) -> usize {
         DataType::LargeUtf8 => span(array.as_string::<i64>()),
         DataType::Binary => span(array.as_binary::<i32>()),
         DataType::LargeBinary => span(array.as_binary::<i64>()),
+        // A view's low 32 bits are its value's length.
+        DataType::Utf8View => view_lens(array.as_string_view().views()),
+        DataType::BinaryView => view_lens(array.as_binary_view().views()),
         _ => 0,
     }
+}
+
+fn view_lens(views: &[u128]) -> usize {
+    views.iter().map(|v| *v as u32 as usize).sum()
 }
 
 /// The bytes of value `i` of a (non-dictionary) string or binary array.
