@@ -11,12 +11,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::pii::{KEY_ENV, KEY_FILE_ENV, TokenKey, shape_into};
 use crate::report::SharedColumn;
-use crate::report::cells::cell;
+use crate::report::cells::for_each_cell_text;
 use crate::suite::{Contract, Share};
 use crate::types::is_string_like;
 
@@ -221,23 +220,16 @@ fn map_text(array: &dyn Array, f: Replace) -> Result<ArrayRef> {
             arrow::compute::take(values.as_ref(), d.keys(), None)?
         }
         _ => {
-            let cells = (0..len).map(|i| match cell(array, i) {
-                Value::Null => None,
-                Value::String(s) => Some(s),
-                other => Some(other.to_string()),
-            });
             let mut out = StringBuilder::with_capacity(len, len * 32);
             let mut buf = String::new();
-            for c in cells {
-                match c {
-                    None => out.append_null(),
-                    Some(t) => {
-                        buf.clear();
-                        f(&t, &mut buf);
-                        out.append_value(&buf);
-                    }
+            for_each_cell_text(array, |t| match t {
+                None => out.append_null(),
+                Some(t) => {
+                    buf.clear();
+                    f(t, &mut buf);
+                    out.append_value(&buf);
                 }
-            }
+            });
             Arc::new(out.finish())
         }
     })
@@ -263,8 +255,10 @@ fn map_each<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize, f: Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::cells::cell;
     use arrow::array::{DictionaryArray, Int64Array, LargeStringArray, StringArray};
     use arrow::datatypes::Int32Type;
+    use serde_json::Value;
 
     /// Each value's text as the report shows it, replaced: what `map_text` must give. A null
     /// stays null, also a dictionary key pointing at a null value (which a cell shows as "").
@@ -288,7 +282,8 @@ mod tests {
     }
 
     /// Strings of every layout (a dictionary with null keys and a null value among its
-    /// values) and numbers become the same tokens and shapes as their report cells.
+    /// values), numbers, dates, decimals and timestamps become the same tokens and shapes as
+    /// their report cells.
     #[test]
     fn every_layout_is_replaced_as_its_cells() {
         let texts = vec![Some("M100"), None, Some("jö-7 X"), Some("M100"), Some("")];
@@ -303,6 +298,29 @@ mod tests {
             Arc::new(dict),
             Arc::new(with_null_value),
             Arc::new(Int64Array::from(vec![Some(-12), None, Some(7)])),
+            Arc::new(arrow::array::Float64Array::from(vec![
+                Some(1.5),
+                None,
+                Some(1e20),
+            ])),
+            Arc::new(arrow::array::BooleanArray::from(vec![Some(true), None])),
+            Arc::new(arrow::array::Date32Array::from(vec![
+                Some(19_000),
+                None,
+                Some(-1),
+            ])),
+            Arc::new(
+                arrow::array::Decimal128Array::from(vec![Some(12_345), None, Some(-5)])
+                    .with_precision_and_scale(12, 2)
+                    .unwrap(),
+            ),
+            Arc::new(
+                arrow::array::TimestampMicrosecondArray::from(vec![
+                    Some(1_700_000_000_123_456),
+                    None,
+                ])
+                .with_timezone("UTC"),
+            ),
         ];
         let key = TokenKey::new(&[7; 32]).unwrap();
         let token: Replace = &|t, out| key.token_into(t.as_bytes(), out);

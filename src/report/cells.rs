@@ -37,8 +37,56 @@ pub(crate) fn cell(array: &dyn Array, i: usize) -> Value {
         DataType::Float32 | DataType::Float64 => {
             float_json(float_value(array, i).unwrap_or(f64::NAN))
         }
+        // Plain strings as they lie (what their formatter writes), without making one per cell.
+        DataType::Utf8 => Value::String(array.as_string::<i32>().value(i).to_string()),
+        DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(i).to_string()),
+        DataType::Utf8View => Value::String(array.as_string_view().value(i).to_string()),
         _ if is_string_like(dt) => Value::String(formatted(array, i)),
         _ => Value::String(formatted(array, i)),
+    }
+}
+
+/// Calls `f` with each row's text as its [`cell`] shows it (a string as it is, a number in its
+/// JSON spelling, other values formatted), `None` for a null: one formatter for the column
+/// instead of one per cell.
+pub(crate) fn for_each_cell_text(array: &dyn Array, mut f: impl FnMut(Option<&str>)) {
+    let by_cell = matches!(
+        array.data_type(),
+        DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+    );
+    let formatter = (!by_cell)
+        .then(|| ArrayFormatter::try_new(array, &FormatOptions::default()).ok())
+        .flatten();
+    let mut text = String::new();
+    for i in 0..array.len() {
+        if array.is_null(i) {
+            f(None);
+            continue;
+        }
+        text.clear();
+        match (&formatter, by_cell) {
+            (Some(fmt), _) => {
+                use std::fmt::Write;
+                let _ = write!(text, "{}", fmt.value(i));
+            }
+            (None, true) => match cell(array, i) {
+                Value::String(s) => text = s,
+                other => text = other.to_string(),
+            },
+            // What `formatted` gives a type Arrow cannot format.
+            (None, false) => {}
+        }
+        f(Some(&text));
     }
 }
 
@@ -104,6 +152,28 @@ mod tests {
             Value::from("1970-01-02")
         );
         assert_eq!(cell(&StringArray::from(vec![None::<&str>]), 0), Value::Null);
+        // Plain strings of every layout give what their formatter writes.
+        let texts = vec![
+            Some("M123-45 jö"),
+            Some(""),
+            None,
+            Some("a longer text than twelve"),
+        ];
+        let layouts: Vec<arrow::array::ArrayRef> = vec![
+            std::sync::Arc::new(StringArray::from(texts.clone())),
+            std::sync::Arc::new(arrow::array::LargeStringArray::from(texts.clone())),
+            std::sync::Arc::new(arrow::array::StringViewArray::from(texts)),
+        ];
+        for a in &layouts {
+            for i in 0..a.len() {
+                let want = if a.is_null(i) {
+                    Value::Null
+                } else {
+                    Value::String(formatted(a.as_ref(), i))
+                };
+                assert_eq!(cell(a.as_ref(), i), want, "{} row {i}", a.data_type());
+            }
+        }
         assert_eq!(
             mask(&Value::from("M123-45 jö")),
             Value::from("masked:A999-99 aa")
