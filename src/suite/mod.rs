@@ -486,8 +486,7 @@ impl Suite {
                     Kind::Sql { expr } => names(expr),
                     _ => false,
                 };
-                (reads && literal)
-                    || matches!(&e.kind, Kind::Sql { .. }) && literal
+                ((reads || matches!(&e.kind, Kind::Sql { .. })) && literal)
                     || e.filter.as_deref().is_some_and(names)
             })
             .map(|e| e.id.as_str())

@@ -110,7 +110,7 @@ fn the_target_is_validated_at_a_version_and_since_one() {
         dq_gate::CompiledSuite::from_yaml(SUITE, "t.yaml").unwrap(),
     ))
     .build()
-    .validate_paths(&[target.clone()])
+    .validate_paths(std::slice::from_ref(&target))
     .unwrap_err()
     .to_string();
     assert!(e.contains("this is a Delta table"), "{e}");

@@ -31,7 +31,10 @@ expectations:
   - {id: fyi, expect: between, column: amount, max: 100, on_fail: warn}
 ";
 
-fn batch(rows: &[(i64, Option<&str>, Option<f64>, Option<&str>)]) -> RecordBatch {
+/// A row of the exported table: id, code, amount, note.
+type Row = (i64, Option<&'static str>, Option<f64>, Option<&'static str>);
+
+fn batch(rows: &[Row]) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("code", DataType::Utf8, true),
@@ -120,7 +123,7 @@ async fn exported_constraints_guard_a_real_delta_table() {
         .await
         .unwrap();
     // Each of these breaks exactly one exported rule; each append is rejected.
-    let bad: [(i64, Option<&str>, Option<f64>, Option<&str>); 6] = [
+    let bad: [Row; 6] = [
         (3, Some("AB"), Some(0.0), Some("x")), // amount_positive (strict)
         (4, Some("EF"), Some(1.0), Some("x")), // code_known
         (5, Some("AB"), Some(1.0), None),      // note_short: nulls fail

@@ -114,14 +114,14 @@ impl SeqMatcher {
             if by_len.len() <= hi {
                 by_len.resize_with(hi + 1, Vec::new);
             }
-            for len in lo..=hi {
+            for (len, slot) in (lo..=hi).zip(&mut by_len[lo..=hi]) {
                 let tables: Box<[[bool; 256]]> = s
                     .fixed
                     .iter()
                     .map(table)
                     .chain((n..len).map(|_| table(&s.tail.as_ref().expect("len > n has a tail").0)))
                     .collect();
-                by_len[len].push(tables);
+                slot.push(tables);
             }
         }
         let uniform = by_len
