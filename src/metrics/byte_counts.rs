@@ -41,8 +41,8 @@ fn in_arena<'a>(arena: &'a [u8], e: &Entry) -> &'a [u8] {
 }
 
 /// Runs of distinct values, each sorted by `(hash, bytes)`, over arenas of their bytes: one per
-/// counter taken in whole by [`ByteCounts::absorb`], which so moves the other's bytes instead of
-/// copying them, until [`ByteCounts::compact`] rewrites them as one.
+/// counter that [`ByteCounts::absorb`] took whole (its bytes move instead of being copied),
+/// until [`ByteCounts::compact`] rewrites them as one.
 #[derive(Debug, Default, Clone)]
 pub(super) struct ByteCounts {
     arenas: Vec<Vec<u8>>,

@@ -209,7 +209,7 @@ impl IntCounts {
             let hi = *lo + counts.len() as i128;
             if k < *lo || k >= hi {
                 let (new_lo, new_hi) = (k.min(*lo), (k + 1).max(hi));
-                let span = (new_hi - new_lo) as u128;
+                let span = new_hi.abs_diff(new_lo);
                 // A stream's first keys already span the whole range when ids arrive shuffled, so
                 // any range up to DENSE_FLOOR slots stays dense; beyond it, only a dense one.
                 if (span > DENSE_FLOOR && span > DENSE_SPREAD * (*added as u128 + 1))
@@ -263,7 +263,7 @@ impl IntCounts {
         }) else {
             return IntCounts::default();
         };
-        let span = (max - min) as u128 + 1;
+        let span = max.abs_diff(min).saturating_add(1);
         if span <= CHUNK_DENSE_SPREAD * (keys.len() as u128 + 1) && span <= DENSE_MAX_SLOTS {
             let mut counts = vec![0u8; span as usize];
             for k in &keys {
@@ -315,7 +315,7 @@ impl IntCounts {
             && counts.is_empty()
             && let (Some(min), Some(max)) = (keys.iter().min(), keys.iter().max())
         {
-            let span = (max - min) as u128 + 1;
+            let span = max.abs_diff(*min).saturating_add(1);
             let n = *added as u128 + keys.len() as u128;
             if (span <= DENSE_FLOOR || span <= DENSE_SPREAD * (n + 1)) && span <= DENSE_MAX_SLOTS {
                 *lo = *min;
@@ -393,7 +393,7 @@ impl IntCounts {
             && let (lo, hi) = other
                 .range()
                 .map_or((lo, hi), |(a, b)| (lo.min(a), hi.max(b)))
-            && let span = (hi - lo) as u128 + 1
+            && let span = hi.abs_diff(lo).saturating_add(1)
             && span <= DENSE_FLOOR
             && span <= DENSE_MAX_SLOTS
         {
@@ -445,7 +445,7 @@ impl IntCounts {
             (*lo).min(*olo),
             (*lo + counts.len() as i128).max(*olo + theirs.len() as i128),
         );
-        let span = (new_hi - new_lo) as u128;
+        let span = new_hi.abs_diff(new_lo);
         let total = *added + *oadded;
         if (span > DENSE_FLOOR && span > DENSE_SPREAD * (total as u128 + 1))
             || span > DENSE_MAX_SLOTS
@@ -468,7 +468,7 @@ impl IntCounts {
                 Some(new_hi)
             };
             let (start, end) = match (start, end) {
-                (Some(s), Some(e)) if ((e - s) as u128) <= DENSE_MAX_SLOTS => (s, e),
+                (Some(s), Some(e)) if e.abs_diff(s) <= DENSE_MAX_SLOTS => (s, e),
                 _ => (new_lo, new_hi),
             };
             let mut grown = vec![0u8; (end - start) as usize];

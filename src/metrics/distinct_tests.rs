@@ -190,3 +190,26 @@ fn chunk_counters_absorbed_count_like_one() {
         );
     }
 }
+
+/// Decimals at both ends of 38 digits (a range wider than i128 holds) count without overflow,
+/// chunk by chunk or as one counter.
+#[test]
+fn widest_decimals_count_without_overflow() {
+    use arrow::array::Decimal128Array;
+    let edge = 10i128.pow(38) - 1;
+    let values = vec![Some(edge), Some(-edge), Some(0), Some(0), None, Some(edge)];
+    let a = Decimal128Array::from(values)
+        .with_precision_and_scale(38, 0)
+        .unwrap();
+    let mut one = UniqueCounter::default();
+    one.count(&a, None);
+    one.count(&a, None);
+    let mut batch = UniqueCounter::default();
+    for _ in 0..2 {
+        let mut c = UniqueCounter::default();
+        c.count_chunk(&a, None);
+        batch.absorb(c);
+    }
+    assert_eq!((one.distinct(), one.singletons()), (3, 0));
+    assert_eq!((batch.distinct(), batch.singletons()), (3, 0));
+}
