@@ -207,49 +207,54 @@ type Replace<'a> = &'a dyn Fn(&str, &mut String);
 
 /// A string column of `f` over each value's text (as the report shows it); nulls stay null.
 /// Strings are read as they lie and a dictionary's values replaced once each; values of other
-/// types go through their report cell.
+/// types take their report cell's text, from one formatter for the column.
 fn map_text(array: &dyn Array, f: Replace) -> Result<ArrayRef> {
-    let len = array.len();
-    Ok(match array.data_type() {
-        DataType::Utf8 => map_each(array.as_string::<i32>().iter(), len, f),
-        DataType::LargeUtf8 => map_each(array.as_string::<i64>().iter(), len, f),
-        DataType::Utf8View => map_each(array.as_string_view().iter(), len, f),
+    let mut out = Replaced::new(array.len(), f);
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().iter().for_each(|t| out.put(t)),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().for_each(|t| out.put(t)),
+        DataType::Utf8View => array.as_string_view().iter().for_each(|t| out.put(t)),
         DataType::Dictionary(_, v) if is_string_like(v) => {
             let d = array.as_any_dictionary();
             let values = map_text(d.values().as_ref(), f)?;
-            arrow::compute::take(values.as_ref(), d.keys(), None)?
+            return Ok(arrow::compute::take(values.as_ref(), d.keys(), None)?);
         }
-        _ => {
-            let mut out = StringBuilder::with_capacity(len, len * 32);
-            let mut buf = String::new();
-            for_each_cell_text(array, |t| match t {
-                None => out.append_null(),
-                Some(t) => {
-                    buf.clear();
-                    f(t, &mut buf);
-                    out.append_value(&buf);
-                }
-            });
-            Arc::new(out.finish())
-        }
-    })
+        _ => for_each_cell_text(array, |t| out.put(t)),
+    }
+    Ok(out.finish())
 }
 
-/// [`map_text`] over the values of a string array.
-fn map_each<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize, f: Replace) -> ArrayRef {
-    let mut out = StringBuilder::with_capacity(len, len * 32);
-    let mut buf = String::new();
-    for v in values {
-        match v {
-            None => out.append_null(),
+/// A string column being built of values' replacements.
+struct Replaced<'a> {
+    out: StringBuilder,
+    buf: String,
+    f: Replace<'a>,
+}
+
+impl<'a> Replaced<'a> {
+    fn new(len: usize, f: Replace<'a>) -> Self {
+        Replaced {
+            out: StringBuilder::with_capacity(len, len * 32),
+            buf: String::new(),
+            f,
+        }
+    }
+
+    /// Appends the replacement of `text`, or a null.
+    fn put(&mut self, text: Option<&str>) {
+        match text {
+            None => self.out.append_null(),
             Some(t) => {
-                buf.clear();
-                f(t, &mut buf);
-                out.append_value(&buf);
+                self.buf.clear();
+                (self.f)(t, &mut self.buf);
+                self.out.append_value(&self.buf);
             }
         }
     }
-    Arc::new(out.finish())
+
+    fn finish(mut self) -> ArrayRef {
+        Arc::new(self.out.finish())
+    }
 }
 
 #[cfg(test)]
