@@ -5,7 +5,6 @@ use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
 
-use crate::types::is_string_like;
 use crate::values::domain::Typed;
 use crate::values::numeric::{float_value, int_value};
 use crate::values::parse::from_unit;
@@ -19,14 +18,7 @@ pub(crate) fn cell(array: &dyn Array, i: usize) -> Value {
     let dt = array.data_type();
     match dt {
         DataType::Boolean => Value::Bool(array.as_boolean().value(i)),
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => int_value(array, i)
+        dt if dt.is_integer() => int_value(array, i)
             .and_then(|v| {
                 i64::try_from(v)
                     .ok()
@@ -41,7 +33,6 @@ pub(crate) fn cell(array: &dyn Array, i: usize) -> Value {
         DataType::Utf8 => Value::String(array.as_string::<i32>().value(i).to_string()),
         DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(i).to_string()),
         DataType::Utf8View => Value::String(array.as_string_view().value(i).to_string()),
-        _ if is_string_like(dt) => Value::String(formatted(array, i)),
         _ => Value::String(formatted(array, i)),
     }
 }
@@ -50,23 +41,18 @@ pub(crate) fn cell(array: &dyn Array, i: usize) -> Value {
 /// JSON spelling, other values formatted), `None` for a null: one formatter for the column
 /// instead of one per cell.
 pub(crate) fn for_each_cell_text(array: &dyn Array, mut f: impl FnMut(Option<&str>)) {
-    let by_cell = matches!(
-        array.data_type(),
-        DataType::Boolean
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Float32
-            | DataType::Float64
-    );
-    let formatter = (!by_cell)
-        .then(|| ArrayFormatter::try_new(array, &FormatOptions::default()).ok())
-        .flatten();
+    // Booleans and numbers are JSON values in a cell; everything else is formatted text.
+    let dt = array.data_type();
+    let json = dt.is_integer()
+        || matches!(
+            dt,
+            DataType::Boolean | DataType::Float32 | DataType::Float64
+        );
+    let formatter = if json {
+        None
+    } else {
+        ArrayFormatter::try_new(array, &FormatOptions::default()).ok()
+    };
     let mut text = String::new();
     for i in 0..array.len() {
         if array.is_null(i) {
@@ -74,18 +60,17 @@ pub(crate) fn for_each_cell_text(array: &dyn Array, mut f: impl FnMut(Option<&st
             continue;
         }
         text.clear();
-        match (&formatter, by_cell) {
-            (Some(fmt), _) => {
-                use std::fmt::Write;
-                let _ = write!(text, "{}", fmt.value(i));
-            }
-            (None, true) => match cell(array, i) {
-                Value::String(s) => text = s,
-                other => text = other.to_string(),
-            },
-            // What `formatted` gives a type Arrow cannot format.
-            (None, false) => {}
+        if json {
+            // NaN and infinities are JSON strings: their text, unquoted.
+            text = match cell(array, i) {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+        } else if let Some(fmt) = &formatter {
+            use std::fmt::Write;
+            let _ = write!(text, "{}", fmt.value(i));
         }
+        // (A type Arrow cannot format gives "", as `formatted` does.)
         f(Some(&text));
     }
 }
