@@ -307,6 +307,7 @@ mod tests {
                 Some(1.5),
                 None,
                 Some(1e20),
+                Some(f64::NAN),
             ])),
             Arc::new(arrow::array::BooleanArray::from(vec![Some(true), None])),
             Arc::new(arrow::array::Date32Array::from(vec![
