@@ -98,7 +98,7 @@ mod tests {
             ),
             (
                 "day",
-                Arc::new(Date32Array::from(vec![Some(19_000), Some(-1), None])),
+                Arc::new(Date32Array::from(vec![Some(19_000), Some(-1), Some(5)])),
             ),
             (
                 "amount",
