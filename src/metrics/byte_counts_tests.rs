@@ -133,10 +133,11 @@ fn ties_in_the_sort_are_ordered_before_they_collapse() {
 fn buckets_collapse_like_a_map() {
     let mut c = ByteCounts::default();
     let mut want: std::collections::BTreeMap<(u64, Vec<u8>), u32> = Default::default();
-    let mut rng = crate::internal::generate::Rng(11);
+    let mut seed = 11u64;
     let mut entries = Vec::new();
     for i in 0..5000u64 {
-        let v = rng.next() % 700;
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let v = (seed >> 40) % 700;
         // 700 values under 300 hashes: top bits from the value, a few values per hash.
         let hash = ((v % 300).wrapping_mul(0x9E37_79B9_7F4A_7C15) & !0xFF) | (v % 3);
         let bytes = format!("value-{v}").into_bytes();
