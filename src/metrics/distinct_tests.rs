@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// Spread-out keys in runs: counts, distinct and singletons agree with a hash map, across
-/// more keys than one pending run holds and across merged counters.
+/// Keys sort and count as a map counts them: spread within 2⁶⁴ (sorted in buckets), bunched
+/// in one value, and wider than 2⁶⁴ (sorted as they are), in lists long and short.
 #[test]
 fn keys_sort_and_count_like_a_map() {
     let mut seed = 3u64;
@@ -32,6 +32,8 @@ fn keys_sort_and_count_like_a_map() {
     }
 }
 
+/// Spread-out keys in runs: counts, distinct and singletons agree with a hash map, across
+/// more keys than one pending run holds and across merged counters.
 #[test]
 fn sorted_runs_count_like_a_map() {
     let mut seed = 9u64;
