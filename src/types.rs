@@ -134,6 +134,12 @@ impl ColumnType {
                 dt,
                 DataType::Binary | DataType::LargeBinary | DataType::BinaryView
             ),
+            // Decimals read in their narrow layouts (`Decimal32`, `Decimal64`) hold the same values.
+            ColumnType::Decimal(p, s) => matches!(
+                *dt,
+                DataType::Decimal32(dp, ds) | DataType::Decimal64(dp, ds) | DataType::Decimal128(dp, ds)
+                    if (dp, ds) == (*p, *s)
+            ),
             other => &other.to_arrow() == dt,
         }
     }
@@ -162,7 +168,9 @@ pub fn type_name(dt: &DataType) -> String {
         DataType::UInt64 => "uint64".into(),
         DataType::Float32 => "float32".into(),
         DataType::Float64 => "float64".into(),
-        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
+        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => {
+            format!("decimal({p},{s})")
+        }
         DataType::Utf8 => "string".into(),
         DataType::LargeUtf8 => "string (large_string)".into(),
         DataType::Utf8View => "string (string_view)".into(),

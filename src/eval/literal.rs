@@ -29,7 +29,9 @@ pub(crate) fn bind_literal(lit: &Literal, dt: &DataType) -> Result<Typed, String
             }
             _ => Err(wrong("an integer")),
         },
-        DataType::Decimal128(_, scale) => match lit {
+        DataType::Decimal32(_, scale)
+        | DataType::Decimal64(_, scale)
+        | DataType::Decimal128(_, scale) => match lit {
             Literal::Int(_, text) | Literal::Float(_, text) => parse_decimal(text, *scale)
                 .map(Typed::Int)
                 .ok_or_else(|| wrong(&format!("a number with at most {scale} decimals"))),

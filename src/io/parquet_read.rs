@@ -15,6 +15,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
 };
+use parquet::basic::Type as PhysicalType;
 
 use super::{Chunks, ColumnPlan, InputFile, format_error, levels};
 use crate::error::{Error, Result};
@@ -28,7 +29,10 @@ pub enum Strings {
     #[default]
     AsWritten,
     /// The other string columns as string views, which point into the decoded pages instead of
-    /// copying each value: a cheaper read for a pass that only evaluates (`validate`).
+    /// copying each value, and decimals stored as 32- or 64-bit integers in the Arrow decimal
+    /// of that width (`Decimal32`, `Decimal64`), whose values are the decoded integers as they
+    /// lie instead of a copy widened to 128 bits: a cheaper read for a pass that only evaluates
+    /// (`validate`).
     Views,
 }
 
@@ -49,7 +53,8 @@ pub(super) fn parquet_metadata(
 }
 
 /// `meta` with its string columns read as [`parquet_metadata`] says: dictionary-only ones as
-/// dictionaries, the other plain ones (`Utf8`, `LargeUtf8`, `Utf8View`) as `strings` says.
+/// dictionaries, the other plain ones (`Utf8`, `LargeUtf8`, `Utf8View`) as `strings` says; with
+/// [`Strings::Views`], decimals stored as `INT32` or `INT64` in their narrow Arrow types.
 fn with_strings(
     meta: ArrowReaderMetadata,
     strings: Strings,
@@ -63,6 +68,18 @@ fn with_strings(
         .iter()
         .map(|field| {
             let f = field.as_ref().clone();
+            if let DataType::Decimal128(p, s) = *f.data_type() {
+                let narrow = match top_level_leaf(leaves, f.name())
+                    .map(|leaf| leaves.column(leaf).physical_type())
+                {
+                    _ if strings != Strings::Views => None,
+                    Some(PhysicalType::INT32) => Some(DataType::Decimal32(p, s)),
+                    Some(PhysicalType::INT64) => Some(DataType::Decimal64(p, s)),
+                    _ => None,
+                };
+                changed |= narrow.is_some();
+                return narrow.map_or(f.clone(), |ty| f.with_data_type(ty));
+            }
             if !matches!(
                 f.data_type(),
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View

@@ -36,6 +36,8 @@ pub(crate) fn check_metric_type(metric: MetricKind, dt: Option<&DataType>) -> Re
                 | DataType::UInt16
                 | DataType::UInt32
                 | DataType::UInt64
+                | DataType::Decimal32(_, _)
+                | DataType::Decimal64(_, _)
                 | DataType::Decimal128(_, _)
         );
     let ok = match metric {

@@ -11,8 +11,7 @@ use super::quantile::quantile;
 use crate::suite::MetricKind;
 use crate::values::access::char_count;
 use crate::values::access::for_each_bytes;
-use crate::values::domain::typed_cmp;
-use crate::values::domain::{Domain, Typed, domain_of, float_cmp};
+use crate::values::domain::{Domain, Typed, decimal_scale, domain_of, float_cmp, typed_cmp};
 use crate::values::numeric::{for_each_float, for_each_int, numbers_as_f64};
 
 /// What a metric observed.
@@ -91,8 +90,9 @@ impl Inner {
             },
             MetricKind::Mean | MetricKind::Sum | MetricKind::Stddev | MetricKind::StddevPop => {
                 let (int_sum, scale) = match dt {
-                    Some(DataType::Decimal128(_, s)) => (Some(0), *s),
-                    Some(d) if domain_of(d) == Some(Domain::Int) => (Some(0), 0),
+                    Some(d) if domain_of(d) == Some(Domain::Int) => {
+                        (Some(0), decimal_scale(d).unwrap_or(0))
+                    }
                     _ => (None, 0),
                 };
                 Inner::Moments(Moments {

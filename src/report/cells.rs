@@ -5,7 +5,7 @@ use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::Value;
 
-use crate::values::domain::Typed;
+use crate::values::domain::{Typed, decimal_scale};
 use crate::values::numeric::{float_value, int_value};
 use crate::values::parse::from_unit;
 
@@ -98,8 +98,9 @@ pub(crate) fn typed_json(v: &Typed, dt: Option<&DataType>) -> Value {
         (Typed::Int(t), Some(DataType::Timestamp(unit, _))) => {
             from_unit(*t as i64, *unit).map_or(Value::Null, |t| Value::String(rfc3339(t)))
         }
-        (Typed::Int(d), Some(DataType::Decimal128(_, s))) => {
-            float_json(*d as f64 / 10f64.powi(*s as i32))
+        (Typed::Int(d), Some(dt)) if decimal_scale(dt).is_some() => {
+            let scale = decimal_scale(dt).map_or(0, i32::from);
+            float_json(*d as f64 / 10f64.powi(scale))
         }
         (Typed::Int(i), _) => {
             i64::try_from(*i).map_or_else(|_| Value::String(i.to_string()), Value::from)

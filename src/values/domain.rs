@@ -36,6 +36,17 @@ pub enum Typed {
     Bool(bool),
 }
 
+/// The scale of a decimal type of any width (`Decimal32`, `Decimal64`, `Decimal128`): its
+/// values are unscaled integers, the number is the integer over `10^scale`.
+pub(crate) fn decimal_scale(dt: &DataType) -> Option<i8> {
+    match dt {
+        DataType::Decimal32(_, s) | DataType::Decimal64(_, s) | DataType::Decimal128(_, s) => {
+            Some(*s)
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn domain_of(dt: &DataType) -> Option<Domain> {
     Some(match dt {
         DataType::Int8
@@ -46,6 +57,8 @@ pub(crate) fn domain_of(dt: &DataType) -> Option<Domain> {
         | DataType::UInt16
         | DataType::UInt32
         | DataType::UInt64
+        | DataType::Decimal32(_, _)
+        | DataType::Decimal64(_, _)
         | DataType::Decimal128(_, _)
         | DataType::Date32
         | DataType::Timestamp(_, _) => Domain::Int,

@@ -3,9 +3,10 @@
 use arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type,
-    Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal32Type, Decimal64Type, Decimal128Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 
 use super::domain::float_key;
@@ -24,6 +25,8 @@ macro_rules! int_like {
             DataType::UInt16 => int_like!(@ $t = UInt16Type, $body),
             DataType::UInt32 => int_like!(@ $t = UInt32Type, $body),
             DataType::UInt64 => int_like!(@ $t = UInt64Type, $body),
+            DataType::Decimal32(_, _) => int_like!(@ $t = Decimal32Type, $body),
+            DataType::Decimal64(_, _) => int_like!(@ $t = Decimal64Type, $body),
             DataType::Decimal128(_, _) => int_like!(@ $t = Decimal128Type, $body),
             DataType::Date32 => int_like!(@ $t = Date32Type, $body),
             DataType::Timestamp(TimeUnit::Second, _) => {
@@ -168,10 +171,7 @@ pub(crate) fn numbers_as_f64(
         for_each_float(array, rows, |_, x| out.push(x));
         return None;
     }
-    let scale = match array.data_type() {
-        DataType::Decimal128(_, s) => *s as i32,
-        _ => 0,
-    };
+    let scale = crate::values::domain::decimal_scale(array.data_type()).map_or(0, i32::from);
     Some(ints_as_f64(array, rows, 10f64.powi(scale), out))
 }
 

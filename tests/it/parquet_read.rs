@@ -136,7 +136,6 @@ expectations:
 #[test]
 fn string_views_report_what_strings_as_written_report() {
     use dq_gate::CompiledSuite;
-    use dq_gate::internal::BatchRun;
     use dq_gate::internal::Strings;
     use parquet::file::properties::WriterProperties;
 
@@ -194,28 +193,7 @@ expectations:
   - {id: code_max_len, expect: metric, metric: max_length, column: code, max: 10, where: 'other <> ''A1'''}
 ",
     )).unwrap();
-    let files = discover(std::slice::from_ref(&path)).unwrap();
-    let run = |strings: Strings| {
-        let mut batches =
-            Batches::new(&files, compiled.suite().schema.as_ref(), None).with_strings(strings);
-        let (spec, chunks) = batches.next_batch().unwrap().unwrap();
-        let mut r = BatchRun::new(&compiled, super::util::as_of(), 1, "t", 0)
-            .with_facts(spec.facts.clone())
-            .report_only();
-        let mut types = Vec::new();
-        for c in chunks {
-            let c = c.unwrap();
-            types = c
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.data_type().clone())
-                .collect();
-            r.push(&c, false).unwrap();
-        }
-        let out = r.finish().unwrap();
-        (serde_json::to_value(&out.report).unwrap(), types)
-    };
+    let run = |strings| report_read_as(&path, &compiled, strings);
     let (written, written_types) = run(Strings::AsWritten);
     let (views, view_types) = run(Strings::Views);
     assert!(written_types.iter().all(|t| t == &DataType::Utf8));
@@ -238,6 +216,156 @@ expectations:
         serde_json::to_value(&report).unwrap()["batches"][0]["expectations"],
         written["expectations"]
     );
+}
+
+/// Decimals stored as 32- or 64-bit integers, read by `validate` in their narrow Arrow types
+/// (`Decimal32`, `Decimal64`, no widening copy), report what the same file read as written
+/// (`Decimal128`) reports, for every kind and metric that takes a decimal.
+#[test]
+fn narrow_decimals_report_what_wide_decimals_report() {
+    use arrow::array::Decimal128Array;
+    use dq_gate::CompiledSuite;
+    use dq_gate::internal::Strings;
+
+    let n = 3_000usize;
+    let dec = |p: u8, v: Vec<Option<i128>>| -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from(v)
+                .with_precision_and_scale(p, 2)
+                .unwrap(),
+        )
+    };
+    // Cents: spread over both signs, repeats, and values near the width's ends.
+    let amount = dec(
+        12,
+        (0..n)
+            .map(|i| match i % 23 {
+                0 => None,
+                1 => Some(-(i as i128) * 7),
+                2 => Some(99_999_999_999),
+                _ => Some((i as i128 * 7_919) % 250_000),
+            })
+            .collect(),
+    );
+    let refund = dec(
+        12,
+        (0..n)
+            .map(|i| (i % 5 == 0).then_some((i as i128 * 31) % 40_000))
+            .collect(),
+    );
+    let small = dec(
+        8,
+        (0..n)
+            .map(|i| match i % 31 {
+                0 => None,
+                1 => Some(-99_999_999),
+                _ => Some((i as i128 % 400) * 25),
+            })
+            .collect(),
+    );
+    let batch = RecordBatch::try_from_iter(vec![
+        ("amount", amount),
+        ("refund", refund),
+        ("small", small),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decimals.parquet");
+    write_parquet(&path, &batch, 1_000);
+
+    let compiled = CompiledSuite::new(super::util::suite(
+        r"schema:
+  columns:
+    - {name: amount, type: 'decimal(12,2)'}
+    - {name: refund, type: 'decimal(12,2)'}
+    - {name: small, type: 'decimal(8,2)'}
+expectations:
+  - {id: amount_present, expect: not_null, column: amount}
+  - {id: amount_positive, expect: between, column: amount, min: 0, strict_min: true}
+  - {id: small_range, expect: between, column: small, min: -10.5, max: 9000.25}
+  - {id: refund_not_above, expect: compare, left: refund, op: '<=', right: amount}
+  - {id: amount_over, expect: compare, left: amount, op: '>', value: 10.5}
+  - {id: amount_below_huge, expect: compare, left: amount, op: '<', value: 100000000000000000}
+  - {id: small_equal, expect: compare, left: small, op: '=', value: 2500}
+  - {id: net_positive, expect: sql, expr: 'amount - refund > 100 OR refund IS NULL'}
+  - {id: amount_unique, expect: unique, column: amount, on_fail: warn}
+  - {id: pair_unique, expect: compound_unique, columns: [small, amount]}
+  - {id: amount_sum, expect: metric, metric: sum, column: amount, max: 1}
+  - {id: amount_mean, expect: metric, metric: mean, column: amount, max: 1}
+  - {id: amount_sd, expect: metric, metric: stddev, column: amount, max: 1}
+  - {id: amount_p90, expect: metric, metric: quantile, q: 0.9, column: amount, max: 1}
+  - {id: small_min, expect: metric, metric: min, column: small, min: 0}
+  - {id: small_max, expect: metric, metric: max, column: small, max: 1}
+  - {id: small_distinct, expect: metric, metric: distinct_count, column: small, max: 10}
+  - {id: small_sum, expect: metric, metric: sum, column: small, min: 0, where: 'amount > 0'}
+  - {id: amount_above_zero, expect: sql, expr: 'amount > 0'}
+  - {id: amount_over_zero, expect: compare, left: amount, op: '>', value: 0}
+",
+    ))
+    .unwrap();
+    let run = |strings| report_read_as(&path, &compiled, strings);
+    let (wide, wide_types) = run(Strings::AsWritten);
+    let (narrow, narrow_types) = run(Strings::Views);
+    assert_eq!(
+        wide_types,
+        [
+            DataType::Decimal128(12, 2),
+            DataType::Decimal128(12, 2),
+            DataType::Decimal128(8, 2)
+        ]
+    );
+    assert_eq!(
+        narrow_types,
+        [
+            DataType::Decimal64(12, 2),
+            DataType::Decimal64(12, 2),
+            DataType::Decimal32(8, 2)
+        ]
+    );
+    assert_eq!(narrow, wide);
+    // Every rule but the one bounded far away has something to say, so a kernel that
+    // mishandles a narrow decimal would show. (The `where` and `sql` over `amount > 0` once
+    // compared `Decimal64` cents as integers: 0.99 was not above 0.)
+    for e in wide["expectations"].as_array().unwrap() {
+        let far = e["id"] == "amount_below_huge";
+        assert_eq!(e["success"], far, "{e}");
+    }
+
+    // `validate` reads them narrow and gives the same verdicts.
+    let report = super::util::validate(&compiled, std::slice::from_ref(&path), |b| b);
+    assert_eq!(
+        serde_json::to_value(&report).unwrap()["batches"][0]["expectations"],
+        wide["expectations"]
+    );
+}
+
+/// The report of a one-batch Parquet file read with `strings`, evaluated report-only as
+/// `validate` does, and the Arrow types its chunks arrived in.
+fn report_read_as(
+    path: &std::path::Path,
+    compiled: &dq_gate::CompiledSuite,
+    strings: dq_gate::internal::Strings,
+) -> (serde_json::Value, Vec<DataType>) {
+    let files = discover(std::slice::from_ref(&path.to_path_buf())).unwrap();
+    let mut batches =
+        Batches::new(&files, compiled.suite().schema.as_ref(), None).with_strings(strings);
+    let (spec, chunks) = batches.next_batch().unwrap().unwrap();
+    let mut r = dq_gate::internal::BatchRun::new(compiled, super::util::as_of(), 1, "t", 0)
+        .with_facts(spec.facts.clone())
+        .report_only();
+    let mut types = Vec::new();
+    for c in chunks {
+        let c = c.unwrap();
+        types = c
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        r.push(&c, false).unwrap();
+    }
+    let out = r.finish().unwrap();
+    (serde_json::to_value(&out.report).unwrap(), types)
 }
 
 /// Row groups longer than one decoding round (several chunks of every column decoded at once)

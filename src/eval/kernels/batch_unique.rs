@@ -87,6 +87,7 @@ fn dense(
 ) -> Option<Vec<BooleanArray>> {
     use crate::par::par_map;
     use crate::values::numeric::map_int_like;
+    // Wide decimals may not fit 64 bits; narrow ones (`Decimal32`, `Decimal64`) do.
     if columns.is_empty()
         || columns.iter().any(|(a, _)| {
             domain_of(a.data_type()) != Some(Domain::Int)
@@ -244,7 +245,7 @@ fn sorted<'a>(
         .and_then(|(a, _)| domain_of(a.data_type()))?;
     let exact = match domain {
         Domain::Bytes => false,
-        // Unscaled decimals may not fit 64 bits: left to the counter.
+        // Unscaled wide decimals may not fit 64 bits: left to the counter.
         _ if columns
             .iter()
             .any(|(a, _)| matches!(a.data_type(), DataType::Decimal128(_, _))) =>

@@ -10,6 +10,11 @@
 //! fewer entries than half the rows, is evaluated once per entry (and once for NULL) and the
 //! results are taken by key, as the column kinds evaluate each distinct value once; unless it
 //! calls a volatile function such as `random()`, which must see every row.
+//!
+//! Decimals read in their narrow layouts (`Decimal32`, `Decimal64`) are bound and evaluated as
+//! `Decimal128`: DataFusion's coercions of narrow decimals are not those of the wide ones (a
+//! `Decimal64(12,2)` compared with the integer `0` was compared as an integer, so `0.99 > 0`
+//! was false). The columns an expression reads are widened per batch, and only those.
 
 use std::sync::Arc;
 
@@ -38,6 +43,32 @@ pub(crate) struct BoolExpr {
     /// The one column it reads when that is all it reads and it calls no volatile function:
     /// a dictionary there is evaluated per entry.
     per_entry: Option<usize>,
+    /// The narrow decimal columns it reads, each with the `Decimal128` it was bound as.
+    widen: Vec<(usize, DataType)>,
+}
+
+/// `schema` with its narrow decimals (`Decimal32`, `Decimal64`) as `Decimal128` of the same
+/// precision and scale, and which columns those are.
+fn widened(schema: &SchemaRef) -> (SchemaRef, Vec<(usize, DataType)>) {
+    let mut widen = Vec::new();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match *f.data_type() {
+            DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => {
+                let wide = DataType::Decimal128(p, s);
+                widen.push((i, wide.clone()));
+                f.as_ref().clone().with_data_type(wide)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    if widen.is_empty() {
+        return (schema.clone(), widen);
+    }
+    let wide = Schema::new_with_metadata(fields, schema.metadata().clone());
+    (Arc::new(wide), widen)
 }
 
 fn context() -> SessionContext {
@@ -52,11 +83,12 @@ impl BoolExpr {
         // Suites were checked when they loaded; table constraints come from the table.
         crate::suite::limits::check_sql(sql)?;
         let ctx = context();
+        let (schema, widen) = widened(schema);
         let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
         let expr = ctx
             .parse_sql_expr(sql, &df_schema)
             .map_err(|e| format!("SQL `{sql}` cannot be bound: {}", root_message(&e)))?;
-        Self::from_expr(&ctx, expr, &df_schema, sql)
+        Self::from_expr(&ctx, expr, &df_schema, sql, widen)
     }
 
     fn from_expr(
@@ -64,6 +96,7 @@ impl BoolExpr {
         expr: Expr,
         df_schema: &DFSchema,
         what: &str,
+        mut widen: Vec<(usize, DataType)>,
     ) -> Result<Self, String> {
         let columns = expr
             .column_refs()
@@ -90,10 +123,12 @@ impl BoolExpr {
             (Some(c), 1, false) => Some(c.index()),
             _ => None,
         };
+        widen.retain(|(i, _)| read.iter().any(|c| c.index() == *i));
         Ok(BoolExpr {
             phys,
             columns,
             per_entry,
+            widen,
         })
     }
 
@@ -115,6 +150,21 @@ impl BoolExpr {
         schema: &SchemaRef,
     ) -> Result<Self, String> {
         let ctx = context();
+        // Values of one type compare without coercion, so a narrow decimal compared with a
+        // column or a literal of its own type stays narrow; anything else is bound wide.
+        let ltype = schema.field_with_name(left).map(|f| f.data_type().clone());
+        let same_type = match (&ltype, right) {
+            (Ok(l), Ok(col)) => schema
+                .field_with_name(col)
+                .is_ok_and(|r| r.data_type() == l),
+            (Ok(l), Err(lit)) => narrow_scalar(lit, l).is_some(),
+            _ => false,
+        };
+        let (schema, widen) = if same_type {
+            (schema.clone(), Vec::new())
+        } else {
+            widened(schema)
+        };
         let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
         let lfield = schema
             .field_with_name(left)
@@ -127,7 +177,13 @@ impl BoolExpr {
                 check_comparable(lfield.data_type(), rf.data_type())?;
                 Expr::Column(Column::new_unqualified(col))
             }
-            Err(lit) => Expr::Literal(scalar_for(lit, lfield.data_type())?, None),
+            Err(lit) => {
+                let scalar = match narrow_scalar(lit, lfield.data_type()) {
+                    Some(s) => s,
+                    None => scalar_for(lit, lfield.data_type())?,
+                };
+                Expr::Literal(scalar, None)
+            }
         };
         let op = match op {
             CmpOp::Lt => Operator::Lt,
@@ -142,11 +198,40 @@ impl BoolExpr {
             op,
             Box::new(rexpr),
         ));
-        Self::from_expr(&ctx, expr, &df_schema, "compare")
+        Self::from_expr(&ctx, expr, &df_schema, "compare", widen)
     }
 
-    /// Evaluates over a batch whose schema equals the one it was bound to.
+    /// Evaluates over a batch whose schema equals the one it was bound to (its narrow decimals
+    /// are widened here).
     pub(crate) fn evaluate(&self, batch: &RecordBatch) -> datafusion::error::Result<BooleanArray> {
+        if !self.widen.is_empty() {
+            return self.evaluate_bound(&self.wide(batch)?);
+        }
+        self.evaluate_bound(batch)
+    }
+
+    /// `batch` with the narrow decimals this expression reads widened as it was bound.
+    fn wide(&self, batch: &RecordBatch) -> datafusion::error::Result<RecordBatch> {
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut columns = batch.columns().to_vec();
+        for (i, wide) in &self.widen {
+            if columns[*i].data_type() != wide {
+                columns[*i] = arrow::compute::cast(&columns[*i], wide)?;
+                fields[*i] = fields[*i].clone().with_data_type(wide.clone());
+            }
+        }
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
+    }
+
+    fn evaluate_bound(&self, batch: &RecordBatch) -> datafusion::error::Result<BooleanArray> {
         if let Some(col) = self.per_entry
             && let Some(dict) = batch.column(col).as_dictionary_opt::<Int32Type>()
             && dict.values().len() < batch.num_rows() / 2
@@ -253,6 +338,23 @@ fn check_comparable(l: &DataType, r: &DataType) -> Result<(), String> {
 }
 
 /// A DataFusion scalar of the column's type for a suite literal.
+/// A literal as a scalar of the narrow decimal type `dt` (`Decimal32`, `Decimal64`), when `dt`
+/// is one and the literal's unscaled value fits it.
+fn narrow_scalar(lit: &Literal, dt: &DataType) -> Option<ScalarValue> {
+    let Ok(Typed::Int(v)) = bind_literal(lit, dt) else {
+        return None;
+    };
+    match *dt {
+        DataType::Decimal32(p, s) => {
+            Some(ScalarValue::Decimal32(Some(i32::try_from(v).ok()?), p, s))
+        }
+        DataType::Decimal64(p, s) => {
+            Some(ScalarValue::Decimal64(Some(i64::try_from(v).ok()?), p, s))
+        }
+        _ => None,
+    }
+}
+
 fn scalar_for(lit: &Literal, dt: &DataType) -> Result<ScalarValue, String> {
     let value_type = match dt {
         DataType::Dictionary(_, v) => v.as_ref(),
