@@ -172,9 +172,15 @@ impl FileFacts {
 fn facts_of(s: &Statistics, dt: &DataType) -> ColumnFacts {
     let exact = s.min_is_exact() && s.max_is_exact() && !s.is_min_max_deprecated();
     let bounds = match (s, dt) {
+        // Narrow decimals (`validate` reads them so) are their unscaled integers, as the
+        // bounds they are checked against.
         (
             Statistics::Int32(v),
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Date32,
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Date32
+            | DataType::Decimal32(_, _),
         ) if exact => v
             .min_opt()
             .zip(v.max_opt())
@@ -182,6 +188,7 @@ fn facts_of(s: &Statistics, dt: &DataType) -> ColumnFacts {
         (
             Statistics::Int64(v),
             DataType::Int64
+            | DataType::Decimal64(_, _)
             | DataType::Timestamp(
                 TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
                 _,

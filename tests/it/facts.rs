@@ -115,6 +115,69 @@ fn clean_row_groups_are_proven_and_the_rest_scanned() {
     assert!(json.get("proven").is_none());
 }
 
+/// Decimals stored as `INT64` and `INT32`, read narrow by `validate`, are proven in range by
+/// their row groups' statistics as integers are, and report what a scan reports.
+#[test]
+fn narrow_decimals_are_proven_by_statistics() {
+    use arrow::array::Decimal128Array;
+    // Three row groups of 100 rows: clean; clean; one value below zero in each column.
+    let dec = |p: u8, neg: usize| -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from_iter_values((0..300).map(|i| {
+                if i == neg {
+                    -1
+                } else {
+                    5 + (i as i128 * 37) % 9_000
+                }
+            }))
+            .with_precision_and_scale(p, 2)
+            .unwrap(),
+        )
+    };
+    let table =
+        RecordBatch::try_from_iter(vec![("wide", dec(12, 250)), ("small", dec(8, 260))]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.parquet");
+    write_parquet(&path, &table, 100);
+    let compiled = CompiledSuite::new(suite(
+        "schema:
+  columns:
+    - {name: wide, type: 'decimal(12,2)'}
+    - {name: small, type: 'decimal(8,2)'}
+expectations:
+  - {id: wide_positive, expect: between, column: wide, min: 0.01}
+  - {id: small_capped, expect: between, column: small, min: 0, max: 90.5}
+",
+    ))
+    .unwrap();
+    let files = discover(std::slice::from_ref(&path)).unwrap();
+    let report = |facts: bool| {
+        let opts = BatchOptions {
+            as_of: as_of(),
+            batch_rows: None,
+            batch_memory: usize::MAX,
+        };
+        let mut batches = FileBatches::for_report(&files, &compiled, opts);
+        if !facts {
+            batches = batches.without_facts();
+        }
+        batches.next(&compiled).unwrap().unwrap()
+    };
+    let (with, without) = (report(true), report(false));
+    assert_eq!(scanned_view(&with), scanned_view(&without));
+    let got: Vec<(&str, u64, u64)> = with
+        .report
+        .expectations
+        .iter()
+        .map(|e| (e.id.as_str(), e.failed, e.proven))
+        .collect();
+    // `small` holds up to 89.95 (8,995 cents) and its third group a negative.
+    assert_eq!(
+        got,
+        vec![("wide_positive", 1, 200), ("small_capped", 1, 200)]
+    );
+}
+
 fn opt_f64() -> impl Strategy<Value = Option<f64>> {
     prop::option::weighted(
         0.9,
