@@ -10,8 +10,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Array, Decimal128Array, DictionaryArray, Float64Array, Int64Array, RecordBatch,
-    StringArray, StringViewArray, TimestampMicrosecondArray,
+    ArrayRef, Date32Array, Decimal64Array, Decimal128Array, DictionaryArray, Float64Array,
+    Int64Array, RecordBatch, StringArray, StringViewArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::Int32Type;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -465,7 +465,16 @@ fn other_kinds(c: &mut Criterion) {
         (
             "amount",
             Arc::new(
-                Decimal128Array::from(amounts)
+                Decimal128Array::from(amounts.clone())
+                    .with_precision_and_scale(12, 2)
+                    .unwrap(),
+            ),
+        ),
+        // The same amounts as `validate` reads them from Parquet's INT64 (`Decimal64`).
+        (
+            "amount64",
+            Arc::new(
+                Decimal64Array::from_iter_values(amounts.iter().map(|a| *a as i64))
                     .with_precision_and_scale(12, 2)
                     .unwrap(),
             ),
@@ -527,6 +536,26 @@ fn other_kinds(c: &mut Criterion) {
             "metric",
             "stddev_pop decimal(12,2)",
             "{id: k, expect: metric, metric: stddev_pop, column: amount, min: 0, on_fail: warn}",
+        ),
+        (
+            "compare",
+            "decimal(12,2) as Decimal64 >= literal",
+            "{id: k, expect: compare, left: amount64, op: '>=', value: 0}",
+        ),
+        (
+            "between",
+            "decimal(12,2) as Decimal64",
+            "{id: k, expect: between, column: amount64, min: 0, max: 40000}",
+        ),
+        (
+            "metric",
+            "stddev_pop decimal(12,2) as Decimal64",
+            "{id: k, expect: metric, metric: stddev_pop, column: amount64, min: 0, on_fail: warn}",
+        ),
+        (
+            "metric",
+            "quantile decimal(12,2) as Decimal64",
+            "{id: k, expect: metric, metric: quantile, q: 0.99, column: amount64, min: 0, on_fail: warn}",
         ),
     ];
     for (group, name, expectation) in cases {

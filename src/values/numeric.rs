@@ -143,6 +143,20 @@ fn ints_as_f64(
     divisor: f64,
     out: &mut Vec<f64>,
 ) -> i128 {
+    // Every row of a type of at most 64 bits: loops the compiler vectorizes, the sum exact in
+    // 128 bits without saturating (n values below 2^64 each sum below 2^127 for n < 2^63).
+    if rows.count_set_bits() == array.len() {
+        let whole = int_like!(array.data_type(), T => {
+            let values = array.as_primitive::<T>().values();
+            (std::mem::size_of::<<T as ArrowPrimitiveType>::Native>() <= 8).then(|| {
+                out.extend(values.iter().map(|v| *v as f64 / divisor));
+                values.iter().fold(0i128, |s, v| s + *v as i128)
+            })
+        }, _ => None);
+        if let Some(sum) = whole {
+            return sum;
+        }
+    }
     let from = out.len();
     let mut sum: i128 = 0;
     let mut wide = false;
@@ -246,5 +260,72 @@ pub(crate) fn wanted(a: &dyn Array, scope: Option<&BooleanBuffer>) -> BooleanBuf
     match scope {
         Some(s) => &valid & s,
         None => valid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Decimal64Array, Decimal128Array, Int64Array, UInt64Array};
+    use arrow::buffer::BooleanBuffer;
+
+    use super::numbers_as_f64;
+
+    /// The values as `f64` and their exact sum, by the loop over selected rows (one row left out
+    /// and added back by hand), to check the whole-array path against.
+    fn by_rows(a: &ArrayRef) -> (Vec<f64>, Option<i128>) {
+        let n = a.len();
+        let mut head = Vec::new();
+        let mut rows = BooleanBuffer::new_set(n).into_inner().as_slice().to_vec();
+        rows[0] &= !1; // leave row 0 out: the selected-rows loop
+        let rows = BooleanBuffer::new(rows.into(), 0, n);
+        let sum = numbers_as_f64(a.as_ref(), &rows, &mut head);
+        let mut first = Vec::new();
+        let one = BooleanBuffer::from_iter((0..n).map(|i| i == 0));
+        let s0 = numbers_as_f64(a.as_ref(), &one, &mut first);
+        first.extend(head);
+        (first, sum.zip(s0).map(|(a, b)| a + b))
+    }
+
+    #[test]
+    fn whole_arrays_convert_and_sum_as_the_row_loop_does() {
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![
+                i64::MAX,
+                i64::MAX,
+                -3,
+                i64::MIN,
+                7,
+                i64::MAX,
+            ])),
+            Arc::new(UInt64Array::from(vec![u64::MAX, 1 << 63, 5, u64::MAX - 1])),
+            Arc::new(
+                Decimal64Array::from(vec![12_345, -5, i64::MAX, 99])
+                    .with_precision_and_scale(18, 2)
+                    .unwrap(),
+            ),
+            Arc::new(
+                Decimal128Array::from(vec![i128::from(i64::MAX) * 4, -1, 250])
+                    .with_precision_and_scale(38, 3)
+                    .unwrap(),
+            ),
+        ];
+        for a in &arrays {
+            let mut whole = Vec::new();
+            let all = BooleanBuffer::new_set(a.len());
+            let sum = numbers_as_f64(a.as_ref(), &all, &mut whole);
+            let (rows, rows_sum) = by_rows(a);
+            assert_eq!(whole, rows, "{a:?}");
+            assert_eq!(sum, rows_sum, "{a:?}");
+        }
+        // Exact past 64 bits: three times i64::MAX, minus 3, plus i64::MIN and 7.
+        let mut out = Vec::new();
+        let sum = numbers_as_f64(arrays[0].as_ref(), &BooleanBuffer::new_set(6), &mut out);
+        assert_eq!(
+            sum,
+            Some(3 * i128::from(i64::MAX) - 3 + i128::from(i64::MIN) + 7)
+        );
+        assert_eq!(out[4], 7.0);
     }
 }
