@@ -69,16 +69,18 @@ fn with_strings(
         .map(|field| {
             let f = field.as_ref().clone();
             if let DataType::Decimal128(p, s) = *f.data_type() {
-                let narrow = match top_level_leaf(leaves, f.name())
-                    .map(|leaf| leaves.column(leaf).physical_type())
-                {
-                    _ if strings != Strings::Views => None,
-                    Some(PhysicalType::INT32) => Some(DataType::Decimal32(p, s)),
-                    Some(PhysicalType::INT64) => Some(DataType::Decimal64(p, s)),
-                    _ => None,
+                if strings != Strings::Views {
+                    return f;
+                }
+                let stored = top_level_leaf(leaves, f.name())
+                    .map(|leaf| leaves.column(leaf).physical_type());
+                let narrow = match stored {
+                    Some(PhysicalType::INT32) => DataType::Decimal32(p, s),
+                    Some(PhysicalType::INT64) => DataType::Decimal64(p, s),
+                    _ => return f,
                 };
-                changed |= narrow.is_some();
-                return narrow.map_or(f.clone(), |ty| f.with_data_type(ty));
+                changed = true;
+                return f.with_data_type(narrow);
             }
             if !matches!(
                 f.data_type(),

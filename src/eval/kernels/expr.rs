@@ -337,7 +337,6 @@ fn check_comparable(l: &DataType, r: &DataType) -> Result<(), String> {
     }
 }
 
-/// A DataFusion scalar of the column's type for a suite literal.
 /// A literal as a scalar of the narrow decimal type `dt` (`Decimal32`, `Decimal64`), when `dt`
 /// is one and the literal's unscaled value fits it.
 fn narrow_scalar(lit: &Literal, dt: &DataType) -> Option<ScalarValue> {
@@ -355,6 +354,7 @@ fn narrow_scalar(lit: &Literal, dt: &DataType) -> Option<ScalarValue> {
     }
 }
 
+/// A DataFusion scalar of the column's type for a suite literal.
 fn scalar_for(lit: &Literal, dt: &DataType) -> Result<ScalarValue, String> {
     let value_type = match dt {
         DataType::Dictionary(_, v) => v.as_ref(),
