@@ -68,6 +68,8 @@ mod par;
 mod pii;
 pub mod profile;
 pub mod quarantine;
+#[cfg(test)]
+mod testing;
 mod types;
 mod validate;
 mod values;

@@ -27,13 +27,8 @@ impl ByteCounts {
 /// dictionaries and merged counters, with the arenas compacted on the way.
 #[test]
 fn runs_count_like_a_map() {
-    let mut seed = 5u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 33
-    };
+    let mut lcg = crate::testing::Lcg(5);
+    let mut next = || lcg.next() >> 33;
     let mut want: HashMap<String, u32> = HashMap::new();
     let mut counters = vec![ByteCounts::default(); 4];
     let mut chunks = Vec::new();

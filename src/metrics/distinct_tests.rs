@@ -6,13 +6,8 @@ use super::*;
 /// in one value, and wider than 2⁶⁴ (sorted as they are), in lists long and short.
 #[test]
 fn keys_sort_and_count_like_a_map() {
-    let mut seed = 3u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 20
-    };
+    let mut lcg = crate::testing::Lcg(3);
+    let mut next = || lcg.next() >> 20;
     let spread = |x: u64| (x % 3000) as i128 * 1_000_003 - 1_500_000_000;
     let bunched = |x: u64| if x % 10 < 9 { 5 } else { (x % 50_000) as i128 };
     let wide = |x: u64| (x % 500) as i128 * (i128::MAX / 1000) - i128::MAX / 4;
@@ -36,13 +31,8 @@ fn keys_sort_and_count_like_a_map() {
 /// more keys than one pending run holds and across merged counters.
 #[test]
 fn sorted_runs_count_like_a_map() {
-    let mut seed = 9u64;
-    let mut key = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((seed >> 35) % 150_000) as i128 * (1 << 40) - (1 << 50)
-    };
+    let mut lcg = crate::testing::Lcg(9);
+    let mut key = || ((lcg.next() >> 35) % 150_000) as i128 * (1 << 40) - (1 << 50);
     let keys: Vec<i128> = (0..200_000).map(|_| key()).collect();
     let mut want: std::collections::HashMap<i128, u32> = Default::default();
     keys.iter().for_each(|k| *want.entry(*k).or_insert(0) += 1);
@@ -147,13 +137,8 @@ fn dense_counters_merge_slot_by_slot() {
 #[test]
 fn chunk_counters_absorbed_count_like_one() {
     use arrow::array::Int64Array;
-    let mut seed = 17u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 24
-    };
+    let mut lcg = crate::testing::Lcg(17);
+    let mut next = || lcg.next() >> 24;
     let shuffled: Vec<i64> = (0..40_000).map(|_| (next() % 1_000_000) as i64).collect();
     let spread: Vec<i64> = (0..40_000)
         .map(|_| (next() % 1_000_000) as i64 * 1_000_003)

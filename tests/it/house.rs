@@ -8,7 +8,7 @@ use std::path::Path;
 /// Top-level modules by floor, ground first. A module may use its own floor's neighbours only
 /// when listed in `SIDEWAYS`.
 const FLOORS: &[&[&str]] = &[
-    &["error", "types", "par", "pii"],
+    &["error", "types", "par", "pii", "testing"],
     &["values", "suite"],
     &["io", "conform", "metrics", "report"],
     &["eval"],

@@ -157,13 +157,8 @@ mod tests {
     /// Tuples across chunks, with nulls and a scope: the same verdicts as the streaming counter.
     #[test]
     fn agrees_with_the_streaming_counter() {
-        let mut seed = 5u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            seed >> 33
-        };
+        let mut lcg = crate::testing::Lcg(5);
+        let mut next = || lcg.next() >> 33;
         let chunk = |n: usize, next: &mut dyn FnMut() -> u64| -> Vec<ArrayRef> {
             let s: StringArray = (0..n)
                 .map(|_| {
