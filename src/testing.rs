@@ -7,10 +7,6 @@ pub(crate) struct Lcg(pub u64);
 
 impl Lcg {
     /// The generator's next state.
-    #[expect(
-        clippy::should_implement_trait,
-        reason = "a seeded generator, not an iterator"
-    )]
     pub(crate) fn next(&mut self) -> u64 {
         self.0 = self
             .0
