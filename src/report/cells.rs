@@ -42,13 +42,14 @@ pub(crate) fn cell(array: &dyn Array, i: usize) -> Value {
 /// instead of one per cell.
 pub(crate) fn for_each_cell_text(array: &dyn Array, mut f: impl FnMut(Option<&str>)) {
     // Booleans and numbers are JSON values in a cell; everything else is formatted text.
+    use std::fmt::Write;
     let dt = array.data_type();
-    let json = dt.is_integer()
-        || matches!(
-            dt,
-            DataType::Boolean | DataType::Float32 | DataType::Float64
-        );
-    let formatter = if json {
+    let integer = dt.is_integer();
+    let json = matches!(
+        dt,
+        DataType::Boolean | DataType::Float32 | DataType::Float64
+    );
+    let formatter = if integer || json {
         None
     } else {
         ArrayFormatter::try_new(array, &FormatOptions::default()).ok()
@@ -60,14 +61,18 @@ pub(crate) fn for_each_cell_text(array: &dyn Array, mut f: impl FnMut(Option<&st
             continue;
         }
         text.clear();
-        if json {
+        if integer {
+            // An integer's JSON spelling is its digits, written without a value per cell.
+            if let Some(v) = int_value(array, i) {
+                let _ = write!(text, "{v}");
+            }
+        } else if json {
             // NaN and infinities are JSON strings: their text, unquoted.
             text = match cell(array, i) {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
         } else if let Some(fmt) = &formatter {
-            use std::fmt::Write;
             let _ = write!(text, "{}", fmt.value(i));
         }
         // (A type Arrow cannot format gives "", as `formatted` does.)
@@ -98,9 +103,8 @@ pub(crate) fn typed_json(v: &Typed, dt: Option<&DataType>) -> Value {
         (Typed::Int(t), Some(DataType::Timestamp(unit, _))) => {
             from_unit(*t as i64, *unit).map_or(Value::Null, |t| Value::String(rfc3339(t)))
         }
-        (Typed::Int(d), Some(dt)) if decimal_scale(dt).is_some() => {
-            let scale = decimal_scale(dt).map_or(0, i32::from);
-            float_json(*d as f64 / 10f64.powi(scale))
+        (Typed::Int(d), Some(dt)) if let Some(scale) = decimal_scale(dt) => {
+            float_json(*d as f64 / 10f64.powi(i32::from(scale)))
         }
         (Typed::Int(i), _) => {
             i64::try_from(*i).map_or_else(|_| Value::String(i.to_string()), Value::from)
