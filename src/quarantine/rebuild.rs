@@ -53,21 +53,22 @@ pub(crate) fn as_input(rows: &RecordBatch, contract: bool) -> Result<(RecordBatc
     for name in &names {
         let typed = schema.index_of(name).ok().map(|i| rows.column(i));
         // The typed values' texts, as their cells show them (one formatter for the column).
-        let mut texts: Vec<Option<String>> = Vec::new();
-        if let Some(a) = typed {
-            texts.reserve(a.len());
-            for_each_cell_text(a.as_ref(), |t| texts.push(t.map(str::to_string)));
-        }
+        let texts = typed.map(|a| {
+            let mut t = StringBuilder::with_capacity(a.len(), a.len() * 8);
+            for_each_cell_text(a.as_ref(), |v| t.append_option(v));
+            t.finish()
+        });
         let mut b = StringBuilder::new();
         for (i, obj) in raw.iter().enumerate() {
             match obj.as_ref().and_then(|o| o.get(name)) {
                 Some(Value::Null) => b.append_null(),
                 Some(Value::String(s)) => b.append_value(s),
                 Some(other) => b.append_value(other.to_string()),
-                None => match texts.get(i).and_then(Option::as_deref) {
-                    Some(t) => b.append_value(t),
-                    None => b.append_null(),
-                },
+                None => b.append_option(
+                    texts
+                        .as_ref()
+                        .and_then(|t| t.is_valid(i).then(|| t.value(i))),
+                ),
             }
         }
         fields.push(Field::new(name, DataType::Utf8, true));
