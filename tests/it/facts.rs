@@ -18,13 +18,29 @@ fn evaluate<'c>(
     batch_rows: Option<usize>,
     facts: bool,
 ) -> Vec<BatchResult<'c>> {
+    evaluate_as(false, path, compiled, batch_rows, facts)
+}
+
+/// [`evaluate`], read as `validate` reads ([`FileBatches::for_report`]: decimals narrow,
+/// strings as views) when `validate`, else as `run` reads ([`FileBatches::new`]).
+fn evaluate_as<'c>(
+    validate: bool,
+    path: &std::path::Path,
+    compiled: &'c CompiledSuite,
+    batch_rows: Option<usize>,
+    facts: bool,
+) -> Vec<BatchResult<'c>> {
     let files = discover(&[path.to_path_buf()]).unwrap();
     let opts = BatchOptions {
         as_of: as_of(),
         batch_rows,
         batch_memory: usize::MAX,
     };
-    let mut batches = FileBatches::new(&files, compiled, opts);
+    let mut batches = if validate {
+        FileBatches::for_report(&files, compiled, opts)
+    } else {
+        FileBatches::new(&files, compiled, opts)
+    };
     if !facts {
         batches = batches.without_facts();
     }
@@ -150,22 +166,10 @@ expectations:
 ",
     ))
     .unwrap();
-    let files = discover(std::slice::from_ref(&path)).unwrap();
-    let report = |facts: bool| {
-        let opts = BatchOptions {
-            as_of: as_of(),
-            batch_rows: None,
-            batch_memory: usize::MAX,
-        };
-        let mut batches = FileBatches::for_report(&files, &compiled, opts);
-        if !facts {
-            batches = batches.without_facts();
-        }
-        batches.next(&compiled).unwrap().unwrap()
-    };
-    let (with, without) = (report(true), report(false));
-    assert_eq!(scanned_view(&with), scanned_view(&without));
-    let got: Vec<(&str, u64, u64)> = with
+    let with = evaluate_as(true, &path, &compiled, None, true);
+    let without = evaluate_as(true, &path, &compiled, None, false);
+    assert_eq!(scanned_view(&with[0]), scanned_view(&without[0]));
+    let got: Vec<(&str, u64, u64)> = with[0]
         .report
         .expectations
         .iter()
